@@ -1,28 +1,76 @@
-"""The live panels of the model page: state from the query string, numbers from the estimator."""
+"""The live panels of the model page: state from the query string, numbers from the estimator.
+
+`Page` computes each panel lazily, so an HTMX request renders (and computes) only the panels
+the control it came from can change (`AFFECTS`). Display strings are formatted here, once, so
+templates only place them.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from html import escape
+from pathlib import Path
 from typing import Any
 
-from catalog.models import Hardware, Model
-from catalog.templatetags.units import tokens
+from django.utils.safestring import SafeString, mark_safe
+
+from catalog.models import Hardware, Model, Revision
+from catalog.templatetags.units import gib, params, tokens
 from estimator.devices import from_hardware
-from estimator.estimate import estimate, max_context
-from estimator.fit import fit, usable_bytes
-from estimator.kv import KvError
-from estimator.memory import MemoryOptions, _inventory, config_key, estimate_memory
+from estimator.estimate import estimate, max_contexts
+from estimator.fit import fit
+from estimator.inventory import Inventory
+from estimator.memory import (
+    KeyedConfig,
+    MemoryEstimate,
+    MemoryOptions,
+    _inventory,
+    config_key,
+    estimate_memory,
+)
 from estimator.quant import FILE_TYPES
-from estimator.throughput import decode_tokens_per_s
+from estimator.throughput import Device, decode_tokens_per_s
 
 GIB = 1 << 30
 DEFAULT_GPU = "rtx-4090"  # a popular 24 GB GPU
-CONTEXT_STOPS = (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144, 524288, 1048576)
+# About 1.5x apart: fine where most people work, a dozen steps up to a million tokens.
+CONTEXT_STOPS = (
+    512, 1024, 2048, 3072, 4096, 6144, 8192, 12288, 16384, 24576, 32768, 49152, 65536, 98304,
+    131072, 196608, 262144, 393216, 524288, 786432, 1048576,
+)  # fmt: skip
+USER_STOPS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
+CHART_USER_STOPS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 CAPACITY_LINES_GB = (8, 12, 16, 24, 32, 48, 80)
-USER_STOPS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+MAX_USERS = 256
+MAX_GPUS = 8
 PAGE_KV_TYPES = ("f16", "q8_0", "q4_0")
 QUANT_CHOICES = tuple(q for q in FILE_TYPES if q not in ("Q2_K_S", "IQ3_S", "IQ3_XS", "IQ2_S"))
+RUNTIMES = ("llama.cpp", "vllm")
+SORTS = ("memory", "speed")
+QUALITY = tomllib.loads((Path(__file__).parent / "data" / "quant_quality.toml").read_text())
+
+PANELS = ("memory", "quants", "serving", "devices", "similar", "faq", "run")
+# The panels each control can change (HTMX sends the control's name as HX-Trigger-Name); the
+# summary line above the panels always comes back. Quant, context, KV type and flash attention
+# change every panel. Panels are for one user except the serving plan.
+AFFECTS: dict[str, tuple[str, ...]] = {
+    "users": ("serving", "run"),
+    "runtime": ("serving", "run"),
+    "gpu": ("quants", "serving", "similar", "faq", "run"),
+    "gpu_count": ("quants", "serving", "similar", "faq", "run"),
+    **{name: PANELS for name in ("quant", "ctx", "kv", "fa")},
+}
+SEGMENT_GROUPS = (
+    ("Consumer GPUs", ("consumer",)),
+    ("Workstation and datacenter GPUs", ("workstation", "datacenter")),
+    ("Apple silicon", ("apple",)),
+    ("CPUs", ("cpu",)),
+)
 
 
 @dataclass(frozen=True)
@@ -35,22 +83,24 @@ class PageState:
     gpu: str
     gpu_count: int
     runtime: str
+    fits: bool = False  # devices panel: only devices where it fits
+    sort: str = "memory"  # devices panel: by memory or by speed
     notes: tuple[str, ...] = field(default=())
 
     def options(self, **changes: Any) -> MemoryOptions:
-        opts = MemoryOptions(
-            file_type=self.quant,
-            n_ctx=self.ctx * self.users,
-            type_k=self.kv,
-            type_v=self.kv,
-            flash_attn=self.fa,
-            n_seq=self.users,
-        )
-        return replace(opts, **changes)
+        """llama.cpp options for one user at this context (the serving plan passes n_seq)."""
+        values = {
+            "file_type": self.quant,
+            "n_ctx": self.ctx,
+            "type_k": self.kv,
+            "type_v": self.kv,
+            "flash_attn": self.fa,
+        }
+        return MemoryOptions(**(values | changes))
 
     def query(self, **changes: Any) -> str:
-        """The query string of this state with some values changed."""
-        values = {
+        """The query string of this state with some values changed (devices view if not default)."""
+        values: dict[str, Any] = {
             "quant": self.quant,
             "ctx": self.ctx,
             "kv": self.kv,
@@ -59,9 +109,11 @@ class PageState:
             "gpu": self.gpu,
             "gpu_count": self.gpu_count,
             "runtime": self.runtime,
+            "fits": "1" if self.fits else "",
+            "sort": "" if self.sort == "memory" else self.sort,
         }
         values.update(changes)
-        return "&".join(f"{k}={v}" for k, v in values.items())
+        return "&".join(f"{k}={v}" for k, v in values.items() if v != "")
 
 
 def _int(raw: str | None, name: str, default: int, low: int, high: int, notes: list[str]) -> int:
@@ -99,30 +151,29 @@ def parse_state(params: Mapping[str, str], model: Model, gpu_slugs: Sequence[str
     max_ctx = model.context_length
     default_ctx = min(max_ctx, 8192)
     ctx = _int(params.get("ctx"), "Context", default_ctx, min(512, max_ctx), max_ctx, notes)
-    fa_raw = params.get("fa", "on")
-    fa = fa_raw not in ("off", "0", "false")
+    fa = params.get("fa", "on") not in ("off", "0", "false")
     kv = _choice(params.get("kv"), "KV cache type", "f16", PAGE_KV_TYPES, notes)
     if kv != "f16" and not fa:
         notes.append("A quantized KV cache needs flash attention; flash attention is on.")
         fa = True
     return PageState(
-        quant=_choice(params.get("quant"), "Quant", "Q4_K_M", QUANT_CHOICES, notes),
+        quant=_choice(params.get("quant"), "Quant", "Q4_K_M", quant_choices(model), notes),
         ctx=ctx,
         kv=kv,
         fa=fa,
-        users=_int(params.get("users"), "Users", 1, 1, 256, notes),
+        users=_int(params.get("users"), "Users", 1, 1, MAX_USERS, notes),
         gpu=_choice(params.get("gpu"), "GPU", DEFAULT_GPU, gpu_slugs, notes),
-        gpu_count=_int(params.get("gpu_count"), "GPU count", 1, 1, 8, notes),
-        runtime=_choice(
-            params.get("runtime"), "Runtime", "llama.cpp", ("llama.cpp", "vllm"), notes
-        ),
+        gpu_count=_int(params.get("gpu_count"), "GPU count", 1, 1, MAX_GPUS, notes),
+        runtime=_choice(params.get("runtime"), "Runtime", "llama.cpp", RUNTIMES, notes),
+        fits=params.get("fits") == "1",
+        sort=_choice(params.get("sort"), "Sort", "memory", SORTS, notes),
         notes=tuple(notes),
     )
 
 
 def quant_choices(model: Model) -> tuple[str, ...]:
     """File types worth offering: MXFP4_MOE only for mixture-of-experts models."""
-    if _inventory(config_key(model.config)).n_experts:
+    if _inventory(config_key(model.estimator_config)).n_experts:
         return QUANT_CHOICES
     return tuple(q for q in QUANT_CHOICES if q != "MXFP4_MOE")
 
@@ -132,292 +183,608 @@ def context_stops(model: Model) -> list[int]:
     return [*stops, model.context_length]
 
 
-def quant_rows(model: Model, state: PageState, device: Hardware) -> list[dict[str, Any]]:
-    """Every file type at the current context: bits/weight, file size, memory, fit."""
-    rows = []
-    dev = from_hardware(device, state.gpu_count)
-    usable = usable_bytes(dev)
-    inv = _inventory(config_key(model.config))
-    for quant in quant_choices(model):
-        est = estimate_memory(model.config, state.options(file_type=quant))
-        f = fit(inv, est, dev)
-        rows.append(
-            {
-                "quant": quant,
-                "bpw": est.weights.bits_per_weight,
-                "file_bytes": est.file_bytes,
-                "total_bytes": est.total_bytes,
-                "fits": est.total_bytes <= usable,
-                "grade": f.grade,
-                "status": f.status,
-                "current": quant == state.quant,
-                "query": state.query(quant=quant),
-            }
+@dataclass
+class Snapshot:
+    """This process's copy of what every model page shares, valid for one catalog revision."""
+
+    revision: str
+    devices: tuple[Hardware, ...]
+    by_slug: dict[str, Hardware]
+    single: dict[str, Device]  # one of each device, as the estimator sees it
+    urls: dict[str, str]
+    similar: dict[int, list[Listing]] = field(default_factory=dict)  # model pk -> rows
+
+
+_snapshot: Snapshot | None = None
+
+
+def snapshot() -> Snapshot:
+    """The devices (and, filled lazily, similar models) for the current catalog revision."""
+    global _snapshot
+    revision = Revision.current()
+    snap = _snapshot
+    if snap is None or snap.revision != revision:
+        devices = tuple(Hardware.objects.all())
+        snap = Snapshot(
+            revision,
+            devices,
+            {d.slug: d for d in devices},
+            {d.slug: from_hardware(d) for d in devices},
+            {d.slug: d.get_absolute_url() for d in devices},
         )
-    return rows
+        _snapshot = snap
+    return snap
 
 
-def memory_chart(model: Model, state: PageState) -> dict[str, Any]:
-    """Points of total memory versus context for the SVG chart, in GB."""
-    points = []
-    for ctx in context_stops(model):
-        est = estimate_memory(model.config, state.options(n_ctx=ctx * state.users))
-        points.append((ctx, est.total_bytes / GIB))
-    current = estimate_memory(model.config, state.options()).total_bytes / GIB
-    top = max(max(p[1] for p in points), current) * 1.1
-    lines = [c for c in CAPACITY_LINES_GB if c <= top * 1.5]
-    top = max(top, *(lines or [0]))
-    width, height, pad = 560, 220, 40
-    n = len(points)
+@dataclass(frozen=True)
+class Listing:
+    """What the similar-models table shows of a model, read once per catalog revision."""
 
-    def x(i: float) -> float:
-        return pad + (width - 2 * pad) * (i / max(n - 1, 1))
+    pk: int
+    name: str
+    url: str
+    params: str
+    context_length: int
+    modalities: tuple[str, ...]
+    license: str
+    commercial_use: bool
+    config: KeyedConfig
 
-    def y(gb: float) -> float:
-        return height - pad + -(height - 2 * pad) * (gb / top)
 
-    idx = min(range(n), key=lambda i: abs(points[i][0] - state.ctx))
+def _listing(model: Model) -> Listing:
+    return Listing(
+        model.pk,
+        model.name,
+        model.get_absolute_url(),
+        params(model.params_total),
+        model.context_length,
+        tuple(m.code for m in model.input_modalities.all()),
+        model.license,
+        model.commercial_use,
+        model.estimator_config,
+    )
+
+
+def _similar_candidates(model: Model, snap: Snapshot) -> list[Listing]:
+    """The current model and up to 8 others of half to twice its size, newest first."""
+    if model.pk not in snap.similar:
+        low, high = model.params_total // 2, model.params_total * 2
+        others = (
+            Model.objects.with_listing()
+            .exclude(pk=model.pk)
+            .filter(params_total__gte=low, params_total__lte=high)
+            .order_by("-release_date")[:8]
+        )
+        current = Model.objects.prefetch_related("input_modalities").get(pk=model.pk)
+        snap.similar[model.pk] = [_listing(m) for m in [current, *others]]
+    return snap.similar[model.pk]
+
+
+def _slider(stops: Sequence[int], value: int) -> dict[str, Any]:
+    """A range input over stops: its index positions and the stop nearest the value."""
+    index = min(range(len(stops)), key=lambda i: abs(math.log(stops[i] / value)))
     return {
-        "width": width,
-        "height": height,
-        "path": " ".join(
-            f"{'M' if i == 0 else 'L'}{x(i):.1f},{y(gb):.1f}" for i, (_, gb) in enumerate(points)
-        ),
-        "ticks": [{"x": x(i), "label": tokens(ctx)} for i, (ctx, _) in enumerate(points)],
-        "lines": [{"y": y(c), "label": f"{c} GiB"} for c in lines],
-        "point": {"x": x(idx), "y": y(current), "label": f"{current:.1f} GiB"},
-        "base_y": height - pad,
-        "pad": pad,
+        "stops": ",".join(map(str, stops)),
+        "last": len(stops) - 1,
+        "index": index,
+        "min": stops[0],
     }
 
 
-SEGMENT_GROUPS = (
-    ("Consumer GPUs", ("consumer",)),
-    ("Workstation and datacenter GPUs", ("workstation", "datacenter")),
-    ("Apple silicon", ("apple",)),
-    ("CPUs", ("cpu",)),
-)
+# The two long tables (a row per device, a row per quant) are built here rather than in the
+# template: the same markup from Django's template engine costs ~8 ms a request, this ~0.3 ms.
+def _rows_html(row: Any, rows: Sequence[Mapping[str, Any]]) -> SafeString:
+    return mark_safe("".join(row(r) for r in rows))  # every value is escaped by `row`
 
 
-def device_rows(
-    model: Model, state: PageState, devices: Sequence[Hardware], only_fits: bool, sort: str
-) -> list[tuple[str, list[dict[str, Any]]]]:
-    """Grade, reason, decode speed and maximum context of the model on every device."""
-    opts = state.options(n_ctx=state.ctx, n_seq=1)
-    est = estimate_memory(model.config, opts)
-    inv = _inventory(config_key(model.config))
-    groups = []
-    for label, segments in SEGMENT_GROUPS:
+def _device_row(r: Mapping[str, Any]) -> str:
+    return (
+        f'<tr><th scope="row"><a href="{escape(r["url"])}">{escape(r["name"])}</a></th>'
+        f'<td><span class="grade g{r["grade"]}">{r["grade"]}</span> '
+        f"<small>{escape(r['reason'])}</small></td>"
+        f'<td class="num">{r["tps"]}</td><td class="num">{r["max_context"]}</td></tr>'
+    )
+
+
+def _quant_row(r: Mapping[str, Any]) -> str:
+    query = escape(r["query"])
+    current = ' class="current" aria-current="true"' if r["current"] else ""
+    quality = r["quality"]
+    measured = (
+        f'<span title="{escape(quality["title"])}">{quality["kld"]} · {quality["ppl"]}</span>'
+        if quality
+        else '<small class="muted">not measured</small>'
+    )
+    return (
+        f'<tr{current}><th scope="row"><a href="?{query}" hx-get="?{query}" hx-target="#live" '
+        f'hx-swap="outerHTML" hx-push-url="true">{r["quant"]}</a></th>'
+        f'<td class="num">{r["bpw_text"]}</td><td class="num">{r["file"]}</td>'
+        f'<td class="num">{r["total"]}</td>'
+        f'<td><span class="grade g{r["grade"]}">{r["grade"]}</span> {r["fit"]}</td>'
+        f'<td class="num">{measured}</td></tr>'
+    )
+
+
+def _path(points: Sequence[tuple[float, float]]) -> str:
+    return " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y) in enumerate(points))
+
+
+def _tps(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.0f} t/s" if value >= 10 else f"{value:.1f} t/s"
+
+
+@lru_cache(maxsize=64)
+def _quality(quant: str) -> dict[str, str] | None:
+    row = QUALITY["types"].get(quant)
+    if row is None:
+        return None
+    ppl = 100 * (row["ppl"] / QUALITY["ppl_f16"] - 1)
+    imatrix = "" if row["imatrix"] == "none" else f", imatrix {row['imatrix']}"
+    return {
+        "kld": f"{row['kld']:.4f}",
+        "ppl": f"+{ppl:.1f}%" if ppl >= 0.05 else "±0%",
+        "title": f"measured on {QUALITY['model']} by llama.cpp{imatrix}",
+    }
+
+
+class Page:
+    """The live panels for one model and state; each is computed on first use."""
+
+    def __init__(self, model: Model, state: PageState, snap: Snapshot) -> None:
+        self.model = model
+        self.state = state
+        self.snap = snap
+        self.config = model.estimator_config
+        self.inv: Inventory = _inventory(config_key(self.config))
+        self.hardware = snap.by_slug.get(state.gpu) or snap.devices[0]
+        self.device = from_hardware(self.hardware, state.gpu_count)
+        self.device_label = self.hardware.name + (
+            f" x {state.gpu_count}" if state.gpu_count > 1 else ""
+        )
+
+    kv_types = PAGE_KV_TYPES
+    cache_hits = 0  # parts served from the page cache (the view counts them)
+    max_users = MAX_USERS
+    max_gpus = MAX_GPUS
+    quality_model = QUALITY["model"]
+    quality_source = QUALITY["source"]
+
+    @cached_property
+    def query(self) -> str:
+        return self.state.query()
+
+    @cached_property
+    def ctx_label(self) -> str:
+        return tokens(self.state.ctx)
+
+    @cached_property
+    def half_ctx(self) -> int:
+        return self.state.ctx // 2
+
+    @cached_property
+    def quant_names(self) -> tuple[str, ...]:
+        return quant_choices(self.model)
+
+    @cached_property
+    def ctx_slider(self) -> dict[str, Any]:
+        return _slider(context_stops(self.model), self.state.ctx)
+
+    @cached_property
+    def users_slider(self) -> dict[str, Any]:
+        return _slider(USER_STOPS, self.state.users)
+
+    @cached_property
+    def gpu_options(self) -> list[tuple[str, list[Hardware]]]:
+        groups = []
+        for label, segments in SEGMENT_GROUPS:
+            members = [d for d in self.snap.devices if d.segment in segments]
+            if members:
+                groups.append((label, members))
+        return groups
+
+    @cached_property
+    def device_links(self) -> dict[str, str]:
+        """The devices panel's own links: toggle "only where it fits" and the sort order."""
+        s = self.state
+        return {
+            "fits": s.query(fits="" if s.fits else "1"),
+            "sort": s.query(sort="" if s.sort == "speed" else "speed"),
+        }
+
+    def cache_key(self, part: str) -> str | None:
+        """Where a rendered part is cached; None when the request needed corrections."""
+        if self.state.notes:
+            return None
+        return f"model-page:{self.snap.revision}:{self.model.slug}:{part}:{self.state.query()}"
+
+    @cached_property
+    def est(self) -> MemoryEstimate:
+        """Memory for one user at the current settings."""
+        return estimate_memory(self.config, self.state.options())
+
+    @cached_property
+    def memory(self) -> dict[str, Any]:
+        """KV cache parts, buffers and total, the change from the default, and the chart."""
+        est = self.est
+        default = estimate_memory(
+            self.config,
+            MemoryOptions(file_type=self.state.quant, n_ctx=min(self.model.context_length, 8192)),
+        )
+        delta = est.total_bytes - default.total_bytes
+        kv = est.kv
+        return {
+            "weights": gib(est.weights_bytes),
+            "kv": gib(kv.bytes),
+            "kv_full": gib(kv.full_bytes) if kv.swa_bytes else "",
+            "kv_swa": gib(kv.swa_bytes) if kv.swa_bytes else "",
+            "swa_cells": kv.cells_swa,
+            "recurrent": gib(kv.recurrent_bytes) if kv.recurrent_bytes else "",
+            "is_mla": self.model.model_type in ("deepseek_v2", "deepseek_v3", "kimi_k2"),
+            "buffers": gib(est.compute_buffer_bytes + est.output_buffer_bytes),
+            "total": gib(est.total_bytes),
+            "delta": ("+" if delta >= 0 else "-") + gib(abs(delta)),
+            "chart": self._memory_chart(),
+        }
+
+    def _memory_chart(self) -> dict[str, Any]:
+        """Total memory versus context (GiB), device capacity lines and the current point."""
+        stops = context_stops(self.model)
+        totals = [
+            estimate_memory(self.config, self.state.options(n_ctx=c)).total_bytes / GIB
+            for c in stops
+        ]
+        current = self.est.total_bytes / GIB
+        top = max(*totals, current) * 1.1
+        lines = [c for c in CAPACITY_LINES_GB if c <= top * 1.5]
+        top = max(top, *(lines or [0]))
+        width, height, pad = 560, 220, 40
+        n = len(stops)
+
+        def x(i: float) -> float:
+            return pad + (width - 2 * pad) * (i / max(n - 1, 1))
+
+        def y(amount: float) -> float:
+            return height - pad - (height - 2 * pad) * (amount / top)
+
+        # The current context sits between two stops: place it on the log scale between them.
+        i = next((k for k in range(n) if stops[k] >= self.state.ctx), n - 1)
+        if i > 0 and stops[i] != self.state.ctx:
+            lo, hi = stops[i - 1], stops[i]
+            i_pos = i - 1 + math.log(self.state.ctx / lo) / math.log(hi / lo)
+        else:
+            i_pos = i
+        return {
+            "width": width,
+            "height": height,
+            "pad": pad,
+            "right": width - 40,
+            "label_x": width - 38,
+            "base_y": height - pad,
+            "tick_y": height - pad + 14,
+            "path": _path([(x(k), y(t)) for k, t in enumerate(totals)]),
+            "ticks": [(f"{x(k):.1f}", tokens(c)) for k, c in enumerate(stops) if k % 2 == 0],
+            "lines": [(f"{y(c):.1f}", f"{c} GiB") for c in lines],
+            "point": (f"{x(i_pos):.1f}", f"{y(current):.1f}", f"{current:.1f} GiB"),
+        }
+
+    @cached_property
+    def quants(self) -> list[dict[str, Any]]:
+        """Every file type at the current context for one user: size, memory, fit, quality."""
         rows = []
-        for hw in devices:
-            if hw.segment not in segments:
-                continue
-            dev = from_hardware(hw)
-            f = fit(inv, est, dev)
-            if only_fits and f.status not in ("fits", "tight"):
-                continue
+        for quant in quant_choices(self.model):
+            est = estimate_memory(self.config, self.state.options(file_type=quant))
+            f = fit(self.inv, est, self.device)
             rows.append(
                 {
-                    "device": hw,
+                    "quant": quant,
+                    "bpw": est.weights.bits_per_weight,
+                    "bpw_text": f"{est.weights.bits_per_weight:.2f}",
+                    "file": gib(est.file_bytes),
+                    "total_bytes": est.total_bytes,
+                    "total": gib(est.total_bytes),
+                    "status": f.status,
                     "grade": f.grade,
-                    "reason": f.reason,
-                    "tps": f.decode_tokens_per_s,
-                    "max_context": max_context(model.config, opts, dev),
+                    "fit": f.status if f.status != "no" else "does not fit",
+                    "quality": _quality(quant),
+                    "current": quant == self.state.quant,
+                    "query": self.state.query(quant=quant),
                 }
             )
-        if sort == "speed":
-            rows.sort(key=lambda r: -(r["tps"] or 0))
-        if rows:
-            groups.append((label, rows))
-    return groups
+        return rows
 
+    @cached_property
+    def devices(self) -> list[tuple[str, list[dict[str, Any]], SafeString]]:
+        """Grade, reason, decode speed and maximum context on every catalog device, grouped."""
+        est, snap = self.est, self.snap
+        most_by_slug = dict(
+            zip(
+                snap.single,
+                max_contexts(self.config, self.state.options(), list(snap.single.values())),
+                strict=True,
+            )
+        )
+        groups = []
+        for label, segments in SEGMENT_GROUPS:
+            rows = []
+            for hw in snap.devices:
+                if hw.segment not in segments:
+                    continue
+                f = fit(self.inv, est, snap.single[hw.slug])
+                if self.state.fits and f.status not in ("fits", "tight"):
+                    continue
+                most = most_by_slug[hw.slug]
+                rows.append(
+                    {
+                        "name": hw.name,
+                        "url": self.snap.urls[hw.slug],
+                        "grade": f.grade,
+                        "status": f.status,
+                        "reason": f.reason,
+                        "tps_value": f.decode_tokens_per_s,
+                        "tps": _tps(f.decode_tokens_per_s),
+                        "max_context": tokens(most) if most else "—",
+                        "memory_bytes": hw.memory_bytes,
+                    }
+                )
+            if self.state.sort == "speed":
+                rows.sort(key=lambda r: -(r["tps_value"] or 0))
+            if rows:
+                groups.append((label, rows, _rows_html(_device_row, rows)))
+        return groups
 
-def serving_plan(model: Model, state: PageState, device: Hardware) -> dict[str, Any]:
-    """Memory and throughput for `users` concurrent sequences of `ctx` tokens each."""
-    dev = from_hardware(device, state.gpu_count)
-    try:
+    @cached_property
+    def quants_html(self) -> SafeString:
+        return _rows_html(_quant_row, self.quants)
+
+    @cached_property
+    def serving(self) -> dict[str, Any]:
+        """Memory and throughput for `users` sequences of `ctx` tokens each on the chosen GPUs."""
+        s = self.state
+        opts = s.options(n_ctx=s.ctx * s.users, n_seq=s.users)
         report = estimate(
-            model.config, state.options(), dev, batch=state.users, runtime=state.runtime
+            self.config, opts, self.device, depth=s.ctx // 2, batch=s.users, runtime=s.runtime
         )
-    except KvError as exc:
-        return {"error": str(exc)}
-    total = report["total_bytes"]
-    usable = report["usable_bytes"]
-    scale = max(total, usable)
-    parts = [
-        ("Weights", report["weights_bytes"], "w"),
-        ("KV cache", report["kv_cache_bytes"], "k"),
-        ("Buffers", report["compute_buffer_bytes"] + report["output_buffer_bytes"], "b"),
-    ]
-    bar, x = [], 0.0
-    for lbl, b, c in parts:
-        bar.append({"label": lbl, "bytes": b, "pct": 100 * b / scale, "x": x, "cls": c})
-        x += 100 * b / scale
-    return {
-        "report": report,
-        "bar": bar,
-        "usable_pct": 100 * usable / scale,
-        "chart": _users_chart(model, state, dev),
-    }
+        total, usable = report["total_bytes"], report["usable_bytes"]
+        scale = max(total, usable)
+        parts = [
+            ("Weights", report["weights_bytes"], "w"),
+            ("KV cache", report["kv_cache_bytes"], "k"),
+            ("Buffers", report["compute_buffer_bytes"] + report["output_buffer_bytes"], "b"),
+        ]
+        bar, x = [], 0.0
+        for label, amount, cls in parts:
+            pct = 100 * amount / scale
+            bar.append(
+                {
+                    "label": label,
+                    "size": gib(amount),
+                    "x": f"{x:.2f}",
+                    "pct": f"{pct:.2f}",
+                    "cls": cls,
+                }
+            )
+            x += pct
+        kv_tokens = report.get("vllm_kv_tokens")
+        return {
+            "report": report,
+            "vllm_concurrency": f"{kv_tokens / s.ctx:.1f}" if kv_tokens is not None else "",
+            "bar": bar,
+            "usable_pct": f"{100 * usable / scale:.2f}",
+            "usable": gib(usable),
+            "chart": self._users_chart(),
+        }
+
+    def _users_chart(self) -> dict[str, Any]:
+        s = self.state
+        points = []
+        for users in CHART_USER_STOPS:
+            est = estimate_memory(self.config, s.options(n_ctx=s.ctx * users, n_seq=users))
+            agg, per_user = decode_tokens_per_s(
+                self.inv, est.weights, est.kv, self.device, depth=s.ctx // 2, batch=users
+            )
+            points.append((users, agg, per_user))
+        top = max(p[1] for p in points) * 1.1
+        width, height, pad = 560, 220, 40
+
+        def x(i: int) -> float:
+            return pad + (width - 2 * pad) * i / (len(points) - 1)
+
+        def y(v: float) -> float:
+            return height - pad - (height - 2 * pad) * v / top
+
+        return {
+            "width": width,
+            "height": height,
+            "pad": pad,
+            "right": width - 40,
+            "base_y": height - pad,
+            "tick_y": height - pad + 14,
+            "title_y": pad - 8,
+            "aggregate": _path([(x(i), y(p[1])) for i, p in enumerate(points)]),
+            "per_user": _path([(x(i), y(p[2])) for i, p in enumerate(points)]),
+            "ticks": [(f"{x(i):.1f}", str(p[0])) for i, p in enumerate(points)],
+            "top": f"{top:.0f}",
+        }
+
+    @cached_property
+    def similar(self) -> list[dict[str, Any]]:
+        """Models of similar size at the current quant and context on the chosen GPUs."""
+        rows = []
+        for other in _similar_candidates(self.model, self.snap):
+            ctx = min(self.state.ctx, other.context_length)
+            est = estimate_memory(other.config, self.state.options(n_ctx=ctx))
+            f = fit(_inventory(config_key(other.config)), est, self.device)
+            rows.append(
+                {
+                    "model": other,
+                    "current": other.pk == self.model.pk,
+                    "context": tokens(other.context_length),
+                    "total": gib(est.total_bytes),
+                    "grade": f.grade,
+                    "tps": _tps(f.decode_tokens_per_s) if f.decode_tokens_per_s else "",
+                }
+            )
+        return rows
+
+    @cached_property
+    def commands(self) -> list[Command]:
+        """Every runtime's command for the current state."""
+        return run_commands(self.model, self.state, self.serving["report"])
+
+    @cached_property
+    def faq(self) -> list[tuple[str, str]]:
+        """Questions answered from the same numbers the panels show (never separately computed)."""
+        return faq(self.model, self.state, self.device_label, self.est, self.quants, self.devices)
+
+    @cached_property
+    def faq_jsonld(self) -> str:
+        return faq_jsonld(self.faq)
 
 
-def _users_chart(model: Model, state: PageState, dev: Any) -> dict[str, Any]:
-    inv = _inventory(config_key(model.config))
-    points = []
-    for users in USER_STOPS:
-        est = estimate_memory(model.config, state.options(n_ctx=state.ctx * users, n_seq=users))
-        agg, per_user = decode_tokens_per_s(
-            inv, est.weights, est.kv, dev, depth=state.ctx // 2, batch=users
-        )
-        points.append((users, agg, per_user))
-    top = max(p[1] for p in points) * 1.1
-    width, height, pad = 560, 220, 40
-
-    def x(i: int) -> float:
-        return pad + (width - 2 * pad) * i / (len(points) - 1)
-
-    def y(v: float) -> float:
-        return height - pad - (height - 2 * pad) * v / top
-
-    return {
-        "width": width,
-        "height": height,
-        "aggregate": " ".join(
-            f"{'M' if i == 0 else 'L'}{x(i):.1f},{y(p[1]):.1f}" for i, p in enumerate(points)
-        ),
-        "per_user": " ".join(
-            f"{'M' if i == 0 else 'L'}{x(i):.1f},{y(p[2]):.1f}" for i, p in enumerate(points)
-        ),
-        "ticks": [{"x": x(i), "label": str(p[0])} for i, p in enumerate(points)],
-        "top": f"{top:.0f}",
-        "base_y": height - pad,
-        "pad": pad,
-    }
+@dataclass(frozen=True)
+class Command:
+    runtime: str
+    text: str = ""  # the command, or "" when the runtime cannot run this model
+    note: str = ""  # why not, or what the command assumes
+    link: str = ""  # an app deeplink, where the runtime has one
 
 
-def kv_panel(model: Model, state: PageState) -> dict[str, Any]:
-    """KV cache parts, buffers and total at the current settings and the change from default."""
-    try:
-        est = estimate_memory(model.config, state.options())
-    except KvError as exc:
-        return {"error": str(exc)}
-    default = estimate_memory(
-        model.config, MemoryOptions(file_type=state.quant, n_ctx=min(model.context_length, 8192))
-    )
-    return {
-        "est": est,
-        "buffers": est.compute_buffer_bytes + est.output_buffer_bytes,
-        "delta": est.total_bytes - default.total_bytes,
-        "has_swa": est.kv.swa_bytes > 0,
-        "has_recurrent": est.kv.recurrent_bytes > 0,
-        "is_mla": model.model_type in ("deepseek_v2", "deepseek_v3", "kimi_k2"),
-    }
-
-
-def run_commands(model: Model, state: PageState) -> dict[str, str]:
-    """How to run it with the current state, from the catalog's real repo ids."""
-    cmds: dict[str, str] = {}
+def run_commands(model: Model, state: PageState, report: Mapping[str, Any]) -> list[Command]:
+    """How to run it with the current state and the catalog's real repo ids, for every runtime."""
     fa = "on" if state.fa else "off"
     kv_flags = f" -ctk {state.kv} -ctv {state.kv}" if state.kv != "f16" else ""
     np_flag = f" -np {state.users}" if state.users > 1 else ""
+    cmds: list[Command] = []
     if model.gguf_repo:
-        cmds["llama.cpp"] = (
+        slots = f" ({state.users} slots of {state.ctx} tokens)" if state.users > 1 else ""
+        cmds.append(Command(
+            "llama.cpp",
             f"llama-server -hf {model.gguf_repo}:{state.quant} -c {state.ctx * state.users}"
-            f"{np_flag} -fa {fa}{kv_flags} -ngl 999"
-        )
-        cmds["LM Studio"] = (
-            f"# search in LM Studio for: {model.gguf_repo}\nlms get {model.gguf_repo}"
-        )
+            f"{np_flag} -fa {fa}{kv_flags} -ngl 999",
+            f"-c is the context of all slots together{slots}.",
+        ))  # fmt: skip
+        cmds.append(Command(
+            "LM Studio",
+            f"lms get {model.gguf_repo}@{state.quant}\n"
+            f"lms load --context-length {state.ctx} --gpu max",
+            f"Or search the app for {model.gguf_repo}; `lms load` asks which download to load.",
+            f"lmstudio://open_from_hf?model={model.gguf_repo}",
+        ))  # fmt: skip
+    else:
+        no_gguf = "No GGUF build of this model is listed in our catalog."
+        cmds += [Command("llama.cpp", note=no_gguf), Command("LM Studio", note=no_gguf)]
     if model.ollama_tag:
-        cmds["Ollama"] = (
-            f"ollama run {model.ollama_tag}\n# in a Modelfile:\nPARAMETER num_ctx {state.ctx}"
+        cmds.append(Command(
+            "Ollama",
+            f"ollama run {model.ollama_tag}\n\n# Modelfile for a {tokens(state.ctx)} context:\n"
+            f"FROM {model.ollama_tag}\nPARAMETER num_ctx {state.ctx}",
+            "Ollama picks its own quantization for a tag (usually Q4_K_M).",
+        ))  # fmt: skip
+    else:
+        cmds.append(
+            Command("Ollama", note="The Ollama library has no tag for this model in our catalog.")
         )
     if model.transformers_id:
-        util = 0.9
-        cmds["vLLM"] = (
+        util = report.get("vllm_gpu_memory_utilization", 0.9)
+        cmds.append(Command(
+            "vLLM",
             f"vllm serve {model.transformers_id} --max-model-len {state.ctx} "
-            f"--gpu-memory-utilization {util}"
-            + (f" --tensor-parallel-size {state.gpu_count}" if state.gpu_count > 1 else "")
-        )
-        cmds["Transformers"] = (
+            f"--gpu-memory-utilization {util} --max-num-seqs {state.users}"
+            + (f" --tensor-parallel-size {state.gpu_count}" if state.gpu_count > 1 else ""),
+            "vLLM serves the original BF16 weights, not a GGUF quant.",
+        ))  # fmt: skip
+        cmds.append(Command(
+            "Transformers",
             "from transformers import pipeline\n\n"
             f'pipe = pipeline("text-generation", model="{model.transformers_id}", '
             'torch_dtype="auto", device_map="auto")\n'
-            'print(pipe("Hello!", max_new_tokens=64)[0]["generated_text"])'
-        )
+            'print(pipe("Hello!", max_new_tokens=64)[0]["generated_text"])',
+        ))  # fmt: skip
+    else:
+        no_hf = "No Transformers checkpoint of this model is listed in our catalog."
+        cmds += [Command("vLLM", note=no_hf), Command("Transformers", note=no_hf)]
     if model.mlx_repo:
-        cmds["MLX"] = f'mlx_lm.generate --model {model.mlx_repo} --prompt "Hello!" --max-tokens 256'
-    return cmds
-
-
-def similar_models(model: Model, state: PageState, device: Hardware) -> list[dict[str, Any]]:
-    """Models of the same family or of similar size, at the current quant and context."""
-    low, high = model.params_total // 2, model.params_total * 2
-    candidates = (
-        Model.objects.with_listing()
-        .exclude(pk=model.pk)
-        .filter(params_total__gte=low, params_total__lte=high)
-        .order_by("-release_date")[:8]
-    )
-    dev = from_hardware(device, state.gpu_count)
-    rows = []
-    for other in [model, *candidates]:
-        ctx = min(state.ctx, other.context_length)
-        est = estimate_memory(other.config, state.options(n_ctx=ctx * state.users))
-        f = fit(_inventory(config_key(other.config)), est, dev, batch=state.users)
-        rows.append(
-            {
-                "model": other,
-                "ctx": ctx,
-                "total_bytes": est.total_bytes,
-                "grade": f.grade,
-                "tps": f.decode_tokens_per_s,
-                "current": other.pk == model.pk,
-            }
+        cmds.append(Command(
+            "MLX",
+            f'mlx_lm.generate --model {model.mlx_repo} --prompt "Hello!" --max-tokens 256',
+            "Apple silicon only.",
+        ))  # fmt: skip
+    else:
+        cmds.append(
+            Command("MLX", note="No MLX conversion of this model is listed in our catalog.")
         )
-    return rows
+    return cmds
 
 
 def faq(
     model: Model,
     state: PageState,
-    device: Hardware,
-    kv: Mapping[str, Any],
+    device_label: str,
+    est: MemoryEstimate,
     quants: Sequence[Mapping[str, Any]],
-    groups: Sequence[tuple[str, Sequence[Mapping[str, Any]]]],
+    groups: Sequence[tuple[str, Sequence[Mapping[str, Any]], str]],
 ) -> list[tuple[str, str]]:
-    """Questions answered from the same numbers the panels show (never separately computed)."""
-    from catalog.templatetags.units import gib, params
-
-    items: list[tuple[str, str]] = []
-    if "est" in kv:
-        est = kv["est"]
-        items.append((
-            f"How much memory does {model.name} need?",
-            f"At {state.quant} with a {tokens(state.ctx)} context: {gib(est.total_bytes)} in all — "
-            f"{gib(est.weights_bytes)} of weights, {gib(est.kv.bytes)} of KV cache and "
-            f"{gib(est.compute_buffer_bytes + est.output_buffer_bytes)} of buffers (llama.cpp).",
-        ))  # fmt: skip
+    """Questions answered from the panels' own numbers."""
+    at = f"At {state.quant} with a {tokens(state.ctx)} context"
+    items = [(
+        f"How much memory does {model.name} need?",
+        f"{at}: {gib(est.total_bytes)} in all — {gib(est.weights_bytes)} of weights, "
+        f"{gib(est.kv.bytes)} of KV cache and "
+        f"{gib(est.compute_buffer_bytes + est.output_buffer_bytes)} of buffers (llama.cpp).",
+    )]  # fmt: skip
     fitting = [q for q in quants if q["status"] == "fits"]
+    question = f"Which quantization should I use on {device_label}?"
     if fitting:
         best = max(fitting, key=lambda q: q["bpw"])
         items.append((
-            f"Which quantization should I use on {state.gpu_count} x {device.name}?"
-            if state.gpu_count > 1
-            else f"Which quantization should I use on a {device.name}?",
+            question,
             f"The highest-precision file that fits with headroom is {best['quant']} "
-            f"({best['bpw']:.2f} bits per weight, {gib(best['total_bytes'])} at this context).",
+            f"({best['bpw_text']} bits per weight, {best['total']} at this context).",
         ))  # fmt: skip
-    apple = [r for label, rows in groups if label == "Apple silicon" for r in rows]
-    runs_on = [r for r in apple if r["grade"] in "ABC"]
+    else:
+        items.append((question, f"None fits with headroom at a {tokens(state.ctx)} context."))
+    rows = {label: list(rows) for label, rows, _ in groups}
+    consumer = [r for r in rows.get("Consumer GPUs", []) if r["grade"] in "ABC"]
+    if consumer:
+        smallest = min(consumer, key=lambda r: (r["memory_bytes"], -(r["tps_value"] or 0)))
+        fastest = max(consumer, key=lambda r: r["tps_value"] or 0)
+        answer = (
+            f"{at}, the smallest consumer GPU in our catalog that runs it well is the "
+            f"{smallest['name']} (grade {smallest['grade']}, {smallest['tps']}); the fastest "
+            f"is the {fastest['name']} ({fastest['tps']})."
+        )
+    else:
+        answer = f"{at}, no consumer GPU in our catalog runs it with a grade of C or better."
+    items.append((f"Which GPU do I need for {model.name}?", answer))
+    apple = rows.get("Apple silicon", [])
+    good = [r for r in apple if r["grade"] in "ABC"]
     if apple:
         answer = (
-            f"Yes: it runs on {len(runs_on)} of {len(apple)} Apple chips in our catalog, e.g. "
-            f"{runs_on[0]['device'].name} at about {runs_on[0]['tps']:.0f} tokens/s."
-            if runs_on
+            f"Yes: it runs on {len(good)} of {len(apple)} Apple chips in our catalog at these "
+            f"settings, e.g. {good[0]['name']} at about {good[0]['tps']}."
+            if good
             else "Not at these settings: no Apple chip in our catalog fits it with headroom."
         )
         items.append((f"Can I run {model.name} on a Mac?", answer))
+    cpus = rows.get("CPUs", [])
+    if cpus:
+        ok = [r for r in cpus if r["status"] in ("fits", "tight")]
+        answer = (
+            f"It fits in system memory ({gib(est.total_bytes)}), but decode is bound by RAM "
+            f"bandwidth: {', '.join(f'{r["name"]}: {r["tps"]}' for r in ok)}."
+            if ok
+            else f"Not with the memory our CPU entries assume: it needs {gib(est.total_bytes)}."
+        )
+        items.append((f"Can I run {model.name} on a CPU?", answer))
+    smallest_file = min(quants, key=lambda q: q["total_bytes"])
+    items.append((
+        f"Does {model.name} run on a phone?",
+        f"Only if the phone can give it {smallest_file['total']}: that is the smallest total, "
+        f"{smallest_file['quant']} at a {tokens(state.ctx)} context. We do not list phones, "
+        "so we do not grade them.",
+    ))  # fmt: skip
     items.append((
         f"What is the context length of {model.name}?",
         f"{tokens(model.context_length)} tokens ({model.context_length:,}).",
@@ -437,8 +804,6 @@ def faq(
 
 def faq_jsonld(items: Sequence[tuple[str, str]]) -> str:
     """schema.org FAQPage as JSON safe to embed in a <script type="application/ld+json">."""
-    import json
-
     data = {
         "@context": "https://schema.org",
         "@type": "FAQPage",
@@ -448,3 +813,16 @@ def faq_jsonld(items: Sequence[tuple[str, str]]) -> str:
         ],
     }
     return json.dumps(data).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def panels_for(target: str | None, trigger_name: str | None) -> tuple[str, tuple[str, ...]]:
+    """The template part an HTMX request gets and the panels in it: a control's panels as
+    out-of-band swaps ("update"), the devices panel for its own links, the live region and the
+    controls for a quant row's link ("relink"), else the live region."""
+    if target == "panel-devices":
+        return "panel-devices", ("devices",)
+    if target == "live":  # a quant row: the state changes outside the form, so it comes back too
+        return "relink", PANELS
+    if trigger_name in AFFECTS:
+        return "update", AFFECTS[trigger_name]
+    return "live", PANELS

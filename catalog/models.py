@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+from functools import cached_property
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.urls import reverse
+
+from estimator.memory import KeyedConfig
 
 
 class Provider(models.Model):
@@ -144,6 +151,11 @@ class Model(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("catalog:model_detail", args=[self.slug])
 
+    @cached_property
+    def estimator_config(self) -> KeyedConfig:
+        """`config` for the estimator, serialized to its cache key once per instance."""
+        return KeyedConfig(self.config)
+
     @property
     def is_moe(self) -> bool:
         return self.params_active < self.params_language
@@ -226,3 +238,41 @@ class Hardware(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("catalog:hardware_detail", args=[self.slug])
+
+
+class Revision(models.Model):
+    """A token that changes whenever the catalog does.
+
+    Cached page fragments and each process's copy of the device list are keyed on it, so an
+    edit (admin or `load_catalog`) is visible on the next request in every worker. A random
+    token rather than a counter: a rolled-back change cannot bring back an old token with other
+    data behind it.
+    """
+
+    token = models.CharField(max_length=32)
+
+    def __str__(self) -> str:
+        return self.token
+
+    @classmethod
+    def current(cls) -> str:
+        return cls.objects.filter(pk=1).values_list("token", flat=True).first() or "initial"
+
+    @classmethod
+    def bump(cls) -> None:
+        cls.objects.update_or_create(pk=1, defaults={"token": uuid.uuid4().hex})
+
+
+CATALOG_MODELS = (Provider, Family, Modality, Model, Encoder, Hardware)
+
+
+def _catalog_changed(sender: Any, **kwargs: Any) -> None:
+    if kwargs.get("action", "post_").startswith("post_"):
+        Revision.bump()
+
+
+for _model in CATALOG_MODELS:
+    post_save.connect(_catalog_changed, sender=_model, dispatch_uid=f"revision-save-{_model}")
+    post_delete.connect(_catalog_changed, sender=_model, dispatch_uid=f"revision-del-{_model}")
+for _through in (Model.input_modalities.through, Model.output_modalities.through):
+    m2m_changed.connect(_catalog_changed, sender=_through, dispatch_uid=f"revision-m2m-{_through}")

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from catalog import model_page
 from catalog.forms import SORTS, BrowseForm
 from catalog.models import Family, Hardware, Model, Provider
-from estimator.inventory import tensor_inventory
+from estimator.memory import _inventory, config_key
 
 PAGE_SIZE = 24
 
@@ -50,68 +53,74 @@ def index(request: HttpRequest) -> HttpResponse:
     )
 
 
+PAGE_CACHE_SECONDS = 3600
+TEMPLATE = "catalog/model_detail.html"
+
+
 @require_GET
-@vary_on_headers("HX-Request")
+@vary_on_headers("HX-Request", "HX-Target", "HX-Trigger-Name", "HX-History-Restore-Request")
 def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    full = not request.htmx or request.htmx.history_restore_request
     models = Model.objects.select_related("provider", "family")
-    if not request.htmx:  # the live fragment shows no modalities or encoders
+    if full:  # the live panels show no modalities or encoders
         models = models.prefetch_related(
             "input_modalities", "output_modalities", "encoders__modality"
         )
     model = get_object_or_404(models, slug=slug)
-    devices = list(Hardware.objects.all())
-    by_slug = {d.slug: d for d in devices}
-    state = model_page.parse_state(request.GET, model, list(by_slug))
-    device = by_slug.get(state.gpu) or devices[0]
-    only_fits = request.GET.get("fits") == "1"
-    sort = "speed" if request.GET.get("sort") == "speed" else "memory"
-    plan = model_page.serving_plan(model, state, device)
-    quant_rows = model_page.quant_rows(model, state, device)
-    kv_panel = model_page.kv_panel(model, state)
-    device_groups = model_page.device_rows(model, state, devices, only_fits, sort)
-    faq = model_page.faq(model, state, device, kv_panel, quant_rows, device_groups)
-    context: dict[str, object] = {
-        "model": model,
-        "state": state,
-        "device": device,
-        "devices": devices,
-        "quant_rows": quant_rows,
-        "kv_panel": kv_panel,
-        "chart": model_page.memory_chart(model, state),
-        "device_groups": device_groups,
-        "similar": model_page.similar_models(model, state, device),
-        "faq": faq,
-        "faq_jsonld": model_page.faq_jsonld(faq),
-        "only_fits": only_fits,
-        "sort": sort,
-        "plan": plan,
-        "commands": model_page.run_commands(model, state),
-        "context_stops": model_page.context_stops(model),
-        "kv_types": model_page.PAGE_KV_TYPES,
-        "quants": model_page.quant_choices(model),
-    }
-    template = "catalog/model_detail.html"
-    if request.htmx:
-        return render(request, template + "#live", context)
-    inventory = tensor_inventory(model.config)
+    snap = model_page.snapshot()
+    state = model_page.parse_state(request.GET, model, list(snap.by_slug))
+    page = model_page.Page(model, state, snap)
+    if not full:
+        part, panels = model_page.panels_for(request.htmx.target, request.htmx.trigger_name)
+        response = HttpResponse(_render_live(page, part, panels))
+        response["Server-Timing"] = f'panels;desc="{"cached" if page.cache_hits else "rendered"}"'
+        return response
+    inventory = _inventory(config_key(model.estimator_config))
     groups: dict[str, int] = {}
     for tensor in inventory.tensors:
         group = _tensor_group(tensor.name)
         groups[group] = groups.get(group, 0) + tensor.n_elements
-    context.update(
+    context = {
+        "model": model,
+        "state": state,
+        "page": page,
+        "controls_html": _render_live(page, "controls", ()),
+        "live_html": _render_live(page, "live", model_page.PANELS),
+        "inventory": inventory,
+        "param_groups": sorted(groups.items(), key=lambda kv: -kv[1]),
+        "config_rows": sorted(
+            (k, v) for k, v in model.config.items() if not isinstance(v, (dict, list))
+        ),
+        "nested_configs": [(k, v) for k, v in sorted(model.config.items()) if isinstance(v, dict)],
+        "siblings": model.family.models.exclude(pk=model.pk).select_related("provider")[:12],
+    }
+    return render(request, TEMPLATE, context)
+
+
+def _render_live(page: model_page.Page, part: str, panels: tuple[str, ...]) -> str:
+    """A part of the live region, from the cache when this exact state was rendered before.
+
+    The panels are a pure function of the catalog revision, the model and the state, so a
+    rendered part is shared by every visitor (the key holds all three).
+    """
+    key = page.cache_key(f"{part}:{','.join(panels)}")
+    if key is not None and (html := cache.get(key)) is not None:
+        page.cache_hits += 1
+        return mark_safe(html)
+    html = render_to_string(
+        f"{TEMPLATE}#{part}",
         {
-            "inventory": inventory,
-            "param_groups": sorted(groups.items(), key=lambda kv: -kv[1]),
-            "config_rows": sorted(
-                (k, v) for k, v in model.config.items() if not isinstance(v, (dict, list))
-            ),
-            "nested_configs": [
-                (k, v) for k, v in sorted(model.config.items()) if isinstance(v, dict)
-            ],
-            "siblings": model.family.models.exclude(pk=model.pk).select_related("provider")[:12],
-        }
+            "model": page.model,
+            "state": page.state,
+            "page": page,
+            "panels": panels,
+            "oob": part == "update",
+            "oob_controls": part == "relink",
+        },
     )
-    return render(request, template, context)
+    if key is not None:
+        cache.set(key, str(html), PAGE_CACHE_SECONDS)
+    return html
 
 
 def _tensor_group(name: str) -> str:

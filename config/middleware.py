@@ -1,7 +1,8 @@
-"""Make every error under /api/ a JSON body, including Django's own 404 and 405 pages."""
+"""Site-wide middleware: server time on every response; JSON errors under /api/."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -26,6 +27,26 @@ def api_json_errors(
             if "Allow" in response:
                 json["Allow"] = response["Allow"]
             return json
+        return response
+
+    return middleware
+
+
+def server_timing(
+    get_response: Callable[[HttpRequest], HttpResponse],
+) -> Callable[[HttpRequest], HttpResponse]:
+    """Add `Server-Timing: app;dur=<ms>` (browser dev tools and the load benchmark read it).
+
+    Views may have set a Server-Timing entry of their own (the model page says whether its
+    panels came from the cache); the total is appended to it.
+    """
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        start = time.perf_counter()
+        response = get_response(request)
+        total = f"app;dur={(time.perf_counter() - start) * 1000:.2f}"
+        own = response.get("Server-Timing")
+        response["Server-Timing"] = f"{own}, {total}" if own else total
         return response
 
     return middleware

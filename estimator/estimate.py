@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from functools import lru_cache
 from typing import Any
@@ -31,6 +31,14 @@ def max_context(raw_config: Mapping[str, Any], opts: MemoryOptions, device: Devi
     """Largest context (a multiple of 256, up to the model's maximum) whose total fits."""
     # The answer does not depend on the context asked for: cache it without one.
     return _max_context(config_key(raw_config), replace(opts, n_ctx=256), usable_bytes(device))
+
+
+def max_contexts(
+    raw_config: Mapping[str, Any], opts: MemoryOptions, devices: Sequence[Device]
+) -> list[int]:
+    """`max_context` on many devices (a page lists them all); the options are keyed once."""
+    key, base = config_key(raw_config), replace(opts, n_ctx=256)
+    return [_max_context(key, base, usable_bytes(device)) for device in devices]
 
 
 @lru_cache(maxsize=8192)

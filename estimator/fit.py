@@ -49,8 +49,7 @@ class Fit:
 
 def _layer_bytes(est: MemoryEstimate, n_layers: int) -> tuple[int, int]:
     """Bytes of the repeating layers (weights + their cache) and of everything else."""
-    layers = sum(t.bytes for t in est.weights.tensors if t.tensor.name.startswith("blk."))
-    per_layer = (layers + est.kv.bytes) // max(n_layers, 1)
+    per_layer = (est.weights.layer_bytes + est.kv.bytes) // max(n_layers, 1)
     rest = est.total_bytes - per_layer * n_layers
     return per_layer, rest
 

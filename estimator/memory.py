@@ -99,8 +99,21 @@ class Shape:
     n_ctx_train: int
 
 
+class KeyedConfig(dict[str, Any]):
+    """A config that carries its canonical key, serialized once rather than on every estimate.
+
+    Pages make hundreds of estimates per request for one config; treat it as read-only.
+    """
+
+    def __init__(self, raw_config: Mapping[str, Any]) -> None:
+        super().__init__(raw_config)
+        self.key = json.dumps(self, sort_keys=True)
+
+
 def config_key(raw_config: Mapping[str, Any]) -> str:
     """A canonical string for caching per-config work."""
+    if isinstance(raw_config, KeyedConfig):
+        return raw_config.key
     return json.dumps(raw_config, sort_keys=True)
 
 

@@ -119,6 +119,11 @@ class Weights:
                 always += t.bytes
         return always, experts
 
+    @cached_property
+    def layer_bytes(self) -> int:
+        """Bytes of the repeating layers (`blk.*`), the part llama.cpp can offload per layer."""
+        return sum(t.bytes for t in self.tensors if t.tensor.name.startswith("blk."))
+
     def type_of(self, name: str) -> str:
         return next(t.type for t in self.tensors if t.tensor.name == name)
 

@@ -18,5 +18,10 @@
     });
   }
   document.addEventListener("DOMContentLoaded", function () { addButtons(document); });
-  document.addEventListener("htmx:afterSettle", function (event) { addButtons(event.target); });
+  document.addEventListener("htmx:afterSettle", function () { addButtons(document); });
+  document.addEventListener("htmx:historyRestore", function () {
+    // Restored markup has the buttons but not their listeners: make them again.
+    document.querySelectorAll("pre.copyable button.copy").forEach(function (b) { b.remove(); });
+    addButtons(document);
+  });
 })();

@@ -27,7 +27,7 @@ def kv_text(page: Any) -> str:
 
 
 def set_range(page: Any, name: str, value: int) -> None:
-    """Move a range input as a drag would: set the value and fire input + change."""
+    """Type a value into a slider's number box as a user would: set it and fire input + change."""
     page.eval_on_selector(
         f"input[name={name}]",
         "(el, v) => { el.value = v; el.dispatchEvent(new Event('input', {bubbles: true}));"
@@ -55,9 +55,52 @@ def test_context_slider_updates_panels_and_url_without_a_page_load(
 
 def test_users_slider_updates_the_serving_plan(browser: Any, server: Any) -> None:
     page, problems = open_page(browser, f"{server.url}/models/llama-3-1-8b-instruct/")
+    memory_before = page.locator("#panel-memory").inner_html()
     set_range(page, "users", 16)
     expect(page.locator("#serve-h")).to_contain_text("16 users")
     assert "users=16" in page.url
+    assert page.locator("#panel-memory").inner_html() == memory_before  # not re-rendered
+    assert problems == []
+
+
+def test_the_sliders_move_over_stops_and_back_restores_them(browser: Any, server: Any) -> None:
+    page, problems = open_page(browser, f"{server.url}/models/llama-3-1-8b-instruct/")
+    page.evaluate("window.__stillHere = true")
+    ctx_box, ctx_slider = page.locator("#ctx"), page.locator("input[data-for=ctx]")
+    expect(ctx_slider).to_be_visible()  # hidden until the script binds it
+    ctx_slider.focus()
+    ctx_slider.press("ArrowRight")  # 8192 -> the next stop, 12288
+    expect(ctx_box).to_have_value("12288")
+    expect(page.locator("#live-summary")).to_contain_text("12288 tokens")
+    ctx_slider.press("ArrowRight")
+    expect(page.locator("#live-summary")).to_contain_text("16384 tokens")
+    assert "ctx=16384" in page.url
+    page.locator("input[data-for=users]").focus()
+    page.locator("input[data-for=users]").press("End")
+    expect(page.locator("#serve-h")).to_contain_text("256 users")
+    page.go_back()
+    expect(page.locator("#live-summary")).to_contain_text("16384 tokens")
+    expect(page.locator("#users")).to_have_value("1")
+    expect(page.locator("#ctx")).to_have_value("16384")
+    page.go_back()
+    expect(page.locator("#live-summary")).to_contain_text("12288 tokens")
+    expect(page.locator("#ctx")).to_have_value("12288")
+    ctx_slider = page.locator("input[data-for=ctx]")  # restored markup, bound again
+    ctx_slider.focus()
+    ctx_slider.press("ArrowLeft")
+    expect(page.locator("#live-summary")).to_contain_text("8192 tokens")
+    assert page.evaluate("window.__stillHere") is True
+    assert problems == []
+
+
+def test_a_quant_row_selects_that_quant_in_the_form(browser: Any, server: Any) -> None:
+    page, problems = open_page(browser, f"{server.url}/models/llama-3-1-8b-instruct/")
+    page.locator("#panel-quants a", has_text="Q6_K").click()
+    expect(page.locator("#panel-quants tr.current")).to_contain_text("Q6_K")
+    expect(page.locator("select[name=quant]")).to_have_value("Q6_K")
+    assert "quant=Q6_K" in page.url
+    set_range(page, "ctx", 4096)  # the swapped-in form still drives the panels
+    expect(page.locator("#live-summary")).to_contain_text("(4096 tokens) per user · 1 user · Q6_K")
     assert problems == []
 
 

@@ -143,14 +143,18 @@ def test_sliding_window_and_recurrent_parts_are_shown_where_the_model_has_them(
     assert "MLA: one latent per token" in client.get("/models/deepseek-v3/").content.decode()
 
 
-def test_a_constant_small_number_of_queries(client: Client, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
-    # Model, devices, similar models and their modalities; the fragment skips the specs' queries.
-    with django_assert_max_num_queries(10):
-        client.get(URL + "?ctx=32768")
-    with django_assert_max_num_queries(6):
-        client.get(URL + "?ctx=65536", headers={"HX-Request": "true"})
-    with django_assert_max_num_queries(6):
+def test_a_constant_small_number_of_queries(client: Client, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+    client.get(URL)  # this process reads the devices and the similar models once per revision
+    client.get("/models/deepseek-v3/")
+    # Revision and model; the full page adds the specs' modalities, encoders and siblings.
+    with django_assert_num_queries(2):
+        client.get(URL + "?ctx=65536", headers={"HX-Request": "true", "HX-Trigger-Name": "ctx"})
+    with django_assert_num_queries(2):
         client.get("/models/deepseek-v3/?ctx=4096&users=8", headers={"HX-Request": "true"})
+    with django_assert_num_queries(6):
+        client.get(URL + "?ctx=32768")
+    with django_assert_num_queries(6):
+        client.get("/models/deepseek-v3/?ctx=4096&quant=Q2_K")
 
 
 @pytest.mark.parametrize(
@@ -175,3 +179,139 @@ def test_the_faq_never_contradicts_the_panels(client: Client, path: str) -> None
     jsonld = re.search(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
     assert jsonld and '"@type": "FAQPage"' in jsonld.group(1)
     assert f"{total.group(1)} in all" in jsonld.group(1)
+
+
+def hx(trigger: str | None = None, target: str | None = None) -> dict[str, str]:
+    """The headers htmx sends for a control (its name) or a link (its target's id)."""
+    headers = {"HX-Request": "true"}
+    if trigger:
+        headers["HX-Trigger-Name"] = trigger
+    if target:
+        headers["HX-Target"] = target
+    return headers
+
+
+def section_ids(html: str) -> list[str]:
+    return re.findall(r'<section id="(panel-\w+)"', html)
+
+
+def test_the_users_slider_brings_back_only_the_serving_plan_and_commands(client: Client) -> None:
+    body = client.get(URL + "?users=8", headers=hx("users", "live-summary")).content.decode()
+    assert body.startswith('<div id="live-summary">')
+    assert section_ids(body) == ["panel-serving", "panel-run"]
+    assert body.count('hx-swap-oob="true"') == 2
+    assert "8 users" in body and "-np 8" in body
+    assert "<html" not in body and 'id="controls"' not in body
+
+
+@pytest.mark.parametrize(
+    ("control", "panels"),
+    [
+        ("ctx", ["memory", "quants", "serving", "devices", "similar", "faq", "run"]),
+        ("quant", ["memory", "quants", "serving", "devices", "similar", "faq", "run"]),
+        ("kv", ["memory", "quants", "serving", "devices", "similar", "faq", "run"]),
+        ("fa", ["memory", "quants", "serving", "devices", "similar", "faq", "run"]),
+        ("gpu", ["quants", "serving", "similar", "faq", "run"]),
+        ("gpu_count", ["quants", "serving", "similar", "faq", "run"]),
+        ("runtime", ["serving", "run"]),
+        ("users", ["serving", "run"]),
+    ],
+)
+def test_every_control_changes_its_panels_and_only_those(
+    client: Client, control: str, panels: list[str]
+) -> None:
+    body = client.get(URL + "?ctx=16384", headers=hx(control)).content.decode()
+    assert section_ids(body) == [f"panel-{p}" for p in panels]
+
+
+def test_a_gpu_change_updates_the_fit_but_leaves_the_memory_panel_alone(client: Client) -> None:
+    body = client.get(URL + "?gpu=rtx-3060-12gb", headers=hx("gpu")).content.decode()
+    assert "Quantizations on NVIDIA GeForce RTX 3060 12GB" in body
+    assert 'id="kv-h"' not in body
+
+
+def test_the_devices_links_bring_back_the_devices_panel_alone(client: Client) -> None:
+    body = client.get(
+        "/models/llama-3-3-70b-instruct/?fits=1&sort=speed", headers=hx(target="panel-devices")
+    ).content.decode()
+    assert section_ids(body) == ["panel-devices"]
+    assert "hx-swap-oob" not in body
+    # The toggles travel with the form so the next control change keeps them.
+    assert '<input type="hidden" name="fits" value="1" form="controls">' in body
+    assert '<input type="hidden" name="sort" value="speed" form="controls">' in body
+    speeds = [float(s) for s in re.findall(r'<td class="num">([\d.]+) t/s</td>', body)]
+    assert speeds and speeds[:3] == sorted(speeds[:3], reverse=True)
+
+
+def test_a_quant_row_link_swaps_the_live_region_and_the_controls(client: Client) -> None:
+    body = client.get(URL + "?quant=Q6_K", headers=hx(target="live")).content.decode()
+    assert body.startswith('<form id="controls"')
+    assert '<form id="controls" class="state"' in body and 'hx-swap-oob="true">' in body
+    assert '<option value="Q6_K" selected>' in body
+    assert '<div id="live">' in body
+
+
+def test_a_history_restore_gets_the_whole_page(client: Client) -> None:
+    headers = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    body = client.get(URL + "?ctx=32768", headers=headers).content.decode()
+    assert body.startswith("<!doctype html>")
+    assert 'value="32768"' in body
+
+
+def test_a_rendered_state_is_served_from_the_cache_until_the_catalog_changes(
+    client: Client,
+) -> None:
+    from catalog.models import Hardware
+
+    url = URL + "?ctx=12288&gpu=rtx-3090"
+    first = client.get(url, headers=hx("gpu"))
+    second = client.get(url, headers=hx("gpu"))
+    assert 'panels;desc="rendered"' in first.headers["Server-Timing"]
+    assert 'panels;desc="cached"' in second.headers["Server-Timing"]
+    assert first.content == second.content
+    gpu = Hardware.objects.get(slug="rtx-3090")
+    gpu.name = "NVIDIA GeForce RTX 3090 (renamed)"
+    gpu.save()
+    third = client.get(url, headers=hx("gpu"))
+    assert 'panels;desc="rendered"' in third.headers["Server-Timing"]
+    assert "RTX 3090 (renamed)" in third.content.decode()
+
+
+def test_every_response_says_its_server_time(client: Client) -> None:
+    timing = client.get("/healthz").headers["Server-Timing"]
+    assert re.fullmatch(r"app;dur=\d+\.\d\d", timing)
+
+
+def test_the_quality_column_cites_the_llama_cpp_measurements(client: Client) -> None:
+    html = client.get(URL).content.decode()
+    quants = html[html.index('id="quant-h"') : html.index('id="serve-h"')]
+    row = re.search(r">Q4_K_M</a></th>.*?</tr>", quants)
+    assert row and "0.0313 · +2.8%" in row.group(0)  # KLD 0.031273, PPL 6.407115 / 6.233160
+    f32 = re.search(r">F32</a></th>.*?</tr>", quants)
+    assert f32 and "not measured" in f32.group(0)
+    assert "measured by llama.cpp on Llama 3 8B only" in quants
+    assert "github.com/ggml-org/llama.cpp/blob/master/tools/perplexity/README.md" in quants
+
+
+def test_runtimes_the_catalog_has_no_id_for_say_so(client: Client) -> None:
+    from catalog.models import Model
+
+    model = Model.objects.get(slug="llama-3-1-8b-instruct")
+    html = client.get(URL).content.decode()
+    run = html[html.index('id="run-h"') :]
+    assert f'href="lmstudio://open_from_hf?model={model.gguf_repo}"' in run
+    assert f"lms get {model.gguf_repo}@Q4_K_M" in run
+    model.mlx_repo = ""
+    model.save()
+    run = client.get(URL).content.decode()
+    run = run[run.index('id="run-h"') :]
+    assert '<summary>MLX <small class="muted">not available</small></summary>' in run
+    assert "No MLX conversion of this model is listed in our catalog." in run
+
+
+def test_the_context_slider_moves_over_stops_beside_a_number_box(client: Client) -> None:
+    html = client.get(URL + "?ctx=22000").content.decode()
+    stops = "512,1024,2048,3072,4096,6144,8192,12288,16384,24576,32768,49152,65536,98304,131072"
+    assert f'data-stops="{stops}" data-for="ctx"' in html
+    assert 'max="14" value="9" data-stops' in html  # 22000 is nearest 24576, the tenth stop
+    assert '<input type="number" id="ctx" name="ctx" min="512" max="131072" value="22000"' in html
