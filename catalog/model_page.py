@@ -32,6 +32,7 @@ from estimator.memory import (
     _inventory,
     config_key,
     estimate_memory,
+    with_file_type,
 )
 from estimator.quant import FILE_TYPES
 from estimator.throughput import Device, decode_tokens_per_s
@@ -145,7 +146,9 @@ def _choice(
     return default
 
 
-def parse_state(params: Mapping[str, str], model: Model, gpu_slugs: Sequence[str]) -> PageState:
+def parse_state(
+    params: Mapping[str, str], model: Model | Brief, gpu_slugs: Sequence[str]
+) -> PageState:
     """Read and clamp the page state; every correction is reported in `notes`."""
     notes: list[str] = []
     max_ctx = model.context_length
@@ -171,9 +174,9 @@ def parse_state(params: Mapping[str, str], model: Model, gpu_slugs: Sequence[str
     )
 
 
-def quant_choices(model: Model) -> tuple[str, ...]:
+def quant_choices(model: Model | Brief) -> tuple[str, ...]:
     """File types worth offering: MXFP4_MOE only for mixture-of-experts models."""
-    if _inventory(config_key(model.estimator_config)).n_experts:
+    if model.is_moe:
         return QUANT_CHOICES
     return tuple(q for q in QUANT_CHOICES if q != "MXFP4_MOE")
 
@@ -183,11 +186,22 @@ def context_stops(model: Model) -> list[int]:
     return [*stops, model.context_length]
 
 
+@dataclass(frozen=True)
+class Brief:
+    """What reading the state and finding a cached rendering take: no config, no joins."""
+
+    pk: int
+    slug: str
+    context_length: int
+    is_moe: bool
+
+
 @dataclass
 class Snapshot:
     """This process's copy of what every model page shares, valid for one catalog revision."""
 
     revision: str
+    models: dict[str, Brief]
     devices: tuple[Hardware, ...]
     by_slug: dict[str, Hardware]
     single: dict[str, Device]  # one of each device, as the estimator sees it
@@ -205,8 +219,12 @@ def snapshot() -> Snapshot:
     snap = _snapshot
     if snap is None or snap.revision != revision:
         devices = tuple(Hardware.objects.all())
+        rows = Model.objects.values_list(
+            "pk", "slug", "context_length", "params_active", "params_language"
+        )
         snap = Snapshot(
             revision,
+            {slug: Brief(pk, slug, ctx, active < lang) for pk, slug, ctx, active, lang in rows},
             devices,
             {d.slug: d for d in devices},
             {d.slug: from_hardware(d) for d in devices},
@@ -345,7 +363,6 @@ class Page:
         )
 
     kv_types = PAGE_KV_TYPES
-    cache_hits = 0  # parts served from the page cache (the view counts them)
     max_users = MAX_USERS
     max_gpus = MAX_GPUS
     quality_model = QUALITY["model"]
@@ -392,12 +409,6 @@ class Page:
             "fits": s.query(fits="" if s.fits else "1"),
             "sort": s.query(sort="" if s.sort == "speed" else "speed"),
         }
-
-    def cache_key(self, part: str) -> str | None:
-        """Where a rendered part is cached; None when the request needed corrections."""
-        if self.state.notes:
-            return None
-        return f"model-page:{self.snap.revision}:{self.model.slug}:{part}:{self.state.query()}"
 
     @cached_property
     def est(self) -> MemoryEstimate:
@@ -474,7 +485,7 @@ class Page:
         """Every file type at the current context for one user: size, memory, fit, quality."""
         rows = []
         for quant in quant_choices(self.model):
-            est = estimate_memory(self.config, self.state.options(file_type=quant))
+            est = with_file_type(self.config, self.est, quant)
             f = fit(self.inv, est, self.device)
             rows.append(
                 {
@@ -813,6 +824,17 @@ def faq_jsonld(items: Sequence[tuple[str, str]]) -> str:
         ],
     }
     return json.dumps(data).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def cache_key(snap: Snapshot, slug: str, state: PageState, part: str) -> str | None:
+    """Where a rendered part is cached; None when the request needed corrections.
+
+    The panels are a pure function of the catalog revision, the model and the state, so a
+    rendered part is shared by every visitor.
+    """
+    if state.notes:
+        return None
+    return f"model-page:{snap.revision}:{slug}:{part}:{state.query()}"
 
 
 def panels_for(target: str | None, trigger_name: str | None) -> tuple[str, tuple[str, ...]]:

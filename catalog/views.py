@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from functools import cached_property
+
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
@@ -60,21 +62,24 @@ TEMPLATE = "catalog/model_detail.html"
 @require_GET
 @vary_on_headers("HX-Request", "HX-Target", "HX-Trigger-Name", "HX-History-Restore-Request")
 def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    full = not request.htmx or request.htmx.history_restore_request
-    models = Model.objects.select_related("provider", "family")
-    if full:  # the live panels show no modalities or encoders
-        models = models.prefetch_related(
-            "input_modalities", "output_modalities", "encoders__modality"
-        )
-    model = get_object_or_404(models, slug=slug)
     snap = model_page.snapshot()
-    state = model_page.parse_state(request.GET, model, list(snap.by_slug))
-    page = model_page.Page(model, state, snap)
-    if not full:
+    brief = snap.models.get(slug)
+    if brief is None:
+        raise Http404(f"No model {slug!r} in the catalog.")
+    state = model_page.parse_state(request.GET, brief, list(snap.by_slug))
+    if request.htmx and not request.htmx.history_restore_request:
         part, panels = model_page.panels_for(request.htmx.target, request.htmx.trigger_name)
-        response = HttpResponse(_render_live(page, part, panels))
-        response["Server-Timing"] = f'panels;desc="{"cached" if page.cache_hits else "rendered"}"'
+        live = LiveParts(snap, brief, state)
+        response = HttpResponse(live.render(part, panels))
+        response["Server-Timing"] = f'panels;desc="{"cached" if live.hits else "rendered"}"'
         return response
+    model = get_object_or_404(
+        Model.objects.select_related("provider", "family").prefetch_related(
+            "input_modalities", "output_modalities", "encoders__modality"
+        ),
+        pk=brief.pk,
+    )
+    live = LiveParts(snap, brief, state, model)
     inventory = _inventory(config_key(model.estimator_config))
     groups: dict[str, int] = {}
     for tensor in inventory.tensors:
@@ -83,9 +88,8 @@ def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "model": model,
         "state": state,
-        "page": page,
-        "controls_html": _render_live(page, "controls", ()),
-        "live_html": _render_live(page, "live", model_page.PANELS),
+        "controls_html": live.render("controls", ()),
+        "live_html": live.render("live", model_page.PANELS),
         "inventory": inventory,
         "param_groups": sorted(groups.items(), key=lambda kv: -kv[1]),
         "config_rows": sorted(
@@ -97,30 +101,46 @@ def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, TEMPLATE, context)
 
 
-def _render_live(page: model_page.Page, part: str, panels: tuple[str, ...]) -> str:
-    """A part of the live region, from the cache when this exact state was rendered before.
+class LiveParts:
+    """Parts of the model page's live region, from the cache when this exact state was
+    rendered before; the model is read and the numbers computed only on a miss."""
 
-    The panels are a pure function of the catalog revision, the model and the state, so a
-    rendered part is shared by every visitor (the key holds all three).
-    """
-    key = page.cache_key(f"{part}:{','.join(panels)}")
-    if key is not None and (html := cache.get(key)) is not None:
-        page.cache_hits += 1
-        return mark_safe(html)
-    html = render_to_string(
-        f"{TEMPLATE}#{part}",
-        {
-            "model": page.model,
-            "state": page.state,
-            "page": page,
-            "panels": panels,
-            "oob": part == "update",
-            "oob_controls": part == "relink",
-        },
-    )
-    if key is not None:
-        cache.set(key, str(html), PAGE_CACHE_SECONDS)
-    return html
+    def __init__(
+        self,
+        snap: model_page.Snapshot,
+        brief: model_page.Brief,
+        state: model_page.PageState,
+        model: Model | None = None,
+    ) -> None:
+        self.snap, self.brief, self.state, self.model = snap, brief, state, model
+        self.hits = 0
+
+    @cached_property
+    def page(self) -> model_page.Page:
+        model = self.model or Model.objects.get(pk=self.brief.pk)
+        return model_page.Page(model, self.state, self.snap)
+
+    def render(self, part: str, panels: tuple[str, ...]) -> SafeString:
+        key = model_page.cache_key(
+            self.snap, self.brief.slug, self.state, f"{part}:{','.join(panels)}"
+        )
+        if key is not None and (html := cache.get(key)) is not None:
+            self.hits += 1
+            return mark_safe(html)
+        html = render_to_string(
+            f"{TEMPLATE}#{part}",
+            {
+                "model": self.page.model,
+                "state": self.state,
+                "page": self.page,
+                "panels": panels,
+                "oob": part == "update",
+                "oob_controls": part == "relink",
+            },
+        )
+        if key is not None:
+            cache.set(key, str(html), PAGE_CACHE_SECONDS)
+        return html
 
 
 def _tensor_group(name: str) -> str:

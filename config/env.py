@@ -70,5 +70,10 @@ def parse_database_url(url: str, base_dir: Path) -> dict[str, object]:
         path = url.removeprefix("sqlite:///")
         if not path or path == ":memory:":
             return {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(base_dir / path)}
+        # Kept open between requests like PostgreSQL's: opening SQLite costs more than a query.
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(base_dir / path),
+            "CONN_MAX_AGE": 60,
+        }
     raise EnvError(f"DATABASE_URL must start with postgres:// or sqlite:///, got {url!r}")

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -204,3 +204,11 @@ def estimate_memory(raw_config: Mapping[str, Any], opts: MemoryOptions) -> Memor
         safetensors_bytes=dict(_safetensors(key)),
         notes=tuple(notes),
     )
+
+
+def with_file_type(
+    raw_config: Mapping[str, Any], est: MemoryEstimate, file_type: str
+) -> MemoryEstimate:
+    """`est` with other weights: the KV cache and the buffers do not depend on the quant."""
+    weights, gguf_bytes = _weights(config_key(raw_config), file_type)
+    return replace(est, weights=weights, file_bytes=gguf_bytes)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from estimator.inventory import tensor_inventory
+from estimator.memory import KeyedConfig, MemoryOptions, estimate_memory, with_file_type
 from estimator.quant import FILE_TYPES, quantize, tensor_bytes
 from tests.estimator.test_inventory import GPT_OSS_20B, LLAMA_31_8B
 
@@ -126,3 +129,14 @@ def test_safetensors_sizes_for_vllm_and_transformers() -> None:
     assert sizes["fp8"] == 9_086_705_664
     # Packed 4-bit weights + 2.5 bytes per group of 128; embeddings and head stay BF16.
     assert sizes["int4_awq_gptq"] == 5_727_854_592
+
+
+@pytest.mark.parametrize("file_type", ["Q8_0", "Q4_K_M", "IQ2_XXS", "F16"])
+def test_changing_only_the_quant_gives_the_same_estimate_as_computing_it_again(
+    file_type: str,
+) -> None:
+    config = KeyedConfig(GPT_OSS_20B)  # sliding-window layers and experts
+    opts = MemoryOptions(n_ctx=20480, type_k="q8_0", type_v="q8_0", n_seq=2)
+    base = estimate_memory(config, opts)
+    again = estimate_memory(config, replace(opts, file_type=file_type))
+    assert with_file_type(config, base, file_type) == again
