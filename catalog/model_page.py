@@ -207,6 +207,13 @@ class Snapshot:
     single: dict[str, Device]  # one of each device, as the estimator sees it
     urls: dict[str, str]
     similar: dict[int, list[Listing]] = field(default_factory=dict)  # model pk -> rows
+    full: dict[int, Model] = field(default_factory=dict)  # model pk -> the row, read once
+
+    def model(self, pk: int) -> Model:
+        """A model for computing panels (its config is parsed and keyed once per revision)."""
+        if pk not in self.full:
+            self.full[pk] = Model.objects.get(pk=pk)
+        return self.full[pk]
 
 
 _snapshot: Snapshot | None = None

@@ -117,7 +117,7 @@ class LiveParts:
 
     @cached_property
     def page(self) -> model_page.Page:
-        model = self.model or Model.objects.get(pk=self.brief.pk)
+        model = self.model or self.snap.model(self.brief.pk)
         return model_page.Page(model, self.state, self.snap)
 
     def render(self, part: str, panels: tuple[str, ...]) -> SafeString:
