@@ -188,16 +188,22 @@ def test_the_faq_never_contradicts_the_panels(client: Client, path: str) -> None
     devices = html[html.index('id="dev-h"') : html.index('id="similar-h"')]
     if best := re.search(r"fits with headroom is (\w+) \(([\d.]+) bits per weight, (.+?) at", faq):
         quant, bpw, memory_at = best.groups()
-        row = re.search(rf">{quant}</a></th><td class=\"num\">{bpw}</td><td[^>]*>[^<]*</td>"
-                        rf"<td class=\"num\">{re.escape(memory_at)}</td><td><span class=\"grade g[A-D]\">", quants)  # fmt: skip
+        cells = (
+            rf">{quant}</a></th><td class=\"num\">{bpw}</td><td[^>]*>[^<]*</td>"
+            rf"<td class=\"num\">{re.escape(memory_at)}</td><td><span class=\"grade g[A-D]\">"
+        )
+        row = re.search(cells, quants)
         assert row, f"{quant} at {memory_at} is not the quant table's row"
     else:
         assert "None fits with headroom" in faq
     gpu = re.search(r"runs it well is the (.+?) \(grade (\w), (.+?)\); the fastest is", faq)
     if gpu:
         name, grade, speed = gpu.groups()
-        row = re.search(rf">{re.escape(name)}</a></th><td><span class=\"grade g{grade}\">(?:(?!</tr>).)*?"
-                        rf"<td class=\"num\">{re.escape(speed)}</td>", devices)  # fmt: skip
+        cells = (
+            rf">{re.escape(name)}</a></th><td><span class=\"grade g{grade}\">"
+            rf"(?:(?!</tr>).)*?<td class=\"num\">{re.escape(speed)}</td>"
+        )
+        row = re.search(cells, devices)
         assert row, f"{name} grade {grade} {speed} is not in the devices panel"
     else:
         assert "no consumer GPU in our catalog runs it" in faq
