@@ -173,7 +173,27 @@ def test_a_constant_small_number_of_queries(client: Client, django_assert_num_qu
     ],
 )
 def test_the_faq_never_contradicts_the_panels(client: Client, path: str) -> None:
-    html = client.get(path).content.decode()
+    assert_faq_matches_panels(client.get(path).content.decode())
+
+
+def test_the_faq_matches_the_panels_on_every_catalog_model(client: Client) -> None:
+    from catalog.models import Model
+
+    settings = [
+        "", "?ctx=32768&kv=q8_0", "?quant=Q8_0&gpu=rtx-3060-12gb", "?quant=IQ2_XXS&ctx=2048",
+        "?gpu=h100-sxm&gpu_count=4&users=16", "?fa=off&ctx=4096&gpu=apple-m2-ultra",
+    ]  # fmt: skip
+    slugs = Model.objects.order_by("slug").values_list("slug", flat=True)
+    assert len(slugs) > 100
+    for i, slug in enumerate(slugs):
+        html = client.get(f"/models/{slug}/{settings[i % len(settings)]}").content.decode()
+        assert "is not one of the options" not in html  # every setting is a real one
+        assert_faq_matches_panels(
+            client.get(f"/models/{slug}/{settings[i % len(settings)]}").content.decode()
+        )
+
+
+def assert_faq_matches_panels(html: str) -> None:
     memory = html[html.index('id="kv-h"') : html.index('id="quant-h"')]
     total = re.search(r"<strong>([\d.,]+ GiB)</strong>", memory)
     weights = re.search(r"Weights \(\w+\)</th><td class=\"num\">([\d.,]+ GiB)", memory)
