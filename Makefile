@@ -35,6 +35,7 @@ install: check-python $(STAMP)
 run: install
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
 	$(RUN_ENV) $(PY) manage.py load_catalog
+	$(RUN_ENV) $(PY) manage.py refresh_prices --from-snapshot
 	$(RUN_ENV) $(PY) -m config.serve --host $(HOST) --port $(PORT)
 
 test: install

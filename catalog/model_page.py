@@ -21,6 +21,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from catalog.models import Hardware, Model, Revision
 from catalog.templatetags.units import gib, params, tokens
+from cloudprices.rentals import cheapest_rentals
 from estimator.devices import from_hardware
 from estimator.estimate import estimate, max_contexts
 from estimator.fit import fit
@@ -55,13 +56,13 @@ RUNTIMES = ("llama.cpp", "vllm")
 SORTS = ("memory", "speed")
 QUALITY = tomllib.loads((Path(__file__).parent / "data" / "quant_quality.toml").read_text())
 
-PANELS = ("memory", "quants", "serving", "devices", "similar", "faq", "run")
+PANELS = ("memory", "quants", "serving", "rentals", "devices", "similar", "faq", "run")
 # The panels each control can change (HTMX sends the control's name as HX-Trigger-Name); the
 # summary line above the panels always comes back. Quant, context, KV type and flash attention
 # change every panel. Panels are for one user except the serving plan.
 AFFECTS: dict[str, tuple[str, ...]] = {
-    "users": ("serving", "run"),
-    "runtime": ("serving", "run"),
+    "users": ("serving", "rentals", "run"),
+    "runtime": ("serving", "rentals", "run"),
     "gpu": ("quants", "serving", "similar", "faq", "run"),
     "gpu_count": ("quants", "serving", "similar", "faq", "run"),
     **{name: PANELS for name in ("quant", "ctx", "kv", "fa")},
@@ -219,10 +220,11 @@ class Snapshot:
 _snapshot: Snapshot | None = None
 
 
-def snapshot() -> Snapshot:
-    """The devices (and, filled lazily, similar models) for the current catalog revision."""
+def snapshot() -> tuple[Snapshot, str]:
+    """The devices (and, filled lazily, models and similar models) for the current catalog
+    revision, and the current prices token."""
     global _snapshot
-    revision = Revision.current()
+    revision, prices = Revision.current()
     snap = _snapshot
     if snap is None or snap.revision != revision:
         devices = tuple(Hardware.objects.all())
@@ -238,7 +240,7 @@ def snapshot() -> Snapshot:
             {d.slug: d.get_absolute_url() for d in devices},
         )
         _snapshot = snap
-    return snap
+    return snap, prices
 
 
 @dataclass(frozen=True)
@@ -627,6 +629,21 @@ class Page:
         }
 
     @cached_property
+    def rentals(self) -> dict[str, Any]:
+        """The cheapest current cloud offers that serve this state, with cost per 1M tokens."""
+        s = self.state
+        need = self.serving["report"]["total_bytes"]
+        rows = cheapest_rentals(
+            self.config,
+            s.options(n_ctx=s.ctx * s.users, n_seq=s.users),
+            users=s.users,
+            depth=s.ctx // 2,
+            runtime=s.runtime,
+            need_bytes=need,
+        )
+        return {"need": gib(need), "rows": rows}
+
+    @cached_property
     def similar(self) -> list[dict[str, Any]]:
         """Models of similar size at the current quant and context on the chosen GPUs."""
         rows = []
@@ -833,15 +850,15 @@ def faq_jsonld(items: Sequence[tuple[str, str]]) -> str:
     return json.dumps(data).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def cache_key(snap: Snapshot, slug: str, state: PageState, part: str) -> str | None:
+def cache_key(revisions: str, slug: str, state: PageState, part: str) -> str | None:
     """Where a rendered part is cached; None when the request needed corrections.
 
-    The panels are a pure function of the catalog revision, the model and the state, so a
-    rendered part is shared by every visitor.
+    The panels are a pure function of the catalog and prices revisions, the model and the
+    state, so a rendered part is shared by every visitor.
     """
     if state.notes:
         return None
-    return f"model-page:{snap.revision}:{slug}:{part}:{state.query()}"
+    return f"model-page:{revisions}:{slug}:{part}:{state.query()}"
 
 
 def panels_for(target: str | None, trigger_name: str | None) -> tuple[str, tuple[str, ...]]:

@@ -241,13 +241,16 @@ class Hardware(models.Model):
 
 
 class Revision(models.Model):
-    """A token that changes whenever the catalog does.
+    """Tokens that change whenever the catalog (row 1) or the rental prices (row 2) do.
 
-    Cached page fragments and each process's copy of the device list are keyed on it, so an
-    edit (admin or `load_catalog`) is visible on the next request in every worker. A random
-    token rather than a counter: a rolled-back change cannot bring back an old token with other
-    data behind it.
+    Cached page fragments are keyed on both and each process's copy of the device list on the
+    catalog's, so an edit (admin, `load_catalog`, `refresh_prices`) shows on the next request in
+    every worker. Random tokens rather than counters: a rolled-back change cannot bring back an
+    old token with other data behind it.
     """
+
+    CATALOG = 1
+    PRICES = 2
 
     token = models.CharField(max_length=32)
 
@@ -255,16 +258,17 @@ class Revision(models.Model):
         return self.token
 
     @classmethod
-    def current(cls) -> str:
+    def current(cls) -> tuple[str, str]:
+        """(catalog token, prices token) in one query."""
         # Every live-page request asks; plain SQL skips the ORM's query compilation.
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT token FROM {cls._meta.db_table} WHERE id = 1")
-            row = cursor.fetchone()
-        return row[0] if row else "initial"
+            cursor.execute(f"SELECT id, token FROM {cls._meta.db_table} WHERE id IN (1, 2)")
+            tokens = dict(cursor.fetchall())
+        return tokens.get(cls.CATALOG, "initial"), tokens.get(cls.PRICES, "initial")
 
     @classmethod
-    def bump(cls) -> None:
-        cls.objects.update_or_create(pk=1, defaults={"token": uuid.uuid4().hex})
+    def bump(cls, which: int = CATALOG) -> None:
+        cls.objects.update_or_create(pk=which, defaults={"token": uuid.uuid4().hex})
 
 
 CATALOG_MODELS = (Provider, Family, Modality, Model, Encoder, Hardware)

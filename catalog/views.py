@@ -65,14 +65,14 @@ TEMPLATE = "catalog/model_detail.html"
 @require_GET
 @vary_on_headers("HX-Request", "HX-Target", "HX-Trigger-Name", "HX-History-Restore-Request")
 def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    snap = model_page.snapshot()
+    snap, prices = model_page.snapshot()
     brief = snap.models.get(slug)
     if brief is None:
         raise Http404(f"No model {slug!r} in the catalog.")
     state = model_page.parse_state(request.GET, brief, list(snap.by_slug))
     if request.htmx and not request.htmx.history_restore_request:
         part, panels = model_page.panels_for(request.htmx.target, request.htmx.trigger_name)
-        live = LiveParts(snap, brief, state)
+        live = LiveParts(snap, prices, brief, state)
         response = HttpResponse(live.render(part, panels))
         response["Server-Timing"] = f'panels;desc="{"cached" if live.hits else "rendered"}"'
         return response
@@ -82,7 +82,7 @@ def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
         ),
         pk=brief.pk,
     )
-    live = LiveParts(snap, brief, state, model)
+    live = LiveParts(snap, prices, brief, state, model)
     inventory = _inventory(config_key(model.estimator_config))
     groups: dict[str, int] = {}
     for tensor in inventory.tensors:
@@ -111,11 +111,13 @@ class LiveParts:
     def __init__(
         self,
         snap: model_page.Snapshot,
+        prices: str,
         brief: model_page.Brief,
         state: model_page.PageState,
         model: Model | None = None,
     ) -> None:
         self.snap, self.brief, self.state, self.model = snap, brief, state, model
+        self.revisions = f"{snap.revision}:{prices}"
         self.hits = 0
 
     @cached_property
@@ -125,7 +127,7 @@ class LiveParts:
 
     def render(self, part: str, panels: tuple[str, ...]) -> SafeString:
         key = model_page.cache_key(
-            self.snap, self.brief.slug, self.state, f"{part}:{','.join(panels)}"
+            self.revisions, self.brief.slug, self.state, f"{part}:{','.join(panels)}"
         )
         if key is not None and (html := _recent.get(key) or cache.get(key)) is not None:
             self.hits += 1

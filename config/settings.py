@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from celery.schedules import crontab
+
 from django.utils.csp import CSP
 
 from config.env import EnvError, env_bool, env_int, env_list, env_str, parse_database_url
@@ -31,6 +33,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "catalog",
     "estimator",
+    "cloudprices",
 ]
 
 MIDDLEWARE = [
@@ -152,9 +155,20 @@ if not REDIS_URL:
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict[str, object] = {}
+CELERY_BEAT_SCHEDULE: dict[str, object] = {
+    # Hourly rental prices (cloudprices.tasks); a few minutes past the hour.
+    "refresh-prices": {"task": "cloudprices.refresh_prices", "schedule": crontab(minute=7)},
+}
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# Cloud price APIs: they work without a key and use one when it is set. The URLs change only
+# for tests (a local server) or a proxy.
+RUNPOD_API_KEY = env_str("RUNPOD_API_KEY", "")
+VAST_API_KEY = env_str("VAST_API_KEY", "")
+RUNPOD_API_URL = env_str("RUNPOD_API_URL", "https://api.runpod.io/graphql")
+VAST_API_URL = env_str("VAST_API_URL", "https://console.vast.ai/api/v0/bundles/")
+AZURE_PRICES_URL = env_str("AZURE_PRICES_URL", "https://prices.azure.com/api/retail/prices")
 
 LOGGING = {
     "version": 1,

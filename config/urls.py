@@ -2,17 +2,20 @@ from django.contrib import admin
 from django.urls import include, path
 
 from catalog.api import router as catalog_router
+from cloudprices.api import router as prices_router
 from config import health
 from config.api import api
 from estimator.api import router as estimator_router
 
 api.add_router("/", catalog_router)
 api.add_router("/", estimator_router)
+api.add_router("/", prices_router)
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("", include("cloudprices.urls")),
     path("", include("catalog.urls")),
 ]

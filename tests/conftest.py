@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from io import StringIO
 
 import pytest
 from django.core.management import call_command
@@ -12,9 +13,11 @@ from django.db import connection
 def django_db_setup(
     django_db_setup: None, django_db_blocker: pytest.FixtureRequest
 ) -> Iterator[None]:
-    """Load the real catalog once; each test then runs in a transaction that is rolled back."""
+    """Load the real catalog and the bundled price snapshot once; each test then runs in a
+    transaction that is rolled back."""
     with django_db_blocker.unblock():  # type: ignore[attr-defined]
         call_command("load_catalog", verbosity=0)
+        call_command("refresh_prices", "--from-snapshot", stdout=StringIO())
     yield
 
 

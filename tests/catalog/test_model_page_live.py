@@ -145,21 +145,24 @@ def test_sliding_window_and_recurrent_parts_are_shown_where_the_model_has_them(
 
 def test_a_constant_small_number_of_queries(client: Client, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
     # Once per catalog revision a process reads the devices, a brief of every model, each
-    # model it computes panels for and its similar models.
+    # model it computes panels for and its similar models. (Odd contexts: no other test has
+    # rendered these states, so nothing comes from the cache unless this test put it there.)
     for path in (URL, "/models/deepseek-v3/"):
-        client.get(path + "?ctx=2048", headers={"HX-Request": "true"})
-    # Then a fragment costs one query (the catalog revision), computed or cached.
+        client.get(path + "?ctx=2049", headers={"HX-Request": "true"})
+    # Then a fragment costs one query (the revisions) plus two for the rentals when computed.
+    with django_assert_num_queries(3):
+        client.get(URL + "?ctx=65531", headers={"HX-Request": "true", "HX-Trigger-Name": "ctx"})
+    with django_assert_num_queries(1):  # a GPU change leaves the rentals alone
+        client.get(URL + "?ctx=65531&gpu=rtx-a6000", headers=hx("gpu"))
+    with django_assert_num_queries(3):
+        client.get("/models/deepseek-v3/?ctx=4097&users=8", headers={"HX-Request": "true"})
     with django_assert_num_queries(1):
-        client.get(URL + "?ctx=65536", headers={"HX-Request": "true", "HX-Trigger-Name": "ctx"})
-    with django_assert_num_queries(1):
-        client.get("/models/deepseek-v3/?ctx=4096&users=8", headers={"HX-Request": "true"})
-    with django_assert_num_queries(1):
-        client.get("/models/deepseek-v3/?ctx=4096&users=8", headers={"HX-Request": "true"})
+        client.get("/models/deepseek-v3/?ctx=4097&users=8", headers={"HX-Request": "true"})
     # The full page adds the model with its provider and family, modalities, encoders, siblings.
-    with django_assert_num_queries(6):
-        client.get(URL + "?ctx=32768")
-    with django_assert_num_queries(6):
-        client.get("/models/deepseek-v3/?ctx=4096&quant=Q2_K")
+    with django_assert_num_queries(8):
+        client.get(URL + "?ctx=32761")
+    with django_assert_num_queries(8):
+        client.get("/models/deepseek-v3/?ctx=4099&quant=Q2_K")
 
 
 @pytest.mark.parametrize(
@@ -249,11 +252,13 @@ def section_ids(html: str) -> list[str]:
     return re.findall(r'<section id="(panel-\w+)"', html)
 
 
-def test_the_users_slider_brings_back_only_the_serving_plan_and_commands(client: Client) -> None:
+def test_the_users_slider_brings_back_only_the_serving_plan_rentals_and_commands(
+    client: Client,
+) -> None:
     body = client.get(URL + "?users=8", headers=hx("users", "live-summary")).content.decode()
     assert body.startswith('<div id="live-summary">')
-    assert section_ids(body) == ["panel-serving", "panel-run"]
-    assert body.count('hx-swap-oob="true"') == 2
+    assert section_ids(body) == ["panel-serving", "panel-rentals", "panel-run"]
+    assert body.count('hx-swap-oob="true"') == 3
     assert "8 users" in body and "-np 8" in body
     assert "<html" not in body and 'id="controls"' not in body
 
@@ -261,14 +266,14 @@ def test_the_users_slider_brings_back_only_the_serving_plan_and_commands(client:
 @pytest.mark.parametrize(
     ("control", "panels"),
     [
-        ("ctx", ["memory", "quants", "serving", "devices", "similar", "faq", "run"]),
-        ("quant", ["memory", "quants", "serving", "devices", "similar", "faq", "run"]),
-        ("kv", ["memory", "quants", "serving", "devices", "similar", "faq", "run"]),
-        ("fa", ["memory", "quants", "serving", "devices", "similar", "faq", "run"]),
+        ("ctx", ["memory", "quants", "serving", "rentals", "devices", "similar", "faq", "run"]),
+        ("quant", ["memory", "quants", "serving", "rentals", "devices", "similar", "faq", "run"]),
+        ("kv", ["memory", "quants", "serving", "rentals", "devices", "similar", "faq", "run"]),
+        ("fa", ["memory", "quants", "serving", "rentals", "devices", "similar", "faq", "run"]),
         ("gpu", ["quants", "serving", "similar", "faq", "run"]),
         ("gpu_count", ["quants", "serving", "similar", "faq", "run"]),
-        ("runtime", ["serving", "run"]),
-        ("users", ["serving", "run"]),
+        ("runtime", ["serving", "rentals", "run"]),
+        ("users", ["serving", "rentals", "run"]),
     ],
 )
 def test_every_control_changes_its_panels_and_only_those(

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from cloudprices import queries
+from cloudprices.forms import PriceFilterForm
+from cloudprices.models import SNAPSHOT_AS_OF
+
+GIB = 1 << 30
+
+
+@require_GET
+def prices(request: HttpRequest) -> HttpResponse:
+    form = PriceFilterForm(request.GET or None)
+    data: dict[str, object] = {}
+    if form.is_bound:
+        form.is_valid()  # invalid fields are reported on the page and left out of cleaned_data
+        data = form.cleaned_data
+    min_gb = data.get("min_memory_gb")
+    provider = str(data.get("provider") or "") or None
+    tier = str(data.get("tier") or "") or None
+    offers = queries.filtered(
+        min_memory_bytes=int(min_gb) * GIB if min_gb else None,  # type: ignore[call-overload]
+        provider=provider,
+        tier=tier,
+        gpu_count=data.get("gpu_count"),  # type: ignore[arg-type]
+        max_price=data.get("max_price"),  # type: ignore[arg-type]
+    )
+    now = timezone.now()
+    rows = queries.cheapest_per_device(offers, now)
+    sort = data.get("sort") or "price"
+    if sort == "memory":
+        rows.sort(key=lambda r: (-r.hardware.memory_bytes, r.offer.price_per_gpu_hour))
+    elif sort == "name":
+        rows.sort(key=lambda r: r.hardware.name)
+    spark = queries.sparklines([r.hardware.pk for r in rows], provider, tier)
+    for r in rows:
+        r.spark = spark.get(r.hardware.pk, "")
+    return render(
+        request,
+        "cloudprices/prices.html",
+        {
+            "form": form,
+            "rows": rows,
+            "statuses": queries.provider_status(now),
+            "snapshot_as_of": SNAPSHOT_AS_OF,
+            "spark_days": queries.SPARK_DAYS,
+        },
+    )
