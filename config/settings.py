@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from celery.schedules import crontab
-
 from django.utils.csp import CSP
 
 from config.env import EnvError, env_bool, env_int, env_list, env_str, parse_database_url
