@@ -168,6 +168,7 @@ VAST_API_KEY = env_str("VAST_API_KEY", "")
 RUNPOD_API_URL = env_str("RUNPOD_API_URL", "https://api.runpod.io/graphql")
 VAST_API_URL = env_str("VAST_API_URL", "https://console.vast.ai/api/v0/bundles/")
 AZURE_PRICES_URL = env_str("AZURE_PRICES_URL", "https://prices.azure.com/api/retail/prices")
+PRICE_REFRESH_RETRY_SECONDS = env_int("PRICE_REFRESH_RETRY_SECONDS", 120)  # doubles per retry
 
 LOGGING = {
     "version": 1,
