@@ -205,6 +205,7 @@ class Snapshot:
     models: dict[str, Brief]
     devices: tuple[Hardware, ...]
     by_slug: dict[str, Hardware]
+    by_pk: dict[int, Hardware]
     single: dict[str, Device]  # one of each device, as the estimator sees it
     urls: dict[str, str]
     similar: dict[int, list[Listing]] = field(default_factory=dict)  # model pk -> rows
@@ -236,6 +237,7 @@ def snapshot() -> tuple[Snapshot, str]:
             {slug: Brief(pk, slug, ctx, active < lang) for pk, slug, ctx, active, lang in rows},
             devices,
             {d.slug: d for d in devices},
+            {d.pk: d for d in devices},
             {d.slug: from_hardware(d) for d in devices},
             {d.slug: d.get_absolute_url() for d in devices},
         )
@@ -640,8 +642,10 @@ class Page:
             depth=s.ctx // 2,
             runtime=s.runtime,
             need_bytes=need,
+            devices=self.snap.by_pk,
         )
-        return {"need": gib(need), "rows": rows}
+        lowest = min((r.cost_per_million for r in rows), default=None)
+        return {"need": gib(need), "rows": rows, "lowest": lowest}
 
     @cached_property
     def similar(self) -> list[dict[str, Any]]:

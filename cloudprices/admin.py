@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from catalog.models import Revision
 from cloudprices.models import FetchRun, GpuName, Offer, PriceHistory
 
 
@@ -20,6 +21,7 @@ class GpuNameAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         obj.matched_by = GpuName.MatchedBy.ADMIN if obj.hardware else GpuName.MatchedBy.NONE
         super().save_model(request, obj, form, change)
         obj.offer_rows.update(hardware=obj.hardware)
+        Revision.bump(Revision.PRICES)  # pages showing these offers render them again
 
 
 @admin.register(Offer)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.core.cache import cache
-from django.db.models import Count, Max, Min, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Max, Min, Q, QuerySet
 from django.db.models.functions import TruncDay
 from django.utils import timezone
 
@@ -15,11 +15,12 @@ from catalog.models import Hardware
 from cloudprices.models import STALE_AFTER, FetchRun, Offer, PriceHistory, Provider
 
 SPARK_DAYS = 30
-
-
-def prices_version() -> int:
-    """Changes whenever a refresh stored something (cache keys of price views hold it)."""
-    return FetchRun.objects.aggregate(last=Max("id"))["last"] or 0
+OFFER_FIELDS = (
+    "provider", "hardware", "gpu_count", "tier", "price_per_gpu_hour", "region", "fetched_at",
+    "from_snapshot",
+)  # fmt: skip
+# What pages show of a device: its JSON fields (name lists, sources) cost a decode per row.
+SHOWN_HARDWARE = ("hardware__slug", "hardware__name", "hardware__memory_bytes")
 
 
 def filtered(
@@ -57,17 +58,25 @@ class Cheapest:
 def cheapest_per_device(offers: QuerySet[Offer], now: datetime | None = None) -> list[Cheapest]:
     """The cheapest offer per GPU-hour of every device that has one, cheapest first."""
     now = now or timezone.now()
-    best = offers.filter(hardware=OuterRef("hardware")).order_by("price_per_gpu_hour", "id")
-    per_device = (
-        offers.values("hardware")
-        .annotate(n=Count("id"), best=Subquery(best.values("id")[:1]))
-        .values_list("hardware", "n", "best")
-    )
-    counts = {best_id: n for _, n, best_id in per_device}
-    rows = Offer.objects.filter(pk__in=counts).select_related("hardware", "gpu_name")
+    # One pass for each device's lowest price, then the offers at those prices (a correlated
+    # subquery per device would run for every offer row instead).
+    lows = {
+        row["hardware"]: (row["low"], row["n"])
+        for row in offers.values("hardware").annotate(n=Count("id"), low=Min("price_per_gpu_hour"))
+    }
+    if not lows:
+        return []
+    at_lows = offers.filter(price_per_gpu_hour__in={low for low, _ in lows.values()})
+    best: dict[int, Offer] = {}
+    shown = at_lows.select_related("hardware").only(*OFFER_FIELDS, *SHOWN_HARDWARE)
+    for offer in shown.order_by("id"):
+        hw = offer.hardware_id
+        if hw in lows and offer.price_per_gpu_hour == lows[hw][0]:
+            best.setdefault(hw, offer)  # type: ignore[arg-type]
+    counts = {hw: n for hw, (_, n) in lows.items()}
     result = [
-        Cheapest(o.hardware, o, counts[o.pk], now - o.fetched_at > STALE_AFTER)  # type: ignore[arg-type]
-        for o in rows
+        Cheapest(o.hardware, o, counts[hw], now - o.fetched_at > STALE_AFTER)  # type: ignore[arg-type]
+        for hw, o in best.items()
     ]
     result.sort(key=lambda c: (c.offer.price_per_gpu_hour, c.hardware.name))
     return result
@@ -77,12 +86,13 @@ def sparklines(
     hardware_ids: list[int],
     provider: str | None,
     tier: str | None,
+    prices_token: str,
     width: int = 120,
     height: int = 24,
 ) -> dict[int, str]:
-    """SVG paths of each device's daily minimum price over the last 30 days (cached per hour
-    of data: history changes only when a refresh stores something)."""
-    key = f"sparklines:{prices_version()}:{provider}:{tier}"
+    """SVG paths of each device's daily minimum price over the last 30 days (cached until a
+    refresh stores prices, which changes the prices token)."""
+    key = f"sparklines:{prices_token}:{provider}:{tier}:{timezone.now():%Y-%m-%d}"
     paths: dict[int, str] | None = cache.get(key)
     if paths is None:
         since = timezone.now() - timedelta(days=SPARK_DAYS)
@@ -136,32 +146,45 @@ class ProviderStatus:
         return self.last_run is not None and not self.last_run.ok
 
 
-def provider_status(now: datetime | None = None) -> list[ProviderStatus]:
+def provider_status(prices_token: str, now: datetime | None = None) -> list[ProviderStatus]:
     """Per provider: current offers, the last run and the last good one, and staleness."""
     now = now or timezone.now()
-    counts = dict(
-        Offer.objects.values_list("provider").annotate(n=Count("id")).values_list("provider", "n")
-    )
-    unmatched = dict(
-        Offer.objects.filter(hardware__isnull=True)
-        .values_list("provider")
-        .annotate(n=Count("id"))
-        .values_list("provider", "n")
-    )
+    key = f"gpu-prices-totals:{prices_token}"
+    totals = cache.get(key)  # offer counts change only when a refresh stores prices
+    if totals is None:
+        totals = {
+            row["provider"]: row
+            for row in Offer.objects.order_by()
+            .values("provider")
+            .annotate(
+                n=Count("id"),
+                unmatched=Count("id", filter=Q(hardware__isnull=True)),
+                newest=Max("fetched_at"),
+            )
+        }
+        cache.set(key, totals, 3600)
+    last_run: dict[str, FetchRun] = {}
+    last_good: dict[str, FetchRun] = {}
+    for run in FetchRun.objects.order_by("-started_at")[:30]:
+        last_run.setdefault(run.provider, run)
+        if run.ok:
+            last_good.setdefault(run.provider, run)
     statuses = []
     for value, label in Provider.choices:
-        runs = FetchRun.objects.filter(provider=value)
-        last_run = runs.first()
-        last_good = runs.filter(ok=True).first()
-        newest = Offer.objects.filter(provider=value).aggregate(t=Max("fetched_at"))["t"]
+        if value in last_run and value not in last_good:  # failing for 30 runs, or never good
+            last_good_run = FetchRun.objects.filter(provider=value, ok=True).first()
+            if last_good_run:
+                last_good[value] = last_good_run
+        row = totals.get(value, {})
+        newest = row.get("newest")
         statuses.append(
             ProviderStatus(
                 value,
                 label,
-                counts.get(value, 0),
-                unmatched.get(value, 0),
-                last_good,
-                last_run,
+                row.get("n", 0),
+                row.get("unmatched", 0),
+                last_good.get(value),
+                last_run.get(value),
                 stale=newest is None or now - newest > STALE_AFTER,
             )
         )

@@ -14,14 +14,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models import F, Min
 from django.utils import timezone
 
 from catalog.models import Hardware
 from cloudprices.models import STALE_AFTER, Offer
+from cloudprices.queries import OFFER_FIELDS
 from estimator.devices import from_hardware
-from estimator.estimate import estimate
-from estimator.memory import MemoryOptions
+from estimator.estimate import vllm_view
+from estimator.fit import fit
+from estimator.memory import MemoryOptions, _inventory, config_key, estimate_memory
 
 SHOWN = 8
 
@@ -45,41 +47,59 @@ def cheapest_rentals(
     depth: int,
     runtime: str,
     need_bytes: int,
+    devices: Mapping[int, Hardware],
 ) -> list[Rental]:
-    """Up to 8 offers that serve `users` sequences, cheapest per hour first."""
-    offers = Offer.objects.matched().annotate(
-        total_memory=F("gpu_count") * F("hardware__memory_bytes")
+    """Up to 8 offers that serve `users` sequences, cheapest per hour first (`devices`: the
+    catalog's devices by id, which the caller already holds)."""
+    # Each device and GPU count with room for the estimate's total, at its lowest price.
+    groups = sorted(
+        Offer.objects.matched()
+        .annotate(total_memory=F("gpu_count") * F("hardware__memory_bytes"))
+        .filter(total_memory__gte=need_bytes)
+        .values_list("hardware", "gpu_count")
+        .annotate(low=Min("price_per_gpu_hour")),
+        key=lambda g: g[2] * g[1],
     )
-    best = offers.filter(hardware=OuterRef("hardware"), gpu_count=OuterRef("gpu_count")).order_by(
-        "price_per_gpu_hour", "id"
-    )
-    # One row per device and GPU count with room for the estimate's total: its cheapest offer.
-    groups = (
-        offers.filter(total_memory__gte=need_bytes)
-        .values("hardware", "gpu_count")
-        .annotate(n=Count("id"), best=Subquery(best.values("id")[:1]))
-        .values_list("best", flat=True)
-    )
-    candidates = sorted(
-        Offer.objects.filter(pk__in=list(groups)).select_related("hardware"),
-        key=lambda o: o.price_per_gpu_hour * o.gpu_count,
-    )
+    # The memory needed is the same on every offer: estimate it once, then fit each group.
+    est = estimate_memory(config, opts)
+    inv = _inventory(config_key(config))
+    chosen = []
+    for hw_id, count, low in groups:
+        hw = devices.get(hw_id)
+        if hw is None:
+            continue
+        device = from_hardware(hw, count)
+        f = fit(inv, est, device, depth=depth, batch=users)
+        fits = f.status in ("fits", "tight")
+        if fits and runtime == "vllm":  # vLLM needs its paged KV cache to hold every user
+            fits = vllm_view(config, opts, device)["vllm_kv_tokens"] >= opts.n_ctx
+        if fits and f.decode_tokens_per_s:
+            chosen.append((hw, count, low, f))
+            if len(chosen) == SHOWN:
+                break
+    if not chosen:
+        return []
+    # The offers behind the chosen groups: one IN query, the exact triples picked here.
+    wanted = {(hw.pk, count, low) for hw, count, low, _ in chosen}
+    offers: dict[tuple[int, int, Decimal], Offer] = {}
+    for offer in (
+        Offer.objects.filter(
+            hardware__in={hw.pk for hw, *_ in chosen},
+            price_per_gpu_hour__in={low for _, _, low, _ in chosen},
+        )
+        .only(*OFFER_FIELDS)
+        .order_by("id")
+    ):
+        triple = (offer.hardware_id, offer.gpu_count, offer.price_per_gpu_hour)
+        if triple in wanted:
+            offers.setdefault(triple, offer)  # type: ignore[arg-type]
     now = timezone.now()
     rentals = []
-    for offer in candidates:
-        hw = offer.hardware
-        assert hw is not None
-        report = estimate(
-            config, opts, from_hardware(hw, offer.gpu_count), depth=depth, batch=users,
-            runtime=runtime,
-        )  # fmt: skip
-        fits = report["fit_status"] in ("fits", "tight")
-        if runtime == "vllm":
-            fits = fits and (report.get("vllm_kv_tokens") or 0) >= opts.n_ctx
-        tps = report["aggregate_tokens_per_s"]
-        if not fits or not tps:
-            continue
-        price = offer.price_per_gpu_hour * offer.gpu_count
+    for hw, count, low, f in chosen:
+        offer = offers[(hw.pk, count, low)]
+        offer.hardware = hw
+        tps = (f.decode_tokens_per_s or 0) * users
+        price = low * count
         per_million = price / Decimal(tps * 3600) * 1_000_000
         rentals.append(
             Rental(
@@ -88,10 +108,8 @@ def cheapest_rentals(
                 price,
                 tps,
                 per_million.quantize(Decimal("0.001")),
-                report["grade"],
+                f.grade,
                 now - offer.fetched_at > STALE_AFTER,
             )
         )
-        if len(rentals) == SHOWN:
-            break
     return rentals

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from catalog.models import Revision
 from cloudprices import queries
 from cloudprices.forms import PriceFilterForm
-from cloudprices.models import SNAPSHOT_AS_OF
+from cloudprices.models import SNAPSHOT_AS_OF, STALE_AFTER
 
 GIB = 1 << 30
 
@@ -30,13 +32,23 @@ def prices(request: HttpRequest) -> HttpResponse:
         max_price=data.get("max_price"),  # type: ignore[arg-type]
     )
     now = timezone.now()
-    rows = queries.cheapest_per_device(offers, now)
+    # Offers change only when a refresh stores some (it bumps the prices token): until then the
+    # cheapest rows of each filter are cached; staleness is worked out on every request.
+    prices_token = Revision.current()[1]
+    filters = "&".join(f"{k}={v}" for k, v in sorted(data.items()) if k != "sort" and v)
+    key = f"gpu-prices:{prices_token}:{filters}"
+    rows: list[queries.Cheapest] | None = cache.get(key)
+    if rows is None:
+        rows = queries.cheapest_per_device(offers, now)
+        cache.set(key, rows, 3600)
+    for r in rows:
+        r.stale = now - r.offer.fetched_at > STALE_AFTER
     sort = data.get("sort") or "price"
     if sort == "memory":
         rows.sort(key=lambda r: (-r.hardware.memory_bytes, r.offer.price_per_gpu_hour))
     elif sort == "name":
         rows.sort(key=lambda r: r.hardware.name)
-    spark = queries.sparklines([r.hardware.pk for r in rows], provider, tier)
+    spark = queries.sparklines([r.hardware.pk for r in rows], provider, tier, prices_token)
     for r in rows:
         r.spark = spark.get(r.hardware.pk, "")
     return render(
@@ -45,7 +57,7 @@ def prices(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "rows": rows,
-            "statuses": queries.provider_status(now),
+            "statuses": queries.provider_status(prices_token, now),
             "snapshot_as_of": SNAPSHOT_AS_OF,
             "spark_days": queries.SPARK_DAYS,
         },

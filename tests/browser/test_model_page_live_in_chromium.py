@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ def server(live_server: Any) -> Any:
     from django.core.management import call_command
 
     call_command("load_catalog", verbosity=0)
+    call_command("refresh_prices", "--from-snapshot", verbosity=0, stdout=StringIO())
     return live_server
 
 
@@ -56,8 +58,11 @@ def test_context_slider_updates_panels_and_url_without_a_page_load(
 def test_users_slider_updates_the_serving_plan(browser: Any, server: Any) -> None:
     page, problems = open_page(browser, f"{server.url}/models/llama-3-1-8b-instruct/")
     memory_before = page.locator("#panel-memory").inner_html()
+    rentals_before = page.locator("#rent-h").inner_text()
     set_range(page, "users", 16)
     expect(page.locator("#serve-h")).to_contain_text("16 users")
+    expect(page.locator("#panel-rentals")).to_contain_text("for 16 users")
+    assert page.locator("#rent-h").inner_text() != rentals_before  # more KV cache to hold
     assert "users=16" in page.url
     assert page.locator("#panel-memory").inner_html() == memory_before  # not re-rendered
     assert problems == []

@@ -56,6 +56,7 @@ def server() -> Iterator[str]:
                ALLOWED_HOSTS="127.0.0.1", SECURE_SSL_REDIRECT="0")  # fmt: skip
     python = sys.executable
     for command in (["migrate", "--noinput", "-v0"], ["load_catalog", "-v0"],
+                    ["refresh_prices", "--from-snapshot", "-v0"],
                     ["collectstatic", "--noinput", "-v0"]):  # fmt: skip
         subprocess.run([python, "manage.py", *command], cwd=ROOT, env=env, check=True)
     port = free_port()
@@ -118,6 +119,11 @@ def test_bench_server_time_of_the_model_page_and_its_fragments(server: str) -> N
         "users slider fragment, new state each time (cold)",
         [server_ms(f"{page}?ctx=9000&users={u}", USERS) for u in range(1, 41)],
     )
+    prices = server + "/gpus/prices/"
+    report("GPU prices page, first view of each filter", [
+        server_ms(f"{prices}?min_memory_gb={gb}", {}) for gb in (0, 8, 12, 16, 24, 32, 48, 80)
+    ])  # fmt: skip
+    report("GPU prices page, later views", [server_ms(prices, {}) for _ in range(40)])
 
 
 def wrk(url: str, *args: str) -> dict[str, float]:

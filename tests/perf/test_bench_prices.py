@@ -20,7 +20,7 @@ from cloudprices.models import GpuName, Offer, PriceHistory
 from cloudprices.refresh import ingest
 from tests.perf.test_bench_catalog import measure
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def synthetic_offers(n: int, provider: str = "vast") -> list[FetchedOffer]:
@@ -56,7 +56,7 @@ def test_bench_ingesting_10000_offers() -> None:
     start = time.perf_counter()
     ingest("vast", offers, timezone.now(), aliases)  # the next hour: every row updated
     again = time.perf_counter() - start
-    assert Offer.objects.count() == 10_000
+    assert Offer.objects.filter(provider="vast").count() == 10_000
     print(
         f"\ningest 10,000 offers: {first:.2f} s new, {again:.2f} s updating "
         f"({matched} matched, {unmatched} unmatched; target <= 5 s)"
@@ -67,7 +67,7 @@ def test_bench_prices_page_with_50000_offers_and_a_year_of_history(client: Clien
     now = timezone.now()
     ingest("vast", synthetic_offers(50_000), now, Aliases(Hardware.objects.all()))
     hour = now.replace(minute=0, second=0, microsecond=0)
-    devices = list(Offer.objects.matched().values_list("hardware", flat=True).distinct())
+    devices = sorted(set(Offer.objects.matched().values_list("hardware", flat=True)))
     rng = random.Random(7)
     start = time.perf_counter()
     for hw in devices:
@@ -93,14 +93,17 @@ def test_bench_prices_page_with_50000_offers_and_a_year_of_history(client: Clien
     assert client.get(url).status_code == 200
     cold = (time.perf_counter() - start) * 1000
     median, p95 = measure(lambda: client.get(url), repeat=30)
+    server = sorted(
+        float(client.get(url).headers["Server-Timing"].split("dur=")[1]) for _ in range(30)
+    )
     filtered = url + "?min_memory_gb=24&tier=on_demand&sort=memory"
     client.get(filtered)
     median_f, p95_f = measure(lambda: client.get(filtered), repeat=30)
-    assert Offer.objects.count() == 50_000 and GpuName.objects.exists()
+    assert Offer.objects.filter(provider="vast").count() == 50_000 and GpuName.objects.exists()
     print(
         f"\nprices page, {Offer.objects.count()} offers, {history} history rows "
         f"({len(devices)} GPUs x 8760 hours; {setup:.0f} s to insert), test client: "
         f"first {cold:.0f} ms (computes the sparklines), then p50 {median:.1f} ms, "
-        f"p95 {p95:.1f} ms; filtered p50 {median_f:.1f} ms, p95 {p95_f:.1f} ms "
-        "(target p50 <= 25 ms)"
+        f"p95 {p95:.1f} ms (server time p50 {server[15]:.1f} ms); filtered p50 {median_f:.1f} "
+        f"ms, p95 {p95_f:.1f} ms (target p50 <= 25 ms)"
     )
