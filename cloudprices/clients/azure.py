@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Any
 
 import requests
 
 from cloudprices.clients import FetchedOffer, ProviderError
+from cloudprices.clients.http import request_json
+from cloudprices.clients.http import session as http_session
 
 logger = logging.getLogger(__name__)
 
 NAME = "azure"
 URL = "https://prices.azure.com/api/retail/prices"  # unauthenticated
 MAX_PAGES = 20  # the API pages at 100 items
-BACKOFF_SECONDS = (1.0, 2.0, 4.0)  # waits before the 1st, 2nd and 3rd retry
-MAX_RETRY_AFTER = 60.0
 
 # armSkuName -> (GPU name, GPUs per VM, GiB of memory per GPU), from Microsoft's size docs:
 # https://learn.microsoft.com/azure/virtual-machines/sizes/gpu-accelerated/nca100v4-series
@@ -121,9 +119,12 @@ def fetch_report(
     items: list[Any] = []
     url: str = base_url
     params: dict[str, str] | None = {"$filter": price_filter()}
-    with _session(session) as http:
+    with http_session(session) as http:
         for _ in range(max_pages):
-            page = _request_json(http, url, params=params, timeout=timeout, sleep=sleep)
+            page = request_json(
+                http, "GET", url, error=AzureError, headers={"Accept": "application/json"},
+                params=params, timeout=timeout, sleep=sleep,
+            )  # fmt: skip
             items.extend(_items(page))
             next_link = page.get("NextPageLink")
             if not next_link:
@@ -204,46 +205,3 @@ def _offer(item: Any) -> FetchedOffer | None:
         price_per_gpu_hour=Decimal(str(price)) / gpu_count,  # Azure prices the whole VM
         region=text["armRegionName"],
     )
-
-
-def _session(session: requests.Session | None) -> AbstractContextManager[requests.Session]:
-    """The caller's session, left open, or a new one closed after use."""
-    return contextlib.nullcontext(session) if session is not None else requests.Session()
-
-
-def _request_json(
-    http: requests.Session,
-    url: str,
-    *,
-    params: dict[str, str] | None,
-    timeout: float,
-    sleep: Callable[[float], None],
-) -> Any:
-    """GET `url` and return the decoded reply, retrying on 429 and 5xx."""
-    headers = {"Accept": "application/json"}
-    for attempt in range(len(BACKOFF_SECONDS) + 1):
-        try:
-            response = http.get(url, params=params, headers=headers, timeout=timeout)
-        except requests.RequestException as exc:
-            raise AzureError(f"GET {url} failed: {exc}") from exc
-        retryable = response.status_code == 429 or response.status_code >= 500
-        if not retryable or attempt == len(BACKOFF_SECONDS):
-            break
-        sleep(_retry_delay(response, BACKOFF_SECONDS[attempt]))
-    if not 200 <= response.status_code < 300:
-        raise AzureError(f"GET {url} answered HTTP {response.status_code}: {response.text:.200}")
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise AzureError(f"GET {url} answered with a body that is not JSON: {exc}") from exc
-
-
-def _retry_delay(response: requests.Response, backoff: float) -> float:
-    """Seconds to wait before retrying: a numeric Retry-After (capped), else the backoff."""
-    try:
-        seconds = float(response.headers.get("Retry-After", ""))
-    except ValueError:  # absent, or an HTTP date, which is not worth parsing here
-        return backoff
-    if not math.isfinite(seconds) or seconds < 0:
-        return backoff
-    return min(seconds, MAX_RETRY_AFTER)

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Any, TypeGuard
 
 import requests
 
 from cloudprices.clients import FetchedOffer, ProviderError
+from cloudprices.clients.http import request_json
+from cloudprices.clients.http import session as http_session
 
 NAME = "vast"
 URL = "https://console.vast.ai/api/v0/bundles/"
 LIMIT = 1000  # offers per search
 MIN_INTERVAL = 6.5  # seconds between the two searches: Vast allows about 10 a minute per IP
-BACKOFF_SECONDS = (1.0, 2.0, 4.0)  # waits before the 1st, 2nd and 3rd retry
-MAX_RETRY_AFTER = 60.0
 
 # Which offer field holds the price for each tier: on-demand pays dph_total (the whole offer,
 # storage included); an interruptible rental starts at the host's minimum bid.
@@ -97,13 +95,14 @@ def fetch_report(
     headers = {"Accept": "application/json"}
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
-    with _session(session) as http:
+    with http_session(session) as http:
 
         def search(offer_type: str) -> Any:
             body = search_body(offer_type)
-            return _request_json(
-                http, base_url, headers=headers, body=body, timeout=timeout, sleep=sleep
-            )
+            return request_json(
+                http, "POST", base_url, error=VastError, headers=headers, body=body,
+                timeout=timeout, sleep=sleep,
+            )  # fmt: skip
 
         # Parse the first reply before asking again, so a broken reply costs one request.
         on_demand, skipped = parse_report(search("on-demand"), tier="on_demand")
@@ -167,46 +166,3 @@ def _is_number(value: Any) -> TypeGuard[int | float]:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
     return math.isfinite(value)
-
-
-def _session(session: requests.Session | None) -> AbstractContextManager[requests.Session]:
-    """The caller's session, left open, or a new one closed after use."""
-    return contextlib.nullcontext(session) if session is not None else requests.Session()
-
-
-def _request_json(
-    http: requests.Session,
-    url: str,
-    *,
-    headers: dict[str, str],
-    body: Any,
-    timeout: float,
-    sleep: Callable[[float], None],
-) -> Any:
-    """POST `body` as JSON and return the decoded reply, retrying on 429 and 5xx."""
-    for attempt in range(len(BACKOFF_SECONDS) + 1):
-        try:
-            response = http.post(url, json=body, headers=headers, timeout=timeout)
-        except requests.RequestException as exc:
-            raise VastError(f"POST {url} failed: {exc}") from exc
-        retryable = response.status_code == 429 or response.status_code >= 500
-        if not retryable or attempt == len(BACKOFF_SECONDS):
-            break
-        sleep(_retry_delay(response, BACKOFF_SECONDS[attempt]))
-    if not 200 <= response.status_code < 300:
-        raise VastError(f"POST {url} answered HTTP {response.status_code}: {response.text:.200}")
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise VastError(f"POST {url} answered with a body that is not JSON: {exc}") from exc
-
-
-def _retry_delay(response: requests.Response, backoff: float) -> float:
-    """Seconds to wait before retrying: a numeric Retry-After (capped), else the backoff."""
-    try:
-        seconds = float(response.headers.get("Retry-After", ""))
-    except ValueError:  # absent, or an HTTP date, which is not worth parsing here
-        return backoff
-    if not math.isfinite(seconds) or seconds < 0:
-        return backoff
-    return min(seconds, MAX_RETRY_AFTER)
