@@ -361,8 +361,9 @@ def _quality(quant: str) -> dict[str, str] | None:
 class Page:
     """The live panels for one model and state; each is computed on first use."""
 
-    def __init__(self, model: Model, state: PageState, snap: Snapshot) -> None:
+    def __init__(self, model: Model, state: PageState, snap: Snapshot, prices: str = "") -> None:
         self.model = model
+        self.prices = prices  # the prices token: which rental offers are current
         self.state = state
         self.snap = snap
         self.config = model.estimator_config
@@ -643,6 +644,7 @@ class Page:
             runtime=s.runtime,
             need_bytes=need,
             devices=self.snap.by_pk,
+            prices_token=self.prices,
         )
         lowest = min((r.cost_per_million for r in rows), default=None)
         return {"need": gib(need), "rows": rows, "lowest": lowest}

@@ -76,32 +76,54 @@ def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
         response = HttpResponse(live.render(part, panels))
         response["Server-Timing"] = f'panels;desc="{"cached" if live.hits else "rendered"}"'
         return response
-    model = get_object_or_404(
-        Model.objects.select_related("provider", "family").prefetch_related(
-            "input_modalities", "output_modalities", "encoders__modality"
-        ),
-        pk=brief.pk,
-    )
+    model = snap.model(brief.pk)
     live = LiveParts(snap, prices, brief, state, model)
+    context = {
+        "model": model,
+        "state": state,
+        "facts_html": _facts(snap, brief, "facts"),
+        "controls_html": live.render("controls", ()),
+        "live_html": live.render("live", model_page.PANELS),
+        "facts_more_html": _facts(snap, brief, "facts-more"),
+    }
+    return render(request, TEMPLATE, context)
+
+
+def _facts(snap: model_page.Snapshot, brief: model_page.Brief, part: str) -> SafeString:
+    """The model's specs, parameter breakdown and config: the same for every state, so
+    rendered once per catalog revision."""
+    key = f"model-facts:{snap.revision}:{brief.slug}:{part}"
+    if (html := _recent.get(key) or cache.get(key)) is not None:
+        _recent.put(key, html)
+        return mark_safe(html)
+    model = (
+        Model.objects.select_related("provider", "family")
+        .prefetch_related("input_modalities", "output_modalities", "encoders__modality")
+        .get(pk=brief.pk)
+    )
     inventory = _inventory(config_key(model.estimator_config))
     groups: dict[str, int] = {}
     for tensor in inventory.tensors:
         group = _tensor_group(tensor.name)
         groups[group] = groups.get(group, 0) + tensor.n_elements
-    context = {
-        "model": model,
-        "state": state,
-        "controls_html": live.render("controls", ()),
-        "live_html": live.render("live", model_page.PANELS),
-        "inventory": inventory,
-        "param_groups": sorted(groups.items(), key=lambda kv: -kv[1]),
-        "config_rows": sorted(
-            (k, v) for k, v in model.config.items() if not isinstance(v, (dict, list))
-        ),
-        "nested_configs": [(k, v) for k, v in sorted(model.config.items()) if isinstance(v, dict)],
-        "siblings": model.family.models.exclude(pk=model.pk).select_related("provider")[:12],
-    }
-    return render(request, TEMPLATE, context)
+    html = render_to_string(
+        f"{TEMPLATE}#{part}",
+        {
+            "model": model,
+            "inventory": inventory,
+            "param_groups": sorted(groups.items(), key=lambda kv: -kv[1]),
+            "config_rows": sorted(
+                (k, v) for k, v in model.config.items() if not isinstance(v, (dict, list))
+            ),
+            "nested_configs": [
+                (k, v) for k, v in sorted(model.config.items()) if isinstance(v, dict)
+            ],
+            "siblings": model.family.models.exclude(pk=model.pk).select_related("provider")[:12],
+        },
+    )
+    cache.set(key, str(html), PAGE_CACHE_SECONDS)
+    _recent.put(key, str(html))
+    return html
 
 
 class LiveParts:
@@ -117,13 +139,14 @@ class LiveParts:
         model: Model | None = None,
     ) -> None:
         self.snap, self.brief, self.state, self.model = snap, brief, state, model
+        self.prices = prices
         self.revisions = f"{snap.revision}:{prices}"
         self.hits = 0
 
     @cached_property
     def page(self) -> model_page.Page:
         model = self.model or self.snap.model(self.brief.pk)
-        return model_page.Page(model, self.state, self.snap)
+        return model_page.Page(model, self.state, self.snap, self.prices)
 
     def render(self, part: str, panels: tuple[str, ...]) -> SafeString:
         key = model_page.cache_key(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from catalog.models import Hardware
@@ -66,13 +66,6 @@ class GpuName(models.Model):
 class OfferQuerySet(models.QuerySet["Offer"]):
     def matched(self) -> OfferQuerySet:
         return self.filter(hardware__isnull=False)
-
-    def with_total_memory(self) -> OfferQuerySet:
-        """Annotate `total_memory`: every GPU of the offer, by the catalog's memory size."""
-        return self.annotate(total_memory=F("gpu_count") * F("hardware__memory_bytes"))
-
-    def with_offer_price(self) -> OfferQuerySet:
-        return self.annotate(price_per_hour=F("gpu_count") * F("price_per_gpu_hour"))
 
 
 class Offer(models.Model):

@@ -10,11 +10,12 @@ tokens/s x 3600) x 10^6, with every user decoding at once.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from copy import copy
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, Min
+from django.db.models import BigIntegerField, ExpressionWrapper, F, Max, Min
 from django.utils import timezone
 
 from catalog.models import Hardware
@@ -26,6 +27,9 @@ from estimator.fit import fit
 from estimator.memory import MemoryOptions, _inventory, config_key, estimate_memory
 
 SHOWN = 8
+TOTAL_MEMORY = ExpressionWrapper(
+    F("gpu_count") * F("hardware__memory_bytes"), output_field=BigIntegerField()
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,44 @@ class Rental:
     stale: bool
 
 
+@dataclass(frozen=True)
+class Market:
+    """Every device-and-GPU-count group on offer, its lowest price and that offer: read once
+    per process and prices token (offers change only when a refresh stores them)."""
+
+    token: str
+    groups: list[tuple[int, int, Decimal, int]]  # device id, GPUs, lowest price, total memory
+    cheapest: dict[tuple[int, int], Offer]
+
+
+_market: Market | None = None
+
+
+def market(prices_token: str) -> Market:
+    global _market
+    if _market is not None and _market.token == prices_token:
+        return _market
+    groups = sorted(
+        Offer.objects.matched()
+        # BigInteger: gpu_count is a small integer, and PostgreSQL's range would empty a filter.
+        .annotate(total_memory=TOTAL_MEMORY)
+        .values_list("hardware", "gpu_count")
+        .annotate(low=Min("price_per_gpu_hour"), memory=Max("total_memory")),
+        key=lambda g: g[2] * g[1],
+    )
+    lows = {(hw, count): low for hw, count, low, _ in groups}
+    cheapest: dict[tuple[int, int], Offer] = {}
+    at_lows = Offer.objects.filter(
+        hardware__in={hw for hw, _ in lows}, price_per_gpu_hour__in=set(lows.values())
+    )
+    for offer in at_lows.only(*OFFER_FIELDS).order_by("id"):
+        group = (offer.hardware_id, offer.gpu_count)
+        if lows.get(group) == offer.price_per_gpu_hour:  # type: ignore[arg-type]
+            cheapest.setdefault(group, offer)  # type: ignore[arg-type]
+    _market = Market(prices_token, groups, cheapest)
+    return _market
+
+
 def cheapest_rentals(
     config: Mapping[str, Any],
     opts: MemoryOptions,
@@ -48,57 +90,31 @@ def cheapest_rentals(
     runtime: str,
     need_bytes: int,
     devices: Mapping[int, Hardware],
+    prices_token: str,
 ) -> list[Rental]:
     """Up to 8 offers that serve `users` sequences, cheapest per hour first (`devices`: the
     catalog's devices by id, which the caller already holds)."""
-    # Each device and GPU count with room for the estimate's total, at its lowest price.
-    groups = sorted(
-        Offer.objects.matched()
-        .annotate(total_memory=F("gpu_count") * F("hardware__memory_bytes"))
-        .filter(total_memory__gte=need_bytes)
-        .values_list("hardware", "gpu_count")
-        .annotate(low=Min("price_per_gpu_hour")),
-        key=lambda g: g[2] * g[1],
-    )
-    # The memory needed is the same on every offer: estimate it once, then fit each group.
+    # The memory needed is the same on every offer: estimate it once, then fit each group
+    # with room for it, cheapest first.
     est = estimate_memory(config, opts)
     inv = _inventory(config_key(config))
-    chosen = []
-    for hw_id, count, low in groups:
+    offers = market(prices_token)
+    now = timezone.now()
+    rentals = []
+    for hw_id, count, low, total_memory in offers.groups:
         hw = devices.get(hw_id)
-        if hw is None:
+        if hw is None or total_memory < need_bytes:
             continue
         device = from_hardware(hw, count)
         f = fit(inv, est, device, depth=depth, batch=users)
         fits = f.status in ("fits", "tight")
         if fits and runtime == "vllm":  # vLLM needs its paged KV cache to hold every user
             fits = vllm_view(config, opts, device)["vllm_kv_tokens"] >= opts.n_ctx
-        if fits and f.decode_tokens_per_s:
-            chosen.append((hw, count, low, f))
-            if len(chosen) == SHOWN:
-                break
-    if not chosen:
-        return []
-    # The offers behind the chosen groups: one IN query, the exact triples picked here.
-    wanted = {(hw.pk, count, low) for hw, count, low, _ in chosen}
-    offers: dict[tuple[int, int, Decimal], Offer] = {}
-    for offer in (
-        Offer.objects.filter(
-            hardware__in={hw.pk for hw, *_ in chosen},
-            price_per_gpu_hour__in={low for _, _, low, _ in chosen},
-        )
-        .only(*OFFER_FIELDS)
-        .order_by("id")
-    ):
-        triple = (offer.hardware_id, offer.gpu_count, offer.price_per_gpu_hour)
-        if triple in wanted:
-            offers.setdefault(triple, offer)  # type: ignore[arg-type]
-    now = timezone.now()
-    rentals = []
-    for hw, count, low, f in chosen:
-        offer = offers[(hw.pk, count, low)]
+        if not fits or not f.decode_tokens_per_s:
+            continue
+        offer = copy(offers.cheapest[(hw_id, count)])
         offer.hardware = hw
-        tps = (f.decode_tokens_per_s or 0) * users
+        tps = f.decode_tokens_per_s * users
         price = low * count
         per_million = price / Decimal(tps * 3600) * 1_000_000
         rentals.append(
@@ -112,4 +128,6 @@ def cheapest_rentals(
                 now - offer.fetched_at > STALE_AFTER,
             )
         )
+        if len(rentals) == SHOWN:
+            break
     return rentals

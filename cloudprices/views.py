@@ -56,6 +56,17 @@ def prices(request: HttpRequest) -> HttpResponse:
         "cloudprices/prices.html",
         {
             "form": form,
+            "selects": [
+                (
+                    name,
+                    form.fields[name].label or name.capitalize(),
+                    [
+                        (str(value), text, str(value) == request.GET.get(name, ""))
+                        for value, text in form.fields[name].choices  # type: ignore[attr-defined]
+                    ],
+                )
+                for name in ("provider", "tier", "gpu_count", "sort")
+            ],
             "rows": rows,
             "statuses": queries.provider_status(prices_token, now),
             "snapshot_as_of": SNAPSHOT_AS_OF,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from io import StringIO
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ def loaded_live_server(live_server: Any) -> Any:
     from django.core.management import call_command
 
     call_command("load_catalog", verbosity=0)
+    call_command("refresh_prices", "--from-snapshot", verbosity=0, stdout=StringIO())
     return live_server
 
 
@@ -41,6 +44,21 @@ def test_model_page_fits_a_phone_screen_without_sideways_scrolling(
     assert page.locator("h1").inner_text() != ""
     page.screenshot(path="var/screenshot-model-phone.png", full_page=False)
     assert problems == []  # no CSP violation, no script error
+
+
+def test_the_prices_page_fits_a_phone_screen_and_draws_its_badges(
+    browser: Any, loaded_live_server: Any
+) -> None:
+    page, problems = open_page(
+        browser, f"{loaded_live_server.url}/gpus/prices/", viewport={"width": 390, "height": 800}
+    )
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    badge = page.locator("table.prices .tag.warn").first
+    assert badge.inner_text() == "snapshot 2026-11-22"
+    assert badge.bounding_box()["height"] < 30  # type: ignore[index]  # one line, not wrapped
+    Path("var/screenshots").mkdir(parents=True, exist_ok=True)
+    page.screenshot(path="var/screenshots/prices-390.png", full_page=False)
+    assert problems == []
 
 
 def test_htmx_loads_under_the_content_security_policy(
