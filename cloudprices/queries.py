@@ -52,7 +52,6 @@ class Cheapest:
     offer: Offer
     offers: int  # offers for this device passing the filters
     stale: bool
-    spark: str = ""  # SVG path of the daily minimum
 
 
 def cheapest_per_device(offers: QuerySet[Offer], now: datetime | None = None) -> list[Cheapest]:

@@ -1,17 +1,32 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from catalog.models import Revision
+from catalog.templatetags.units import gib
 from cloudprices import queries
 from cloudprices.forms import PriceFilterForm
-from cloudprices.models import SNAPSHOT_AS_OF, STALE_AFTER
+from cloudprices.models import SNAPSHOT_AS_OF, STALE_AFTER, Provider, Tier
 
 GIB = 1 << 30
+PROVIDERS = dict(Provider.choices)
+TIERS = dict(Tier.choices)
+
+
+def _as_of(fetched_at: datetime, from_snapshot: bool, stale: bool) -> tuple[str, str]:
+    """(badge class or "", text) for an offer's age."""
+    if from_snapshot:
+        return "warn", f"snapshot {fetched_at:%Y-%m-%d}"
+    if stale:
+        return "warn", f"stale: {fetched_at:%Y-%m-%d %H:%M} UTC"
+    return "", f"{fetched_at:%H:%M} UTC"
 
 
 @require_GET
@@ -49,8 +64,22 @@ def prices(request: HttpRequest) -> HttpResponse:
     elif sort == "name":
         rows.sort(key=lambda r: r.hardware.name)
     spark = queries.sparklines([r.hardware.pk for r in rows], provider, tier, prices_token)
-    for r in rows:
-        r.spark = spark.get(r.hardware.pk, "")
+    # Formatted here: the template engine's filters cost more than the rest of the page.
+    table = [
+        {
+            "url": reverse("catalog:hardware_detail", args=[r.hardware.slug]),
+            "name": r.hardware.name,
+            "memory": gib(r.hardware.memory_bytes),
+            "price": f"${r.offer.price_per_gpu_hour:.2f}",
+            "where": f"{PROVIDERS[r.offer.provider]} · {TIERS[r.offer.tier]}"
+            + (f" · {r.offer.gpu_count} GPUs" if r.offer.gpu_count > 1 else ""),
+            "region": r.offer.region,
+            "offers": r.offers,
+            "spark": spark.get(r.hardware.pk, ""),
+            "as_of": _as_of(r.offer.fetched_at, r.offer.from_snapshot, r.stale),
+        }
+        for r in rows
+    ]
     return render(
         request,
         "cloudprices/prices.html",
@@ -67,7 +96,7 @@ def prices(request: HttpRequest) -> HttpResponse:
                 )
                 for name in ("provider", "tier", "gpu_count", "sort")
             ],
-            "rows": rows,
+            "rows": table,
             "statuses": queries.provider_status(prices_token, now),
             "snapshot_as_of": SNAPSHOT_AS_OF,
             "spark_days": queries.SPARK_DAYS,
