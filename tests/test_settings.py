@@ -90,3 +90,12 @@ def test_a_bad_boolean_fails_loudly() -> None:
     result = run_manage("check", DEBUG="sometimes")
     assert result.returncode != 0
     assert "DEBUG must be a boolean" in result.stderr
+
+
+def test_the_redis_cache_reuses_one_client_per_connection_pool() -> None:
+    from config.cache import Cache
+
+    cache = Cache("redis://127.0.0.1:1/0", {})
+    client = cache._cache.get_client()
+    assert cache._cache.get_client("any key") is client
+    assert cache._cache.get_client(write=True) is client  # one server: one pool
