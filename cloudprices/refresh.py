@@ -108,6 +108,7 @@ def refresh(
         aliases = Aliases(Hardware.objects.all())
         outcomes = []
         for name in providers:
+            renew_lock(holder)  # a slow provider must not let the next run start alongside
             progress(f"{name}: {'loading the snapshot' if from_snapshot else 'fetching'} …")
             outcome = refresh_provider(
                 name, aliases, from_snapshot, (live or live_fetchers())[name]
@@ -301,6 +302,12 @@ def acquire_lock(name: str = "prices") -> str | None:
         holder=holder, expires_at=now + LOCK_TTL
     )
     return holder if taken else None
+
+
+def renew_lock(holder: str, name: str = "prices") -> None:
+    RefreshLock.objects.filter(name=name, holder=holder).update(
+        expires_at=timezone.now() + LOCK_TTL
+    )
 
 
 def release_lock(holder: str, name: str = "prices") -> None:

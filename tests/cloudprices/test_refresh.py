@@ -24,6 +24,7 @@ from cloudprices.refresh import (
     acquire_lock,
     refresh,
     release_lock,
+    renew_lock,
 )
 from tests.cloudprices import httpserver
 from tests.cloudprices.httpserver import ProviderServer
@@ -209,7 +210,13 @@ def test_runs_never_overlap_and_an_expired_lock_is_taken_over(
     from cloudprices.models import RefreshLock
 
     RefreshLock.objects.update(expires_at=timezone.now() - timedelta(seconds=1))  # crashed run
-    assert acquire_lock() is not None
+    third = acquire_lock()
+    assert third is not None
+    RefreshLock.objects.update(expires_at=timezone.now() + timedelta(seconds=1))
+    renew_lock(third)  # each provider of a run renews it for the full term
+    assert RefreshLock.objects.get().expires_at > timezone.now() + timedelta(minutes=14)
+    renew_lock(second)  # a run that lost the lock cannot renew it
+    assert RefreshLock.objects.get().holder == third
 
 
 def test_an_admin_match_sticks_and_moves_the_offers(
