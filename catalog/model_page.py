@@ -12,7 +12,6 @@ import math
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import cached_property, lru_cache
 from html import escape
 from pathlib import Path
@@ -22,7 +21,6 @@ from django.utils.safestring import SafeString, mark_safe
 
 from catalog.models import Hardware, Model, Revision
 from catalog.templatetags.units import gib, params, tokens
-from cloudprices.models import Provider, Tier
 from cloudprices.rentals import cheapest_rentals
 from estimator.devices import from_hardware
 from estimator.estimate import estimate, max_contexts
@@ -300,19 +298,6 @@ def _slider(stops: Sequence[int], value: int) -> dict[str, Any]:
         "index": index,
         "min": stops[0],
     }
-
-
-PROVIDER_NAMES = dict(Provider.choices)
-TIER_NAMES = dict(Tier.choices)
-
-
-def _as_of(fetched_at: datetime, from_snapshot: bool, stale: bool) -> tuple[str, str]:
-    """(badge class or "", text) for an offer's age."""
-    if from_snapshot:
-        return "warn", f"snapshot {fetched_at:%Y-%m-%d}"
-    if stale:
-        return "warn", f"stale {fetched_at:%Y-%m-%d %H:%M}"
-    return "", f"{fetched_at:%H:%M} UTC"
 
 
 # The two long tables (a row per device, a row per quant) are built here rather than in the
@@ -671,13 +656,13 @@ class Page:
                     "gpus": f"{r.offer.gpu_count} \u00d7 " if r.offer.gpu_count > 1 else "",
                     "name": r.hardware.name,
                     "url": self.snap.urls[r.hardware.slug],
-                    "where": f"{PROVIDER_NAMES[r.offer.provider]} · {TIER_NAMES[r.offer.tier]}",
+                    "where": r.offer.where,
                     "region": r.offer.region,
                     "price": f"${r.price_per_hour:.2f}",
                     "tps": f"{r.aggregate_tokens_per_s:.0f} t/s",
                     "cost": f"${r.cost_per_million:.2f}",
                     "lowest": r.cost_per_million == lowest,
-                    "as_of": _as_of(r.offer.fetched_at, r.offer.from_snapshot, r.stale),
+                    "as_of": r.offer.age(),
                 }
                 for r in rows
             ],

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from functools import cached_property
 
 from django.core.cache import cache
@@ -93,9 +94,10 @@ def _facts(snap: model_page.Snapshot, brief: model_page.Brief, part: str) -> Saf
     """The model's specs, parameter breakdown and config: the same for every state, so
     rendered once per catalog revision."""
     key = f"model-facts:{snap.revision}:{brief.slug}:{part}"
-    if (html := _recent.get(key) or cache.get(key)) is not None:
-        _recent.put(key, html)
-        return mark_safe(html)
+    return _recent.get_or_render(key, lambda: _render_facts(brief, part))[0]
+
+
+def _render_facts(brief: model_page.Brief, part: str) -> str:
     model = (
         Model.objects.select_related("provider", "family")
         .prefetch_related("input_modalities", "output_modalities", "encoders__modality")
@@ -106,7 +108,7 @@ def _facts(snap: model_page.Snapshot, brief: model_page.Brief, part: str) -> Saf
     for tensor in inventory.tensors:
         group = _tensor_group(tensor.name)
         groups[group] = groups.get(group, 0) + tensor.n_elements
-    html = render_to_string(
+    return render_to_string(
         f"{TEMPLATE}#{part}",
         {
             "model": model,
@@ -121,9 +123,6 @@ def _facts(snap: model_page.Snapshot, brief: model_page.Brief, part: str) -> Saf
             "siblings": model.family.models.exclude(pk=model.pk).select_related("provider")[:12],
         },
     )
-    cache.set(key, str(html), PAGE_CACHE_SECONDS)
-    _recent.put(key, str(html))
-    return html
 
 
 class LiveParts:
@@ -152,31 +151,41 @@ class LiveParts:
         key = model_page.cache_key(
             self.revisions, self.brief.slug, self.state, f"{part}:{','.join(panels)}"
         )
-        if key is not None and (html := _recent.get(key) or cache.get(key)) is not None:
-            self.hits += 1
-            _recent.put(key, html)
-            return mark_safe(html)
-        html = render_to_string(
-            f"{TEMPLATE}#{part}",
-            {
-                "model": self.page.model,
-                "state": self.state,
-                "page": self.page,
-                "panels": panels,
-                "oob": part == "update",
-                "oob_controls": part == "relink",
-            },
+        html, hit = _recent.get_or_render(
+            key,
+            lambda: render_to_string(
+                f"{TEMPLATE}#{part}",
+                {
+                    "model": self.page.model,
+                    "state": self.state,
+                    "page": self.page,
+                    "panels": panels,
+                    "oob": part == "update",
+                    "oob_controls": part == "relink",
+                },
+            ),
         )
-        if key is not None:
-            cache.set(key, str(html), PAGE_CACHE_SECONDS)
-            _recent.put(key, str(html))
+        self.hits += hit
         return html
 
 
 class RecentParts:
     """The parts this process served last, in front of the shared cache (Redis in production:
-    a network round trip and a 50 KB copy per hit). Keys hold the catalog revision, so a part
-    never changes under its key and a process-local copy cannot go stale."""
+    a network round trip and a 50 KB copy per hit). Keys hold the revisions, so a part never
+    changes under its key and a process-local copy cannot go stale."""
+
+    def get_or_render(self, key: str | None, render: Callable[[], str]) -> tuple[SafeString, bool]:
+        """The part under `key` from this process or the shared cache, else rendered and stored
+        in both; and whether it was cached. A None key (a corrected state) is not cached."""
+        if key is None:
+            return mark_safe(render()), False
+        html = self.get(key) or cache.get(key)
+        hit = html is not None
+        if html is None:
+            html = str(render())
+            cache.set(key, html, PAGE_CACHE_SECONDS)
+        self.put(key, html)
+        return mark_safe(html), hit
 
     def __init__(self, size: int) -> None:
         self.size = size

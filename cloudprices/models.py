@@ -110,6 +110,18 @@ class Offer(models.Model):
     def is_stale(self, now: datetime | None = None) -> bool:
         return (now or timezone.now()) - self.fetched_at > STALE_AFTER
 
+    @property
+    def where(self) -> str:
+        return f"{self.get_provider_display()} · {self.get_tier_display()}"
+
+    def age(self, now: datetime | None = None) -> tuple[str, str]:
+        """How pages show the price's age: (badge class, or "" for a fresh price; text)."""
+        if self.from_snapshot:
+            return "warn", f"snapshot {self.fetched_at:%Y-%m-%d}"
+        if self.is_stale(now):
+            return "warn", f"stale: {self.fetched_at:%Y-%m-%d %H:%M} UTC"
+        return "", f"{self.fetched_at:%H:%M} UTC"
+
 
 class PriceHistory(models.Model):
     """Minimum and median price per GPU-hour of one device, provider and tier, per hour."""

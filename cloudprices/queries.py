@@ -51,12 +51,10 @@ class Cheapest:
     hardware: Hardware
     offer: Offer
     offers: int  # offers for this device passing the filters
-    stale: bool
 
 
-def cheapest_per_device(offers: QuerySet[Offer], now: datetime | None = None) -> list[Cheapest]:
+def cheapest_per_device(offers: QuerySet[Offer]) -> list[Cheapest]:
     """The cheapest offer per GPU-hour of every device that has one, cheapest first."""
-    now = now or timezone.now()
     # One pass for each device's lowest price, then the offers at those prices (a correlated
     # subquery per device would run for every offer row instead).
     lows = {
@@ -74,7 +72,7 @@ def cheapest_per_device(offers: QuerySet[Offer], now: datetime | None = None) ->
             best.setdefault(hw, offer)  # type: ignore[arg-type]
     counts = {hw: n for hw, (_, n) in lows.items()}
     result = [
-        Cheapest(o.hardware, o, counts[hw], now - o.fetched_at > STALE_AFTER)  # type: ignore[arg-type]
+        Cheapest(o.hardware, o, counts[hw])  # type: ignore[arg-type]
         for hw, o in best.items()
     ]
     result.sort(key=lambda c: (c.offer.price_per_gpu_hour, c.hardware.name))

@@ -16,10 +16,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import BigIntegerField, ExpressionWrapper, F, Max, Min
-from django.utils import timezone
 
 from catalog.models import Hardware
-from cloudprices.models import STALE_AFTER, Offer
+from cloudprices.models import Offer
 from cloudprices.queries import OFFER_FIELDS
 from estimator.devices import from_hardware
 from estimator.estimate import vllm_view
@@ -39,8 +38,6 @@ class Rental:
     price_per_hour: Decimal  # the whole offer: every GPU of it
     aggregate_tokens_per_s: float
     cost_per_million: Decimal  # US dollars per 1M output tokens at this many users
-    grade: str
-    stale: bool
 
 
 @dataclass(frozen=True)
@@ -99,7 +96,6 @@ def cheapest_rentals(
     est = estimate_memory(config, opts)
     inv = _inventory(config_key(config))
     offers = market(prices_token)
-    now = timezone.now()
     rentals = []
     for hw_id, count, low, total_memory in offers.groups:
         hw = devices.get(hw_id)
@@ -124,8 +120,6 @@ def cheapest_rentals(
                 price,
                 tps,
                 per_million.quantize(Decimal("0.001")),
-                f.grade,
-                now - offer.fetched_at > STALE_AFTER,
             )
         )
         if len(rentals) == SHOWN:

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -13,20 +11,9 @@ from catalog.models import Revision
 from catalog.templatetags.units import gib
 from cloudprices import queries
 from cloudprices.forms import PriceFilterForm
-from cloudprices.models import SNAPSHOT_AS_OF, STALE_AFTER, Provider, Tier
+from cloudprices.models import SNAPSHOT_AS_OF
 
 GIB = 1 << 30
-PROVIDERS = dict(Provider.choices)
-TIERS = dict(Tier.choices)
-
-
-def _as_of(fetched_at: datetime, from_snapshot: bool, stale: bool) -> tuple[str, str]:
-    """(badge class or "", text) for an offer's age."""
-    if from_snapshot:
-        return "warn", f"snapshot {fetched_at:%Y-%m-%d}"
-    if stale:
-        return "warn", f"stale: {fetched_at:%Y-%m-%d %H:%M} UTC"
-    return "", f"{fetched_at:%H:%M} UTC"
 
 
 @require_GET
@@ -54,10 +41,8 @@ def prices(request: HttpRequest) -> HttpResponse:
     key = f"gpu-prices:{prices_token}:{filters}"
     rows: list[queries.Cheapest] | None = cache.get(key)
     if rows is None:
-        rows = queries.cheapest_per_device(offers, now)
+        rows = queries.cheapest_per_device(offers)
         cache.set(key, rows, 3600)
-    for r in rows:
-        r.stale = now - r.offer.fetched_at > STALE_AFTER
     sort = data.get("sort") or "price"
     if sort == "memory":
         rows.sort(key=lambda r: (-r.hardware.memory_bytes, r.offer.price_per_gpu_hour))
@@ -71,12 +56,12 @@ def prices(request: HttpRequest) -> HttpResponse:
             "name": r.hardware.name,
             "memory": gib(r.hardware.memory_bytes),
             "price": f"${r.offer.price_per_gpu_hour:.2f}",
-            "where": f"{PROVIDERS[r.offer.provider]} · {TIERS[r.offer.tier]}"
+            "where": r.offer.where
             + (f" · {r.offer.gpu_count} GPUs" if r.offer.gpu_count > 1 else ""),
             "region": r.offer.region,
             "offers": r.offers,
             "spark": spark.get(r.hardware.pk, ""),
-            "as_of": _as_of(r.offer.fetched_at, r.offer.from_snapshot, r.stale),
+            "as_of": r.offer.age(now),
         }
         for r in rows
     ]

@@ -12,7 +12,7 @@ from typing import Any
 import requests
 
 from cloudprices.clients import FetchedOffer, ProviderError
-from cloudprices.clients.http import request_json
+from cloudprices.clients.http import json_headers, request_json
 from cloudprices.clients.http import session as http_session
 
 logger = logging.getLogger(__name__)
@@ -85,24 +85,9 @@ def parse_report(payload: Any) -> tuple[list[FetchedOffer], list[str]]:
     return _parse_items(_items(payload))
 
 
-def fetch(
-    *,
-    base_url: str = URL,
-    api_key: str | None = None,
-    timeout: float = 20.0,
-    session: requests.Session | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    max_pages: int = MAX_PAGES,
-) -> list[FetchedOffer]:
-    """Azure's current GPU VM prices from the live API, following NextPageLink."""
-    return fetch_report(
-        base_url=base_url,
-        api_key=api_key,
-        timeout=timeout,
-        session=session,
-        sleep=sleep,
-        max_pages=max_pages,
-    )[0]
+def fetch(**options: Any) -> list[FetchedOffer]:
+    """Azure's current GPU VM prices, following NextPageLink (options: `fetch_report`'s)."""
+    return fetch_report(**options)[0]
 
 
 def fetch_report(
@@ -122,7 +107,7 @@ def fetch_report(
     with http_session(session) as http:
         for _ in range(max_pages):
             page = request_json(
-                http, "GET", url, error=AzureError, headers={"Accept": "application/json"},
+                http, "GET", url, error=AzureError, headers=json_headers(),
                 params=params, timeout=timeout, sleep=sleep,
             )  # fmt: skip
             items.extend(_items(page))

@@ -16,6 +16,14 @@ BACKOFF_SECONDS = (1.0, 2.0, 4.0)  # waits before the 1st, 2nd and 3rd retry
 MAX_RETRY_AFTER = 60.0
 
 
+def json_headers(api_key: str | None = None) -> dict[str, str]:
+    """Accept JSON; with a key, send it as a bearer token (RunPod and Vast.ai take one)."""
+    headers = {"Accept": "application/json"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    return headers
+
+
 def session(given: requests.Session | None) -> AbstractContextManager[requests.Session]:
     """The caller's session, left open, or a new one closed after use."""
     return contextlib.nullcontext(given) if given is not None else requests.Session()

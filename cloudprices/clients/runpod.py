@@ -11,7 +11,7 @@ from typing import Any, TypeGuard
 import requests
 
 from cloudprices.clients import FetchedOffer, ProviderError
-from cloudprices.clients.http import request_json
+from cloudprices.clients.http import json_headers, request_json
 from cloudprices.clients.http import session as http_session
 
 NAME = "runpod"
@@ -75,18 +75,9 @@ def parse_report(payload: Any) -> tuple[list[FetchedOffer], list[str]]:
     return offers, skipped
 
 
-def fetch(
-    *,
-    base_url: str = URL,
-    api_key: str | None = None,
-    timeout: float = 20.0,
-    session: requests.Session | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-) -> list[FetchedOffer]:
-    """RunPod's current offers from the live API."""
-    return fetch_report(
-        base_url=base_url, api_key=api_key, timeout=timeout, session=session, sleep=sleep
-    )[0]
+def fetch(**options: Any) -> list[FetchedOffer]:
+    """RunPod's current offers from the live API (options: `fetch_report`'s)."""
+    return fetch_report(**options)[0]
 
 
 def fetch_report(
@@ -98,9 +89,7 @@ def fetch_report(
     sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[list[FetchedOffer], list[str]]:
     """Like `fetch`, and also why any rows were skipped."""
-    headers = {"Accept": "application/json"}
-    if api_key:
-        headers["Authorization"] = f"Bearer {api_key}"
+    headers = json_headers(api_key)
     with http_session(session) as http:
         payload = request_json(
             http, "POST", base_url, error=RunPodError, headers=headers, body={"query": QUERY},

@@ -11,7 +11,7 @@ from typing import Any, TypeGuard
 import requests
 
 from cloudprices.clients import FetchedOffer, ProviderError
-from cloudprices.clients.http import request_json
+from cloudprices.clients.http import json_headers, request_json
 from cloudprices.clients.http import session as http_session
 
 NAME = "vast"
@@ -62,24 +62,9 @@ def parse_report(payload: Any, tier: str = "on_demand") -> tuple[list[FetchedOff
     return offers, skipped
 
 
-def fetch(
-    *,
-    base_url: str = URL,
-    api_key: str | None = None,
-    timeout: float = 20.0,
-    session: requests.Session | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    min_interval: float = MIN_INTERVAL,
-) -> list[FetchedOffer]:
-    """Vast.ai's current on-demand and interruptible offers from the live API."""
-    return fetch_report(
-        base_url=base_url,
-        api_key=api_key,
-        timeout=timeout,
-        session=session,
-        sleep=sleep,
-        min_interval=min_interval,
-    )[0]
+def fetch(**options: Any) -> list[FetchedOffer]:
+    """Vast.ai's current on-demand and bid offers (options: `fetch_report`'s)."""
+    return fetch_report(**options)[0]
 
 
 def fetch_report(
@@ -92,9 +77,7 @@ def fetch_report(
     min_interval: float = MIN_INTERVAL,
 ) -> tuple[list[FetchedOffer], list[str]]:
     """Like `fetch`, and also why any offers were skipped."""
-    headers = {"Accept": "application/json"}
-    if api_key:
-        headers["Authorization"] = f"Bearer {api_key}"
+    headers = json_headers(api_key)
     with http_session(session) as http:
 
         def search(offer_type: str) -> Any:
