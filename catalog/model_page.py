@@ -7,18 +7,19 @@ templates only place them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from html import escape
 from pathlib import Path
 from typing import Any
 
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 
+from catalog import markup
 from catalog.models import Hardware, Model, Revision
 from catalog.templatetags.units import gib, params, tokens
 from cloudprices.rentals import cheapest_rentals
@@ -207,9 +208,11 @@ class Snapshot:
     by_slug: dict[str, Hardware]
     by_pk: dict[int, Hardware]
     single: dict[str, Device]  # one of each device, as the estimator sees it
-    urls: dict[str, str]
+    links: dict[str, str]  # device slug -> its escaped <a> (rows of the devices and rentals)
     similar: dict[int, list[Listing]] = field(default_factory=dict)  # model pk -> rows
     full: dict[int, Model] = field(default_factory=dict)  # model pk -> the row, read once
+    # (model pk, quant, KV type, flash attention) -> Page._context_curve
+    curves: dict[tuple[int, str, str, bool], tuple[int, list[float]]] = field(default_factory=dict)
 
     def model(self, pk: int) -> Model:
         """A model for computing panels (its config is parsed and keyed once per revision)."""
@@ -239,7 +242,7 @@ def snapshot() -> tuple[Snapshot, str]:
             {d.slug: d for d in devices},
             {d.pk: d for d in devices},
             {d.slug: from_hardware(d) for d in devices},
-            {d.slug: d.get_absolute_url() for d in devices},
+            {d.slug: markup.link(d.get_absolute_url(), d.name) for d in devices},
         )
         _snapshot = snap
     return snap, prices
@@ -282,7 +285,7 @@ def _similar_candidates(model: Model, snap: Snapshot) -> list[Listing]:
             Model.objects.with_listing()
             .exclude(pk=model.pk)
             .filter(params_total__gte=low, params_total__lte=high)
-            .order_by("-release_date")[:8]
+            .order_by("-release_date", "name")[:8]
         )
         current = Model.objects.prefetch_related("input_modalities").get(pk=model.pk)
         snap.similar[model.pk] = [_listing(m) for m in [current, *others]]
@@ -298,40 +301,6 @@ def _slider(stops: Sequence[int], value: int) -> dict[str, Any]:
         "index": index,
         "min": stops[0],
     }
-
-
-# The two long tables (a row per device, a row per quant) are built here rather than in the
-# template: the same markup from Django's template engine costs ~8 ms a request, this ~0.3 ms.
-def _rows_html(row: Any, rows: Sequence[Mapping[str, Any]]) -> SafeString:
-    return mark_safe("".join(row(r) for r in rows))  # every value is escaped by `row`
-
-
-def _device_row(r: Mapping[str, Any]) -> str:
-    return (
-        f'<tr><th scope="row"><a href="{escape(r["url"])}">{escape(r["name"])}</a></th>'
-        f'<td><span class="grade g{r["grade"]}">{r["grade"]}</span> '
-        f"<small>{escape(r['reason'])}</small></td>"
-        f'<td class="num">{r["tps"]}</td><td class="num">{r["max_context"]}</td></tr>'
-    )
-
-
-def _quant_row(r: Mapping[str, Any]) -> str:
-    query = escape(r["query"])
-    current = ' class="current" aria-current="true"' if r["current"] else ""
-    quality = r["quality"]
-    measured = (
-        f'<span title="{escape(quality["title"])}">{quality["kld"]} · {quality["ppl"]}</span>'
-        if quality
-        else '<small class="muted">not measured</small>'
-    )
-    return (
-        f'<tr{current}><th scope="row"><a href="?{query}" hx-get="?{query}" hx-target="#live" '
-        f'hx-swap="outerHTML" hx-push-url="true">{r["quant"]}</a></th>'
-        f'<td class="num">{r["bpw_text"]}</td><td class="num">{r["file"]}</td>'
-        f'<td class="num">{r["total"]}</td>'
-        f'<td><span class="grade g{r["grade"]}">{r["grade"]}</span> {r["fit"]}</td>'
-        f'<td class="num">{measured}</td></tr>'
-    )
 
 
 def _path(points: Sequence[tuple[float, float]]) -> str:
@@ -431,11 +400,7 @@ class Page:
     def memory(self) -> dict[str, Any]:
         """KV cache parts, buffers and total, the change from the default, and the chart."""
         est = self.est
-        default = estimate_memory(
-            self.config,
-            MemoryOptions(file_type=self.state.quant, n_ctx=min(self.model.context_length, 8192)),
-        )
-        delta = est.total_bytes - default.total_bytes
+        delta = est.total_bytes - self._context_curve[0]
         kv = est.kv
         return {
             "weights": gib(est.weights_bytes),
@@ -448,16 +413,30 @@ class Page:
             "buffers": gib(est.compute_buffer_bytes + est.output_buffer_bytes),
             "total": gib(est.total_bytes),
             "delta": ("+" if delta >= 0 else "-") + gib(abs(delta)),
-            "chart": self._memory_chart(),
+            "chart": markup.memory_chart(self._memory_chart(), self.state.quant),
         }
+
+    @property
+    def _context_curve(self) -> tuple[int, list[float]]:
+        """Total bytes at the default context, and GiB at every context stop: the same for
+        every context, so computed once per model, quant and KV settings (per revision)."""
+        s = self.state
+        key = (self.model.pk, s.quant, s.kv, s.fa)
+        if key not in self.snap.curves:
+            default = MemoryOptions(file_type=s.quant, n_ctx=min(self.model.context_length, 8192))
+            self.snap.curves[key] = (
+                estimate_memory(self.config, default).total_bytes,
+                [
+                    estimate_memory(self.config, s.options(n_ctx=c)).total_bytes / GIB
+                    for c in context_stops(self.model)
+                ],
+            )
+        return self.snap.curves[key]
 
     def _memory_chart(self) -> dict[str, Any]:
         """Total memory versus context (GiB), device capacity lines and the current point."""
         stops = context_stops(self.model)
-        totals = [
-            estimate_memory(self.config, self.state.options(n_ctx=c)).total_bytes / GIB
-            for c in stops
-        ]
+        totals = self._context_curve[1]
         current = self.est.total_bytes / GIB
         top = max(*totals, current) * 1.1
         lines = [c for c in CAPACITY_LINES_GB if c <= top * 1.5]
@@ -541,7 +520,7 @@ class Page:
                 rows.append(
                     {
                         "name": hw.name,
-                        "url": self.snap.urls[hw.slug],
+                        "link": self.snap.links[hw.slug],
                         "grade": f.grade,
                         "status": f.status,
                         "reason": f.reason,
@@ -554,12 +533,12 @@ class Page:
             if self.state.sort == "speed":
                 rows.sort(key=lambda r: -(r["tps_value"] or 0))
             if rows:
-                groups.append((label, rows, _rows_html(_device_row, rows)))
+                groups.append((label, rows, markup.join(markup.device_row, rows)))
         return groups
 
     @cached_property
     def quants_html(self) -> SafeString:
-        return _rows_html(_quant_row, self.quants)
+        return markup.join(markup.quant_row, self.quants)
 
     @cached_property
     def serving(self) -> dict[str, Any]:
@@ -593,10 +572,8 @@ class Page:
         return {
             "report": report,
             "vllm_concurrency": f"{kv_tokens / s.ctx:.1f}" if kv_tokens is not None else "",
-            "bar": bar,
-            "usable_pct": f"{100 * usable / scale:.2f}",
-            "usable": gib(usable),
-            "chart": self._users_chart(),
+            "bar": markup.memory_bar(bar, f"{100 * usable / scale:.2f}", gib(usable)),
+            "chart": markup.users_chart(self._users_chart()),
         }
 
     def _users_chart(self) -> dict[str, Any]:
@@ -650,22 +627,23 @@ class Page:
         return {
             "need": gib(need),
             "lowest": lowest,
-            # Formatted here: Django's date and floatformat filters cost ~2 ms for 8 rows.
-            "rows": [
-                {
-                    "gpus": f"{r.offer.gpu_count} \u00d7 " if r.offer.gpu_count > 1 else "",
-                    "name": r.hardware.name,
-                    "url": self.snap.urls[r.hardware.slug],
-                    "where": r.offer.where,
-                    "region": r.offer.region,
-                    "price": f"${r.price_per_hour:.2f}",
-                    "tps": f"{r.aggregate_tokens_per_s:.0f} t/s",
-                    "cost": f"${r.cost_per_million:.2f}",
-                    "lowest": r.cost_per_million == lowest,
-                    "as_of": r.offer.age(),
-                }
-                for r in rows
-            ],
+            "rows_html": markup.join(
+                markup.rental_row,
+                [
+                    {
+                        "gpus": f"{r.offer.gpu_count} \u00d7 " if r.offer.gpu_count > 1 else "",
+                        "link": self.snap.links[r.hardware.slug],
+                        "where": r.offer.where,
+                        "region": r.offer.region,
+                        "price": f"${r.price_per_hour:.2f}",
+                        "tps": f"{r.aggregate_tokens_per_s:.0f} t/s",
+                        "cost": f"${r.cost_per_million:.2f}",
+                        "lowest": r.cost_per_million == lowest,
+                        "as_of": r.offer.age(),
+                    }
+                    for r in rows
+                ],
+            ),
         }
 
     @cached_property
@@ -689,14 +667,27 @@ class Page:
         return rows
 
     @cached_property
+    def similar_html(self) -> SafeString:
+        query = self.query
+        return markup.join(lambda r: markup.similar_row(r, query), self.similar)
+
+    @cached_property
     def commands(self) -> list[Command]:
         """Every runtime's command for the current state."""
         return run_commands(self.model, self.state, self.serving["report"])
 
     @cached_property
+    def commands_html(self) -> SafeString:
+        return markup.commands(self.commands)
+
+    @cached_property
     def faq(self) -> list[tuple[str, str]]:
         """Questions answered from the same numbers the panels show (never separately computed)."""
         return faq(self.model, self.state, self.device_label, self.est, self.quants, self.devices)
+
+    @cached_property
+    def faq_html(self) -> SafeString:
+        return markup.join(markup.faq_item, self.faq)
 
     @cached_property
     def faq_jsonld(self) -> str:
@@ -879,11 +870,13 @@ def cache_key(revisions: str, slug: str, state: PageState, part: str) -> str | N
     """Where a rendered part is cached; None when the request needed corrections.
 
     The panels are a pure function of the catalog and prices revisions, the model and the
-    state, so a rendered part is shared by every visitor.
+    state, so a rendered part is shared by every visitor. The key is a digest of all that:
+    short enough for any cache backend's key checks.
     """
     if state.notes:
         return None
-    return f"model-page:{revisions}:{slug}:{part}:{state.query()}"
+    name = f"{revisions}:{slug}:{part}:{state.query()}".encode()
+    return f"model-page:{hashlib.blake2b(name, digest_size=16).hexdigest()}"
 
 
 def panels_for(target: str | None, trigger_name: str | None) -> tuple[str, tuple[str, ...]]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from functools import cached_property
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, models
 from django.db.models import Q
 from django.db.models.signals import m2m_changed, post_delete, post_save
@@ -259,16 +261,30 @@ class Revision(models.Model):
 
     @classmethod
     def current(cls) -> tuple[str, str]:
-        """(catalog token, prices token) in one query."""
-        # Every live-page request asks; plain SQL skips the ORM's query compilation.
+        """(catalog token, prices token): read at most once per REVISION_CHECK_MS in each
+        process, so a page served from the cache makes no query; a change made by another
+        process shows there within that time, and at once in the process that made it."""
+        global _seen_revisions
+        now = time.monotonic()
+        seen = _seen_revisions
+        if seen is not None and now - seen[0] < settings.REVISION_CHECK_MS / 1000:
+            return seen[1]
+        # Plain SQL: it skips the ORM's query compilation.
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT id, token FROM {cls._meta.db_table} WHERE id IN (1, 2)")
             tokens = dict(cursor.fetchall())
-        return tokens.get(cls.CATALOG, "initial"), tokens.get(cls.PRICES, "initial")
+        current = tokens.get(cls.CATALOG, "initial"), tokens.get(cls.PRICES, "initial")
+        _seen_revisions = (now, current)
+        return current
 
     @classmethod
     def bump(cls, which: int = CATALOG) -> None:
+        global _seen_revisions
         cls.objects.update_or_create(pk=which, defaults={"token": uuid.uuid4().hex})
+        _seen_revisions = None  # this process reads the new token on its next request
+
+
+_seen_revisions: tuple[float, tuple[str, str]] | None = None  # (monotonic time, tokens)
 
 
 CATALOG_MODELS = (Provider, Family, Modality, Model, Encoder, Hardware)

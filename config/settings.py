@@ -81,6 +81,10 @@ if (
     Path(str(DATABASES["default"]["NAME"])).parent.mkdir(parents=True, exist_ok=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# How long a process trusts its copy of the catalog and prices revision tokens (catalog.models.
+# Revision): a page served from the cache then makes no query; an edit made by another process
+# shows within this time.
+REVISION_CHECK_MS = env_int("REVISION_CHECK_MS", 1000)
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:

@@ -7,6 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.test import override_settings
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +34,11 @@ def require_service(available: bool, what: str) -> None:
 @pytest.fixture
 def postgres(db: None) -> None:
     require_service(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def read_revisions_on_every_request() -> Iterator[None]:
+    """Tests roll back their transactions, which a process's remembered revision tokens would
+    outlive: read them on every request (test_revision.py covers the remembering)."""
+    with override_settings(REVISION_CHECK_MS=0):
+        yield

@@ -61,6 +61,7 @@ def test_max_price_and_gpu_count_filters(client: Client) -> None:
 def test_a_gpu_with_history_gets_a_sparkline_of_its_daily_minimum(client: Client) -> None:
     h100 = Hardware.objects.get(slug="h100-sxm")
     now = timezone.now()
+    PriceHistory.objects.filter(hardware=h100).delete()  # the snapshot's hour ages with the date
     for day, price in enumerate(("2.10", "1.90", "2.40")):
         PriceHistory.objects.create(
             hardware=h100, provider="vast", tier="on_demand", hour=now - timedelta(days=3 - day),
@@ -71,8 +72,8 @@ def test_a_gpu_with_history_gets_a_sparkline_of_its_daily_minimum(client: Client
     path = re.search(r'<svg class="spark"[^>]*><path d="([^"]+)"/>', row)
     assert path
     points = [tuple(map(float, p.split(","))) for p in path.group(1).lstrip("M").split(" L")]
-    assert len(points) >= 3
-    ys = [y for _, y in points[:3]]  # then today: the snapshot's own hour
+    assert len(points) == 3
+    ys = [y for _, y in points]
     assert ys[1] > ys[0] > ys[2]  # 1.90 is lowest (drawn lowest: largest y), 2.40 highest
 
 
