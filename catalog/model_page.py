@@ -475,6 +475,7 @@ class Page:
     def quants(self) -> list[dict[str, Any]]:
         """Every file type at the current context for one user: size, memory, fit, quality."""
         rows = []
+        rest = self.query.partition("&")[2]  # the query after "quant=...", which comes first
         for quant in quant_choices(self.model):
             est = with_file_type(self.config, self.est, quant)
             f = fit(self.inv, est, self.device)
@@ -491,7 +492,7 @@ class Page:
                     "fit": f.status if f.status != "no" else "does not fit",
                     "quality": _quality(quant),
                     "current": quant == self.state.quant,
-                    "query": self.state.query(quant=quant),
+                    "query": f"quant={quant}&{rest}",
                 }
             )
         return rows

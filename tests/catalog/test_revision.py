@@ -27,7 +27,7 @@ def test_a_cached_fragment_makes_no_query_while_the_tokens_are_fresh(  # type: i
     client.get(URL + "?ctx=12347", headers=SLIDER)  # renders and remembers the tokens
     with django_assert_num_queries(0):
         response = client.get(URL + "?ctx=12347", headers=SLIDER)
-    assert "panels;desc=\"cached\"" in response["Server-Timing"]
+    assert 'panels;desc="cached"' in response["Server-Timing"]
 
 
 def test_another_process_s_change_shows_once_the_tokens_are_read_again(  # type: ignore[no-untyped-def]
