@@ -19,11 +19,12 @@ from typing import Any
 
 from django.utils.safestring import SafeString
 
+from benchmarks import calibration
 from catalog import markup
 from catalog.models import Hardware, Model, Revision
 from catalog.templatetags.units import gib, params, tokens
 from cloudprices.rentals import cheapest_rentals
-from estimator.devices import from_hardware
+from estimator.devices import device_class, from_hardware
 from estimator.estimate import estimate, max_contexts
 from estimator.fit import fit
 from estimator.inventory import Inventory
@@ -200,7 +201,8 @@ class Brief:
 
 @dataclass
 class Snapshot:
-    """This process's copy of what every model page shares, valid for one catalog revision."""
+    """This process's copy of what every model page shares, valid for one catalog revision and
+    one calibration from community runs."""
 
     revision: str
     models: dict[str, Brief]
@@ -209,6 +211,7 @@ class Snapshot:
     by_pk: dict[int, Hardware]
     single: dict[str, Device]  # one of each device, as the estimator sees it
     links: dict[str, str]  # device slug -> its escaped <a> (rows of the devices and rentals)
+    calibration: calibration.Calibration  # community runs' factors on decode speed
     similar: dict[int, list[Listing]] = field(default_factory=dict)  # model pk -> rows
     full: dict[int, Model] = field(default_factory=dict)  # model pk -> the row, read once
     # (model pk, quant, KV type, flash attention) -> Page._context_curve
@@ -224,11 +227,22 @@ class Snapshot:
 _snapshot: Snapshot | None = None
 
 
+def _class(hw: Hardware) -> str:
+    return device_class(hw.vendor, hw.kind)
+
+
+def engine(runtime: str) -> str:
+    """The engine whose calibration applies: the page's runtimes are llama.cpp and vLLM."""
+    return "vllm" if runtime == "vllm" else "llama.cpp"
+
+
 def snapshot() -> tuple[Snapshot, str]:
     """The devices (and, filled lazily, models and similar models) for the current catalog
     revision, and the current prices token."""
     global _snapshot
-    revision, prices = Revision.current()
+    tokens = Revision.current()
+    calib = calibration.current(tokens.benchmarks)
+    revision = f"{tokens.catalog}.{calib.digest}"  # decode speeds change with the calibration
     snap = _snapshot
     if snap is None or snap.revision != revision:
         devices = tuple(Hardware.objects.all())
@@ -241,11 +255,13 @@ def snapshot() -> tuple[Snapshot, str]:
             devices,
             {d.slug: d for d in devices},
             {d.pk: d for d in devices},
-            {d.slug: from_hardware(d) for d in devices},
+            {d.slug: from_hardware(d, 1, calib.value(_class(d))) for d in devices},
             {d.slug: markup.link(d.get_absolute_url(), d.name) for d in devices},
+            calib,
         )
         _snapshot = snap
-    return snap, prices
+    snap.calibration = calib  # the same factors; its token names the current benchmarks
+    return snap, tokens.prices
 
 
 @dataclass(frozen=True)
@@ -338,7 +354,8 @@ class Page:
         self.config = model.estimator_config
         self.inv: Inventory = _inventory(config_key(self.config))
         self.hardware = snap.by_slug.get(state.gpu) or snap.devices[0]
-        self.device = from_hardware(self.hardware, state.gpu_count)
+        self.calibration = snap.calibration.value(_class(self.hardware), engine(state.runtime))
+        self.device = from_hardware(self.hardware, state.gpu_count, self.calibration)
         self.device_label = self.hardware.name + (
             f" x {state.gpu_count}" if state.gpu_count > 1 else ""
         )
@@ -381,6 +398,14 @@ class Page:
             if members:
                 groups.append((label, members))
         return groups
+
+    @cached_property
+    def devices_calibration(self) -> str:
+        return calibration.note(self.snap.calibration, "llama.cpp")
+
+    @cached_property
+    def serving_calibration(self) -> str:
+        return calibration.note(self.snap.calibration, engine(self.state.runtime))
 
     @cached_property
     def device_links(self) -> dict[str, str]:
@@ -623,6 +648,7 @@ class Page:
             need_bytes=need,
             devices=self.snap.by_pk,
             prices_token=self.prices,
+            calibration=self.snap.calibration.by_class(engine(s.runtime)),
         )
         lowest = min((r.cost_per_million for r in rows), default=None)
         return {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, models
@@ -243,9 +243,10 @@ class Hardware(models.Model):
 
 
 class Revision(models.Model):
-    """Tokens that change whenever the catalog (row 1) or the rental prices (row 2) do.
+    """Tokens that change whenever the catalog (row 1), the rental prices (row 2) or the
+    community benchmarks (row 3) do.
 
-    Cached page fragments are keyed on both and each process's copy of the device list on the
+    Cached page fragments are keyed on them and each process's copy of the device list on the
     catalog's, so an edit (admin, `load_catalog`, `refresh_prices`) shows on the next request in
     every worker. Random tokens rather than counters: a rolled-back change cannot bring back an
     old token with other data behind it.
@@ -253,6 +254,7 @@ class Revision(models.Model):
 
     CATALOG = 1
     PRICES = 2
+    BENCHMARKS = 3
 
     token = models.CharField(max_length=32)
 
@@ -260,9 +262,9 @@ class Revision(models.Model):
         return self.token
 
     @classmethod
-    def current(cls) -> tuple[str, str]:
-        """(catalog token, prices token): read at most once per REVISION_CHECK_MS in each
-        process, so a page served from the cache makes no query; a change made by another
+    def current(cls) -> Tokens:
+        """The catalog, prices and benchmarks tokens: read at most once per REVISION_CHECK_MS in
+        each process, so a page served from the cache makes no query; a change made by another
         process shows there within that time, and at once in the process that made it."""
         global _seen_revisions
         now = time.monotonic()
@@ -271,9 +273,9 @@ class Revision(models.Model):
             return seen[1]
         # Plain SQL: it skips the ORM's query compilation.
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT id, token FROM {cls._meta.db_table} WHERE id IN (1, 2)")
+            cursor.execute(f"SELECT id, token FROM {cls._meta.db_table} WHERE id IN (1, 2, 3)")
             tokens = dict(cursor.fetchall())
-        current = tokens.get(cls.CATALOG, "initial"), tokens.get(cls.PRICES, "initial")
+        current = Tokens(*(tokens.get(row, "initial") for row in (1, 2, 3)))
         _seen_revisions = (now, current)
         return current
 
@@ -284,7 +286,13 @@ class Revision(models.Model):
         _seen_revisions = None  # this process reads the new token on its next request
 
 
-_seen_revisions: tuple[float, tuple[str, str]] | None = None  # (monotonic time, tokens)
+class Tokens(NamedTuple):
+    catalog: str
+    prices: str
+    benchmarks: str
+
+
+_seen_revisions: tuple[float, Tokens] | None = None  # (monotonic time, tokens)
 
 
 CATALOG_MODELS = (Provider, Family, Modality, Model, Encoder, Hardware)

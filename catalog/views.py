@@ -14,6 +14,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from benchmarks import community
 from catalog import model_page
 from catalog.forms import SORTS, BrowseForm
 from catalog.models import Family, Hardware, Model, Provider
@@ -70,6 +71,8 @@ def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
     brief = snap.models.get(slug)
     if brief is None:
         raise Http404(f"No model {slug!r} in the catalog.")
+    if request.htmx and request.htmx.target == "community":
+        return HttpResponse(_community(request, snap, brief))
     state = model_page.parse_state(request.GET, brief, list(snap.by_slug))
     if request.htmx and not request.htmx.history_restore_request:
         part, panels = model_page.panels_for(request.htmx.target, request.htmx.trigger_name)
@@ -86,8 +89,16 @@ def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "controls_html": live.render("controls", ()),
         "live_html": live.render("live", model_page.PANELS),
         "facts_more_html": _facts(snap, brief, "facts-more"),
+        "community_html": _community(request, snap, brief),
     }
     return render(request, TEMPLATE, context)
+
+
+def _community(request: HttpRequest, snap: model_page.Snapshot, brief: model_page.Brief) -> str:
+    catalog_token = snap.revision.partition(".")[0]
+    return community.section(
+        request.GET, model=snap.model(brief.pk), catalog=catalog_token, calib=snap.calibration
+    )
 
 
 def _facts(snap: model_page.Snapshot, brief: model_page.Brief, part: str) -> SafeString:
@@ -262,6 +273,12 @@ def hardware_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@vary_on_headers("HX-Request", "HX-Target")
 def hardware_detail(request: HttpRequest, slug: str) -> HttpResponse:
     device = get_object_or_404(Hardware, slug=slug)
-    return render(request, "catalog/hardware_detail.html", {"device": device})
+    section = community.section(request.GET, hardware=device)
+    if request.htmx and request.htmx.target == "community":
+        return HttpResponse(section)
+    return render(
+        request, "catalog/hardware_detail.html", {"device": device, "community_html": section}
+    )

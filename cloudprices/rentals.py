@@ -20,7 +20,7 @@ from django.db.models import BigIntegerField, ExpressionWrapper, F, Max, Min
 from catalog.models import Hardware
 from cloudprices.models import Offer
 from cloudprices.queries import OFFER_FIELDS
-from estimator.devices import from_hardware
+from estimator.devices import device_class, from_hardware
 from estimator.estimate import vllm_view
 from estimator.fit import fit
 from estimator.memory import MemoryOptions, _inventory, config_key, estimate_memory
@@ -88,9 +88,11 @@ def cheapest_rentals(
     need_bytes: int,
     devices: Mapping[int, Hardware],
     prices_token: str,
+    calibration: Mapping[str, float] | None = None,
 ) -> list[Rental]:
     """Up to 8 offers that serve `users` sequences, cheapest per hour first (`devices`: the
-    catalog's devices by id, which the caller already holds)."""
+    catalog's devices by id, which the caller already holds; `calibration`: community runs'
+    decode factor per device class, for the runtime's engine)."""
     # The memory needed is the same on every offer: estimate it once, then fit each group
     # with room for it, cheapest first.
     est = estimate_memory(config, opts)
@@ -101,7 +103,8 @@ def cheapest_rentals(
         hw = devices.get(hw_id)
         if hw is None or total_memory < need_bytes:
             continue
-        device = from_hardware(hw, count)
+        cls = device_class(hw.vendor, hw.kind)
+        device = from_hardware(hw, count, (calibration or {}).get(cls, 1.0))
         f = fit(inv, est, device, depth=depth, batch=users)
         fits = f.status in ("fits", "tight")
         if fits and runtime == "vllm":  # vLLM needs its paged KV cache to hold every user

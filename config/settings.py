@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "catalog",
     "estimator",
     "cloudprices",
+    "benchmarks",
 ]
 
 MIDDLEWARE = [
@@ -80,6 +81,11 @@ if (
 ):
     Path(str(DATABASES["default"]["NAME"])).parent.mkdir(parents=True, exist_ok=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Community benchmarks: submissions an address may store per clock hour (counted in the cache),
+# and the salt for the stored address hashes (SECRET_KEY when unset).
+BENCHMARK_RATE_LIMIT = env_int("BENCHMARK_RATE_LIMIT", 10)
+BENCHMARK_IP_SALT = env_str("BENCHMARK_IP_SALT", "")
 
 # How long a process trusts its copy of the catalog and prices revision tokens (catalog.models.
 # Revision): a page served from the cache then makes no query; an edit made by another process

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from benchmarks.api import router as benchmarks_router
 from catalog.api import router as catalog_router
 from cloudprices.api import router as prices_router
 from config import health
@@ -10,6 +11,7 @@ from estimator.api import router as estimator_router
 api.add_router("/", catalog_router)
 api.add_router("/", estimator_router)
 api.add_router("/", prices_router)
+api.add_router("/", benchmarks_router)
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -17,5 +19,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("", include("cloudprices.urls")),
+    path("", include("benchmarks.urls")),
     path("", include("catalog.urls")),
 ]

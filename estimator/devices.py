@@ -17,7 +17,7 @@ def device_class(vendor: str, kind: str) -> str:
     return "amd" if vendor.lower() == "amd" else "nvidia"
 
 
-def from_hardware(hw: Any, count: int = 1) -> Device:
+def from_hardware(hw: Any, count: int = 1, calibration: float = 1.0) -> Device:
     """A catalog Hardware row (catalog.models.Hardware) as the estimator's Device."""
     return Device(
         memory_bytes=hw.memory_bytes,
@@ -26,6 +26,7 @@ def from_hardware(hw: Any, count: int = 1) -> Device:
         device_class=device_class(hw.vendor, hw.kind),
         segment=hw.segment,
         count=count,
+        calibration=calibration,
     )
 
 

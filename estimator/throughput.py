@@ -42,6 +42,9 @@ class Device:
     device_class: str = "nvidia"  # nvidia | amd | apple | cpu
     segment: str = "consumer"  # consumer | workstation | datacenter | apple | cpu
     count: int = 1
+    # Measured / estimated decode speed from community runs on this class of device and
+    # runtime (benchmarks.calibration); 1.0 where there are too few runs.
+    calibration: float = 1.0
 
     @property
     def band(self) -> float:
@@ -85,6 +88,7 @@ def decode_step_s(
     read = weight_bytes_per_step(inv, weights, batch) + kv_bytes_read(kv, depth) * batch
     memory = read / (eta * device.bandwidth_gbps * 1e9)
     memory += inv.n_layers * LAYER_OVERHEAD_S.get(device.device_class, 100e-6)
+    memory /= device.calibration
     compute = 0.0
     if device.fp16_tflops:
         mfu = PREFILL_EFFICIENCY.get(device.segment, 0.3)
@@ -100,12 +104,40 @@ def decode_tokens_per_s(
     return aggregate, aggregate / batch
 
 
+def decode_roofline(
+    inv: Inventory, weights: Weights, kv: KvCache, device: Device, depth: int, batch: int
+) -> float:
+    """Aggregate decode tokens/s no engine can exceed: every byte a step reads moved at the full
+    memory bandwidth of all `device.count` devices (as if tensor-parallel), with no overhead."""
+    read = weight_bytes_per_step(inv, weights, batch) + kv_bytes_read(kv, depth) * batch
+    return batch * device.bandwidth_gbps * 1e9 * device.count / read
+
+
+# llama.cpp's quantized matrix multiplications run on INT8 tensor cores (MMQ): GeForce cards do
+# INT8 at 4x their dense FP16 (FP32-accumulate) rate, the fastest ratio in the catalog.
+PREFILL_ROOFLINE_FACTOR = 4.0
+
+
+def prefill_roofline(inv: Inventory, n_tokens: int, depth: int, device: Device) -> float | None:
+    """Prompt tokens/s no engine can exceed: the FLOPs per token at 4x the dense FP16 peak of
+    all `device.count` devices; None when the device's FP16 throughput is unknown."""
+    if not device.fp16_tflops:
+        return None
+    peak = device.fp16_tflops * 1e12 * device.count * PREFILL_ROOFLINE_FACTOR
+    return peak / prefill_flops(inv, n_tokens, depth)
+
+
+def prefill_flops(inv: Inventory, n_tokens: int, depth: int) -> float:
+    """FLOPs per prompt token: 2 x active parameters plus attention over the average depth."""
+    head_width = sum(layer.k_width for layer in inv.cache if layer.kind != "recurrent")
+    attention = 4 * head_width * inv.n_heads / max(inv.n_kv_heads, 1) * (depth + n_tokens / 2)
+    return 2 * inv.params_active + attention
+
+
 def prefill_tokens_per_s(inv: Inventory, n_tokens: int, depth: int, device: Device) -> float | None:
     """Prompt processing tokens/s, or None when the device's FP16 throughput is unknown."""
     if not device.fp16_tflops:
         return None
-    head_width = sum(layer.k_width for layer in inv.cache if layer.kind != "recurrent")
-    attention = 4 * head_width * inv.n_heads / max(inv.n_kv_heads, 1) * (depth + n_tokens / 2)
-    flops = 2 * inv.params_active + attention
+    flops = prefill_flops(inv, n_tokens, depth)
     mfu = PREFILL_EFFICIENCY.get(device.segment, 0.3)
     return device.fp16_tflops * 1e12 * mfu / flops

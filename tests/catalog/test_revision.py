@@ -40,15 +40,17 @@ def test_another_process_s_change_shows_once_the_tokens_are_read_again(  # type:
         assert Revision.current() == before  # within the window: remembered
     settings.REVISION_CHECK_MS = 0  # the window has passed
     with django_assert_num_queries(1):
-        assert Revision.current() == (before[0], "f" * 32)
+        assert Revision.current() == (before.catalog, "f" * 32, before.benchmarks)
 
 
 def test_this_process_s_own_change_shows_at_once(settings) -> None:  # type: ignore[no-untyped-def]
     settings.REVISION_CHECK_MS = 60_000
-    catalog, prices = Revision.current()
+    catalog, prices, benchmarks = Revision.current()
     model = Model.objects.get(slug="llama-3-1-8b-instruct")
     model.name = "Renamed"
     model.save()  # the catalog signal bumps the token
-    assert Revision.current()[0] != catalog
+    assert Revision.current().catalog != catalog
     Revision.bump(Revision.PRICES)
-    assert Revision.current()[1] != prices
+    assert Revision.current().prices != prices
+    Revision.bump(Revision.BENCHMARKS)
+    assert Revision.current().benchmarks != benchmarks

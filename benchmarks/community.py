@@ -1,0 +1,256 @@
+"""The "Community benchmarks" section of model and hardware pages: published results beside
+our estimate for the same setup, medians per device and quant, and a chart.
+
+Rendered once per catalog and benchmarks revision, subject and filters, then cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+from collections.abc import Mapping
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+from django.core.cache import cache
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString, mark_safe
+
+from benchmarks import calibration
+from benchmarks.models import ENGINES, Runtime, Submission
+from benchmarks.plausibility import Setup, estimate_gen
+from catalog.models import Hardware, Model, Revision
+from estimator.devices import device_class
+
+SHOWN = 100  # individual results listed, newest first
+CACHE_SECONDS = 3600
+FILTERS = ("bhw", "bq", "brt")  # device, quant, runtime: apart from the model page's own state
+
+
+@dataclass(frozen=True)
+class Result:
+    submission: Submission
+    estimate: float | None  # our aggregate decode tokens/s for its setup
+
+    @property
+    def ratio(self) -> float | None:
+        gen = self.submission.gen_tokens_per_s
+        return gen / self.estimate if gen and self.estimate else None
+
+
+def section(
+    params: Mapping[str, str],
+    *,
+    model: Model | None = None,
+    hardware: Hardware | None = None,
+    catalog: str | None = None,
+    calib: calibration.Calibration | None = None,
+) -> SafeString:
+    """The section's HTML for a model or a device, filtered by `params` (bhw, bq, brt). The
+    model page passes the catalog token and calibration it already holds."""
+    if catalog is None or calib is None:
+        tokens = Revision.current()
+        catalog, calib = tokens.catalog, calibration.current(tokens.benchmarks)
+    subject = f"m{model.pk}" if model else f"h{hardware.pk}"  # type: ignore[union-attr]
+    chosen = {k: str(params.get(k, ""))[:60] for k in FILTERS}
+    name = f"{catalog}:{calib.token}:{subject}:{sorted(chosen.items())}"
+    key = f"community:{hashlib.blake2b(name.encode(), digest_size=16).hexdigest()}"
+    html = cache.get(key)
+    if html is None:
+        html = render_to_string(
+            "benchmarks/_community.html", _context(chosen, calib, model, hardware)
+        )
+        cache.set(key, html, CACHE_SECONDS)
+    return mark_safe(html)
+
+
+def _context(
+    chosen: dict[str, str],
+    calib: calibration.Calibration,
+    model: Model | None,
+    hardware: Hardware | None,
+) -> dict[str, Any]:
+    published = Submission.objects.published().select_related("model", "hardware")
+    published = published.filter(model=model) if model else published.filter(hardware=hardware)
+    everything = list(published.order_by("-created_at", "-id"))
+    options = _options(everything, by_model=model is None)
+    notes = []
+    rows = everything
+    for key, label in (("bhw", "device"), ("bq", "quant"), ("brt", "runtime")):
+        value = chosen[key]
+        if value and value not in dict(options[key]):
+            notes.append(f"No published result with that {label}; showing all.")
+            chosen[key] = ""
+        elif value:
+            rows = [r for r in rows if _value(r, key, by_model=model is None) == value]
+    results = [Result(s, _estimate(s, calib)) for s in rows]
+    groups = _groups(results, by_model=model is None)
+    return {
+        "model": model,
+        "hardware": hardware,
+        "total": len(everything),
+        "results": [_row(r, by_model=model is None) for r in results[:SHOWN]],
+        "more": max(len(results) - SHOWN, 0),
+        "groups": groups,
+        "chart": _chart(groups),
+        "options": options,
+        "chosen": chosen,
+        "notes": notes,
+        "page_url": (model or hardware).get_absolute_url(),  # type: ignore[union-attr]
+        "submit_query": f"model={model.slug}" if model else f"hardware={hardware.slug}",  # type: ignore[union-attr]
+        "calibrated": " ".join(
+            filter(None, (calibration.note(calib, e) for e in sorted(set(ENGINES.values()))))
+        ),
+        "min_runs": calibration.MIN_RUNS,
+        "min_submitters": calibration.MIN_SUBMITTERS,
+        "clamp": calibration.CLAMP,
+    }
+
+
+def _value(s: Submission, key: str, *, by_model: bool) -> str:
+    if key == "bhw":
+        return s.model.slug if by_model else (s.hardware.slug if s.hardware else "other")
+    if key == "bq":
+        return s.quant or "other"
+    return s.runtime
+
+
+def _options(subs: list[Submission], *, by_model: bool) -> dict[str, list[tuple[str, str]]]:
+    """The filter choices: only values some published result has."""
+    devices: dict[str, str] = {}
+    quants: dict[str, str] = {}
+    runtimes: dict[str, str] = {}
+    for s in subs:
+        if by_model:
+            devices[s.model.slug] = s.model.name
+        else:
+            devices[s.hardware.slug if s.hardware else "other"] = (
+                s.hardware.name if s.hardware else "Other devices"
+            )
+        quants[s.quant or "other"] = s.quant or "Other quants"
+        runtimes[s.runtime] = Runtime(s.runtime).label
+    return {
+        "bhw": sorted(devices.items(), key=lambda kv: kv[1]),
+        "bq": sorted(quants.items()),
+        "brt": sorted(runtimes.items(), key=lambda kv: kv[1]),
+    }
+
+
+def _estimate(s: Submission, calib: calibration.Calibration) -> float | None:
+    engine = ENGINES.get(s.runtime)
+    if s.hardware is None or engine is None or not s.gen_tokens_per_s:
+        return None
+    factor = calib.value(device_class(s.hardware.vendor, s.hardware.kind), engine)
+    setup = Setup(
+        s.model, s.quant, s.hardware, s.hardware_count, s.context, s.depth, s.batch,
+        s.flash_attn, s.kv_type, s.prompt_tokens_per_s, s.gen_tokens_per_s,
+    )  # fmt: skip
+    return estimate_gen(setup, factor)
+
+
+def _tps(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def _row(r: Result, *, by_model: bool) -> dict[str, Any]:
+    s = r.submission
+    settings = [f"ctx {s.context:,}"]
+    if s.depth:
+        settings.append(f"depth {s.depth:,}")
+    if s.batch > 1:
+        settings.append(f"batch {s.batch}")
+    settings.append("FA " + {True: "on", False: "off", None: "?"}[s.flash_attn])
+    if s.kv_type != "f16":
+        settings.append(f"KV {s.kv_type}")
+    return {
+        "subject": s.model.name if by_model else s.device_label,
+        "subject_url": s.model.get_absolute_url()
+        if by_model
+        else (s.hardware.get_absolute_url() if s.hardware else ""),
+        "quant": s.quant or s.quant_text,
+        "runtime": " ".join(filter(None, [Runtime(s.runtime).label, s.runtime_version])),
+        "backend": s.get_backend_display(),
+        "test": s.test,
+        "settings": ", ".join(settings),
+        "pp": _tps(s.prompt_tokens_per_s),
+        "tg": _tps(s.gen_tokens_per_s),
+        "estimate": _tps(r.estimate),
+        "ratio": f"{r.ratio:.2f}" if r.ratio else "—",
+        "other": s.hardware is None,
+        "name": s.name or "anonymous",
+        "date": s.created_at,
+        "link": s.link,
+        "notes": s.notes,
+    }
+
+
+def _groups(results: list[Result], *, by_model: bool) -> list[dict[str, Any]]:
+    """Median generation speed and measured ÷ estimate per device (or model) and quant; devices
+    not in the catalog are listed but not aggregated."""
+    groups: dict[tuple[Any, ...], list[Result]] = {}
+    for r in results:
+        s = r.submission
+        if s.hardware is None or not s.gen_tokens_per_s or not s.quant:
+            continue
+        subject = s.model.pk if by_model else (s.hardware.pk, s.hardware_count)
+        groups.setdefault((subject, s.quant), []).append(r)
+    out = []
+    for (_, quant), members in groups.items():
+        s = members[0].submission
+        ratios = [r.ratio for r in members if r.ratio]
+        estimates = [r.estimate for r in members if r.estimate]
+        out.append(
+            {
+                "subject": s.model.name if by_model else s.device_label,
+                "quant": quant,
+                "runs": len(members),
+                "median": statistics.median(r.submission.gen_tokens_per_s or 0 for r in members),
+                "estimate": statistics.median(estimates) if estimates else None,
+                "ratio": f"{statistics.median(ratios):.2f}" if ratios else "—",
+            }
+        )
+    out.sort(key=lambda g: -g["median"])
+    for g in out:
+        g["median_text"] = _tps(g["median"])
+        g["estimate_text"] = _tps(g["estimate"])
+    return out
+
+
+def _chart(groups: list[dict[str, Any]]) -> SafeString:
+    """Horizontal bars of measured median generation tokens/s, our estimate as a tick."""
+    if not groups:
+        return mark_safe("")
+    width, label_w, row_h, pad = 560, 210, 22, 8
+    top = max(max(g["median"], g["estimate"] or 0) for g in groups) * 1.1
+    scale = (width - label_w - 50) / top
+    height = pad * 2 + row_h * len(groups) + 16
+    parts = [
+        f'<svg class="chart bench" viewBox="0 0 {width} {height}" role="img" '
+        'aria-label="Measured generation tokens per second by device, with our estimate">'
+    ]
+    for i, g in enumerate(groups):
+        y = pad + i * row_h
+        bar = g["median"] * scale
+        label = escape(f"{g['subject']} · {g['quant']}")
+        parts.append(
+            f'<text class="bar-label" x="{label_w - 6}" y="{y + 14}">{label}</text>'
+            f'<rect class="measured" x="{label_w}" y="{y + 3}" width="{bar:.1f}" height="14">'
+            f"<title>{label}: median {g['median_text']} tokens/s over {g['runs']} "
+            f"run{'s' if g['runs'] != 1 else ''}</title></rect>"
+            f'<text class="bar-value" x="{label_w + bar + 4:.1f}" y="{y + 14}">'
+            f"{g['median_text']}</text>"
+        )
+        if g["estimate"]:
+            x = label_w + g["estimate"] * scale
+            parts.append(
+                f'<line class="estimate" x1="{x:.1f}" x2="{x:.1f}" y1="{y + 1}" y2="{y + 19}">'
+                f"<title>our estimate: {g['estimate_text']} tokens/s</title></line>"
+            )
+    parts.append(
+        f'<text class="chart-title" x="{pad}" y="{height - 4}">bars: measured median '
+        "generation tokens/s; ticks: our estimate</text></svg>"
+    )
+    return mark_safe("".join(parts))

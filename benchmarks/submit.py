@@ -1,0 +1,175 @@
+"""Storing submissions: rate limit, duplicates, the plausibility verdict. Shared by the form,
+the paste flow and the API."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from benchmarks.models import Source, Status, Submission
+from benchmarks.plausibility import Setup, judge
+from catalog.models import Revision
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after: int) -> None:
+        minutes = max(1, round(retry_after / 60))
+        super().__init__(
+            f"Too many submissions from your address: at most {settings.BENCHMARK_RATE_LIMIT} "
+            f"an hour. Try again in about {minutes} minute{'s' if minutes != 1 else ''}."
+        )
+        self.retry_after = retry_after
+
+
+class Duplicate(Exception):
+    def __init__(self, rows: dict[int, str]) -> None:
+        super().__init__("; ".join(rows.values()))
+        self.rows = rows  # row index -> message
+
+
+def ip_hash(request: HttpRequest) -> str:
+    """The client address, salted and hashed: enough to rate-limit, useless to identify."""
+    address = request.META.get("REMOTE_ADDR") or "unknown"
+    key = (settings.BENCHMARK_IP_SALT or settings.SECRET_KEY).encode()
+    return hmac.new(key, address.encode(), hashlib.sha256).hexdigest()
+
+
+def _rate_key(ip: str, now: float) -> str:
+    return f"bench-rate:{ip[:32]}:{int(now // 3600)}"  # a fixed window: this clock hour
+
+
+def check_rate(ip: str) -> None:
+    """Raise RateLimited when this address stored BENCHMARK_RATE_LIMIT submissions in the
+    current clock hour (counted in the cache: Redis in production, shared by all workers)."""
+    now = time.time()
+    if cache.get(_rate_key(ip, now), 0) >= settings.BENCHMARK_RATE_LIMIT:
+        raise RateLimited(int(3600 - now % 3600) + 1)
+
+
+def _count(ip: str) -> None:
+    key = _rate_key(ip, time.time())
+    if not cache.add(key, 1, 3600):
+        try:
+            cache.incr(key)  # atomic in Redis
+        except ValueError:  # the window ended between add and incr
+            cache.add(key, 1, 3600)
+
+
+def fingerprint(setup: Mapping[str, Any], row: Mapping[str, Any]) -> str:
+    """The same setup and figures hash alike, however they were typed."""
+    hardware = setup["hardware"]
+    values = [
+        setup["model"].pk,
+        row["quant"] or row["quant_text"].strip().lower(),
+        hardware.pk if hardware else setup["hardware_text"].strip().lower(),
+        setup["hardware_count"], setup["runtime"], setup["runtime_version"].strip().lower(),
+        setup["backend"], row["context"], row["depth"], row["batch"], row["flash_attn"],
+        row["kv_type"],
+        None if row["prompt_tokens_per_s"] is None else round(row["prompt_tokens_per_s"], 2),
+        None if row["gen_tokens_per_s"] is None else round(row["gen_tokens_per_s"], 2),
+    ]  # fmt: skip
+    return hashlib.sha256(json.dumps(values).encode()).hexdigest()
+
+
+def _row_setup(setup: Mapping[str, Any], row: Mapping[str, Any]) -> Setup:
+    return Setup(
+        model=setup["model"],
+        quant=row["quant"],
+        hardware=setup["hardware"],
+        hardware_count=setup["hardware_count"],
+        context=row["context"],
+        depth=row["depth"],
+        batch=row["batch"],
+        flash_attn=row["flash_attn"],
+        kv_type=row["kv_type"],
+        prompt_tokens_per_s=row["prompt_tokens_per_s"],
+        gen_tokens_per_s=row["gen_tokens_per_s"],
+    )
+
+
+def model_errors(setup: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> dict[int, str]:
+    """Row index -> what does not fit the chosen model (a context beyond its own)."""
+    model = setup["model"]
+    return {
+        i: f"A context of {row['context']:,} tokens is more than {model.name}'s "
+        f"{model.context_length:,}."
+        for i, row in enumerate(rows)
+        if row["context"] > model.context_length
+    }
+
+
+def store(
+    setup: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], source: Source, ip: str
+) -> list[Submission]:
+    """Judge and save every row (all or none); raises Duplicate or RateLimited."""
+    check_rate(ip)
+    prints = [fingerprint(setup, row) for row in rows]
+    seen: dict[str, int] = {}
+    duplicates: dict[int, str] = {}
+    for i, p in enumerate(prints):
+        if p in seen:
+            duplicates[i] = f"Row {i + 1} repeats row {seen[p] + 1}."
+        seen.setdefault(p, i)
+    stored = Submission.objects.filter(fingerprint__in=prints)
+    for p, created in stored.values_list("fingerprint", "created_at"):
+        index = prints.index(p)
+        duplicates[index] = (
+            f"Row {index + 1}: this exact result was already submitted on {created:%Y-%m-%d}."
+        )
+    if duplicates:
+        raise Duplicate(dict(sorted(duplicates.items())))
+    now = timezone.now()
+    submissions = []
+    for row, p in zip(rows, prints, strict=True):
+        verdict = judge(_row_setup(setup, row))
+        submissions.append(
+            Submission(
+                model=setup["model"],
+                quant=row["quant"],
+                quant_text=row["quant_text"],
+                hardware=setup["hardware"],
+                hardware_text=setup["hardware_text"],
+                hardware_count=setup["hardware_count"],
+                runtime=setup["runtime"],
+                runtime_version=setup["runtime_version"],
+                backend=setup["backend"],
+                context=row["context"],
+                depth=row["depth"],
+                batch=row["batch"],
+                flash_attn=row["flash_attn"],
+                kv_type=row["kv_type"],
+                prompt_tokens_per_s=row["prompt_tokens_per_s"],
+                gen_tokens_per_s=row["gen_tokens_per_s"],
+                test=row.get("test", ""),
+                notes=setup["notes"],
+                link=setup["link"],
+                name=setup["name"],
+                status=Status.PUBLISHED if verdict.published else Status.PENDING,
+                held_reason=verdict.reason,
+                estimate_gen_tokens_per_s=verdict.estimate_gen,
+                roofline_gen_tokens_per_s=verdict.roofline_gen,
+                roofline_prompt_tokens_per_s=verdict.roofline_prompt,
+                source=source,
+                ip_hash=ip,
+                fingerprint=p,
+                created_at=now,
+            )
+        )
+    try:
+        with transaction.atomic():
+            Submission.objects.bulk_create(submissions)
+    except IntegrityError as exc:  # a twin stored between our check and our insert
+        raise Duplicate({0: "This exact result was submitted a moment ago."}) from exc
+    Revision.bump(Revision.BENCHMARKS)  # bulk_create sends no signals
+    _count(ip)
+    return submissions
