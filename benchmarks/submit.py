@@ -37,9 +37,20 @@ class Duplicate(Exception):
         self.rows = rows  # row index -> message
 
 
+def client_address(request: HttpRequest) -> str:
+    """The client's address: REMOTE_ADDR, or behind TRUSTED_PROXIES proxies the address the
+    outermost of them saw (the entries to its left in X-Forwarded-For can be forged)."""
+    hops = settings.TRUSTED_PROXIES
+    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = [a for a in forwarded if a]
+    if hops and len(forwarded) >= hops:
+        return forwarded[-hops]
+    return request.META.get("REMOTE_ADDR") or "unknown"
+
+
 def ip_hash(request: HttpRequest) -> str:
     """The client address, salted and hashed: enough to rate-limit, useless to identify."""
-    address = request.META.get("REMOTE_ADDR") or "unknown"
+    address = client_address(request)
     key = (settings.BENCHMARK_IP_SALT or settings.SECRET_KEY).encode()
     return hmac.new(key, address.encode(), hashlib.sha256).hexdigest()
 

@@ -86,6 +86,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # and the salt for the stored address hashes (SECRET_KEY when unset).
 BENCHMARK_RATE_LIMIT = env_int("BENCHMARK_RATE_LIMIT", 10)
 BENCHMARK_IP_SALT = env_str("BENCHMARK_IP_SALT", "")
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: clients connect directly).
+TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
 
 # How long a process trusts its copy of the catalog and prices revision tokens (catalog.models.
 # Revision): a page served from the cache then makes no query; an edit made by another process

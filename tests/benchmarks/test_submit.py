@@ -187,3 +187,18 @@ def test_notes_with_html_are_stored_as_written_and_shown_escaped(client: Client)
 def test_the_confirmation_link_cannot_be_forged(client: Client) -> None:
     response = client.get("/benchmarks/submitted/?t=[1,2,3]")
     assert response.status_code == 400 and "Link expired or invalid" in response.content.decode()
+
+
+def test_behind_a_proxy_the_address_comes_from_the_proxy_s_header(settings) -> None:  # type: ignore[no-untyped-def]
+    from django.test import RequestFactory
+
+    from benchmarks.submit import client_address
+
+    request = RequestFactory().post(
+        URL, REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.5"
+    )
+    assert client_address(request) == "10.0.0.2"  # no proxy configured: the header is ignored
+    settings.TRUSTED_PROXIES = 1
+    assert client_address(request) == "203.0.113.5"  # not the forgeable first entry
+    settings.TRUSTED_PROXIES = 3
+    assert client_address(request) == "10.0.0.2"  # fewer hops than configured: do not trust
