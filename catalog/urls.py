@@ -10,4 +10,5 @@ urlpatterns = [
     path("families/<slug:slug>/", views.family_detail, name="family_detail"),
     path("hardware/", views.hardware_list, name="hardware_list"),
     path("hardware/<slug:slug>/", views.hardware_detail, name="hardware_detail"),
+    path("methodology/", views.methodology, name="methodology"),
 ]

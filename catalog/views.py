@@ -17,6 +17,7 @@ from django.views.decorators.vary import vary_on_headers
 from benchmarks import community
 from catalog import model_page
 from catalog.forms import SORTS, BrowseForm
+from catalog.methodology import figures as methodology_figures
 from catalog.models import Family, Hardware, Model, Provider
 from estimator.memory import _inventory, config_key
 
@@ -282,3 +283,10 @@ def hardware_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request, "catalog/hardware_detail.html", {"device": device, "community_html": section}
     )
+
+
+@require_GET
+def methodology(request: HttpRequest) -> HttpResponse:
+    """How every number is computed, and the estimator beside real llama.cpp."""
+    data = methodology_figures()
+    return render(request, "catalog/methodology.html", {**data, "c": data["constants"]})

@@ -1,10 +1,11 @@
 from django.contrib import admin
+from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
 
 from benchmarks.api import router as benchmarks_router
 from catalog.api import router as catalog_router
 from cloudprices.api import router as prices_router
-from config import health
+from config import health, seo
 from config.api import api
 from estimator.api import router as estimator_router
 
@@ -16,6 +17,8 @@ api.add_router("/", benchmarks_router)
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("robots.txt", seo.robots_txt, name="robots"),
+    path("sitemap.xml", sitemap, {"sitemaps": seo.SITEMAPS}, name="sitemap"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("", include("cloudprices.urls")),

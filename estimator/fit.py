@@ -25,6 +25,10 @@ GPU_RESERVE = 512 << 20
 CPU_OS_RESERVE = 4 * GIB
 HOST_BANDWIDTH_GBPS = 80.0  # dual-channel DDR5 desktop, ~90 GB/s theoretical
 HOST_MEMORY = 64 * GIB  # system RAM assumed for CPU offload
+# Decode tokens/s a grade needs when it fits with headroom (a tight fit is at best C); with CPU
+# offload D needs OFFLOAD_D and E is slower.
+GRADE_A, GRADE_B, GRADE_C = 30.0, 12.0, 5.0
+OFFLOAD_D = 3.0
 
 
 def usable_bytes(device: Device) -> int:
@@ -83,12 +87,12 @@ def _graded(status: str, headroom: int, gpu_layers: int, n: int, tps: float | No
     assert tps is not None
     speed = f"~{tps:.0f} tokens/s" if tps >= 10 else f"~{tps:.1f} tokens/s"
     if status == "offload":
-        grade = "D" if tps >= 3 else "E"
+        grade = "D" if tps >= OFFLOAD_D else "E"
         reason = f"only {gpu_layers} of {n} layers fit on the GPU; {speed} with CPU offload"
         return Fit(status, headroom, gpu_layers, n, tps, grade, reason)
     room = f"{headroom / GIB:.1f} GiB free"
     if status == "tight":
-        grade = "C" if tps >= 5 else "D"
+        grade = "C" if tps >= GRADE_C else "D"
         return Fit(status, headroom, gpu_layers, n, tps, grade, f"fits tightly ({room}); {speed}")
-    grade = "A" if tps >= 30 else "B" if tps >= 12 else "C" if tps >= 5 else "D"
+    grade = "A" if tps >= GRADE_A else "B" if tps >= GRADE_B else "C" if tps >= GRADE_C else "D"
     return Fit(status, headroom, gpu_layers, n, tps, grade, f"fits with {room}; {speed}")

@@ -20,7 +20,7 @@ from estimator.quant import Weights
 
 # Decode: t_token = bytes / (eta x bandwidth) + layers x overhead. Two constants per device
 # class, fitted (least median error) across every device of the class in the calibration set
-# (tests/data/llama_cpp_tps_calibration.csv; docs/estimator.md "Speed"). AMD and CPU have no
+# (estimator/data/llama_cpp_tps_calibration.csv; docs/estimator.md "Speed"). AMD and CPU have no
 # calibration rows yet: they use the NVIDIA constants and a wider band.
 DECODE_EFFICIENCY = {"nvidia": 0.92, "apple": 0.94, "amd": 0.92, "cpu": 0.92}
 LAYER_OVERHEAD_S = {"nvidia": 100e-6, "apple": 190e-6, "amd": 100e-6, "cpu": 100e-6}

@@ -3,7 +3,7 @@
 For each case: write a GGUF with zeroed weights in a real model's shapes (the tensor inventory
 from estimator/inventory.py, so names and shapes are checked too), quantize it with llama.cpp's
 own quantizer, load it with a context and KV type, and record the file size, the per-tensor
-types, and the buffer sizes llama.cpp logs. Output: tests/engine/llama_cpp_cases.json.
+types, and the buffer sizes llama.cpp logs. Output: estimator/data/llama_cpp_cases.json.
 
 Not part of `make test` (it builds files of up to a few GB). Run it in its own venv:
 
@@ -382,7 +382,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--vocab-dir", type=Path, required=True, help="llama.cpp models/ folder")
     parser.add_argument(
-        "--out", type=Path, default=Path(__file__).with_name("llama_cpp_cases.json")
+        "--out", type=Path, default=ROOT / "estimator" / "data" / "llama_cpp_cases.json"
     )
     parser.add_argument("--only", help="run only cases whose name contains this")
     args = parser.parse_args()

@@ -7,19 +7,17 @@ within 0.5 %, KV cache within 0.5 %, output buffer equal, compute buffer within 
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from estimator.inventory import tensor_inventory
-from estimator.memory import MemoryEstimate, MemoryOptions, estimate_memory
+from estimator.memory import MemoryOptions, estimate_memory
 from estimator.quant import quantize
+from estimator.validation import engine_data, engine_runs, estimate_run
 
-DATA = json.loads((Path(__file__).parents[1] / "engine" / "llama_cpp_cases.json").read_text())
-CASES = DATA["cases"]
-RUNS = [(case, run) for case in CASES for run in case["runs"]]
+CASES = engine_data()["cases"]
+RUNS = engine_runs()
 # Runs whose compute buffer the formula does not explain yet (strict xfail: fixing one fails
 # the test until it is removed from here).
 COMPUTE_GAPS: set[str] = set()
@@ -52,17 +50,6 @@ def test_every_tensor_type_matches_llama_quantize(case: dict[str, Any]) -> None:
 def test_file_size_within_half_a_percent(case: dict[str, Any]) -> None:
     est = estimate_memory(case["config"], MemoryOptions(file_type=case["file_type"]))
     assert est.file_bytes == pytest.approx(case["file_bytes"], rel=0.005)
-
-
-def estimate_run(case: dict[str, Any], run: dict[str, Any]) -> MemoryEstimate:
-    opts = MemoryOptions(
-        file_type=case["file_type"],
-        n_ctx=run["n_ctx"],
-        type_k=run["kv"],
-        type_v=run["kv"],
-        flash_attn=run["flash_attn"],
-    )
-    return estimate_memory(case["config"], opts)
 
 
 @pytest.mark.parametrize(("case", "run"), RUNS, ids=[run_id(r) for r in RUNS])

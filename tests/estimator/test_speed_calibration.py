@@ -3,37 +3,10 @@
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
 
 import pytest
 
-from estimator.inventory import tensor_inventory
-from estimator.kv import KvOptions, kv_cache
-from estimator.quant import quantize
-from estimator.throughput import decode_tokens_per_s, prefill_tokens_per_s
-from tests.estimator.calibration import MODELS, Row, rows
-
-ROWS = rows()
-
-
-def predicted(row: Row) -> float | None:
-    inv = tensor_inventory(MODELS[row.model])
-    if row.test == "pp":
-        return prefill_tokens_per_s(inv, row.n_tokens, row.depth, row.device)
-    kv = kv_cache(inv, KvOptions(n_ctx=max(4096, row.depth + row.n_tokens)))
-    depth = row.depth + row.n_tokens // 2  # tg-N averages over N generated tokens
-    return decode_tokens_per_s(inv, quantize(inv, row.quant), kv, row.device, depth)[0]
-
-
-def errors(test: str) -> dict[str, list[float]]:
-    by_class: dict[str, list[float]] = defaultdict(list)
-    for row in ROWS:
-        if row.test != test:
-            continue
-        guess = predicted(row)
-        if guess is not None:
-            by_class[row.device.device_class].append(abs(guess / row.tps - 1))
-    return by_class
+from estimator.validation import speed_errors as errors
 
 
 def test_the_calibration_set_covers_nvidia_and_apple() -> None:

@@ -1,19 +1,38 @@
-"""The calibration set (tests/data/llama_cpp_tps_calibration.csv) joined to models and devices."""
+"""The estimator against the real thing: the data its tests assert on, for the tests and for
+the methodology page alike (thin layer: it reads the data files in estimator/data/).
+
+- Memory: llama.cpp runs recorded by tests/engine/generate.py (`llama_cpp_cases.json`): GGUFs
+  in real models' shapes, quantized by llama.cpp's own quantizer and loaded on its CPU backend,
+  with the file size, tensor types and buffer sizes llama.cpp reported.
+- Speed: measured llama.cpp tokens/s on many GPUs and Apple chips
+  (`llama_cpp_tps_calibration.csv`, each row with its source), joined to models and devices.
+"""
 
 from __future__ import annotations
 
 import csv
+import json
 import re
+import statistics
 import tomllib
+from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from estimator.throughput import Device
+from estimator.inventory import tensor_inventory
+from estimator.kv import KvOptions, kv_cache
+from estimator.memory import MemoryEstimate, MemoryOptions, estimate_memory
+from estimator.quant import quantize
+from estimator.throughput import Device, decode_tokens_per_s, prefill_tokens_per_s
 
-DATA = Path(__file__).parents[1] / "data" / "llama_cpp_tps_calibration.csv"
-HARDWARE = tomllib.loads(
-    (Path(__file__).parents[2] / "catalog" / "data" / "hardware.toml").read_text()
-)["hardware"]
+HERE = Path(__file__).parent
+DATA = HERE / "data" / "llama_cpp_tps_calibration.csv"
+ENGINE_CASES = HERE / "data" / "llama_cpp_cases.json"
+HARDWARE = tomllib.loads((HERE.parent / "catalog" / "data" / "hardware.toml").read_text())[
+    "hardware"
+]
 BY_SLUG = {h["slug"]: h for h in HARDWARE}
 
 _LLAMA = {"model_type": "llama", "vocab_size": 32000, "tie_word_embeddings": False}
@@ -113,6 +132,7 @@ class Row:
     tps: float
 
 
+@lru_cache(maxsize=1)
 def rows() -> list[Row]:
     """Single-device rows whose device and model we can resolve."""
     out = []
@@ -150,3 +170,68 @@ def _device(name: str, notes: str, backend: str) -> Device | None:
     if "Metal" in backend and match:
         return Device(0, float(match.group(1)), None, "apple", "apple")
     return None
+
+
+def predicted(row: Row) -> float | None:
+    """Our tokens/s for a calibration row (None: prefill on a device without an FP16 figure)."""
+    inv = tensor_inventory(MODELS[row.model])
+    if row.test == "pp":
+        return prefill_tokens_per_s(inv, row.n_tokens, row.depth, row.device)
+    kv = kv_cache(inv, KvOptions(n_ctx=max(4096, row.depth + row.n_tokens)))
+    depth = row.depth + row.n_tokens // 2  # tg-N averages over N generated tokens
+    return decode_tokens_per_s(inv, quantize(inv, row.quant), kv, row.device, depth)[0]
+
+
+@lru_cache(maxsize=2)
+def speed_errors(test: str) -> dict[str, list[float]]:
+    """|ours / measured - 1| per device class, for "tg" (decode) or "pp" (prefill) rows."""
+    by_class: dict[str, list[float]] = defaultdict(list)
+    for row in rows():
+        if row.test != test:
+            continue
+        guess = predicted(row)
+        if guess is not None:
+            by_class[row.device.device_class].append(abs(guess / row.tps - 1))
+    return dict(by_class)
+
+
+@dataclass(frozen=True)
+class SpeedSummary:
+    test: str  # "tg" or "pp"
+    device_class: str
+    rows: int
+    median_error: float
+    within_15: float  # share of rows within 15 %
+
+
+def speed_summary() -> list[SpeedSummary]:
+    """Median error and share within 15 % per test and device class."""
+    out = []
+    for test in ("tg", "pp"):
+        for cls, errs in sorted(speed_errors(test).items()):
+            within = sum(e <= 0.15 for e in errs) / len(errs)
+            out.append(SpeedSummary(test, cls, len(errs), statistics.median(errs), within))
+    return out
+
+
+@lru_cache(maxsize=1)
+def engine_data() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(ENGINE_CASES.read_text())
+    return data
+
+
+def engine_runs() -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(case, run) for every recorded llama.cpp load."""
+    return [(case, run) for case in engine_data()["cases"] for run in case["runs"]]
+
+
+def estimate_run(case: dict[str, Any], run: dict[str, Any]) -> MemoryEstimate:
+    """Our estimate for a recorded run's model, file type, context, KV type and attention."""
+    opts = MemoryOptions(
+        file_type=case["file_type"],
+        n_ctx=run["n_ctx"],
+        type_k=run["kv"],
+        type_v=run["kv"],
+        flash_attn=run["flash_attn"],
+    )
+    return estimate_memory(case["config"], opts)

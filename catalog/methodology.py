@@ -1,0 +1,99 @@
+"""The methodology page's figures: the estimator's constants as the code holds them, and its
+error against real llama.cpp runs and measured speeds (estimator.validation, the data the
+estimator's tests assert on)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from benchmarks import calibration, plausibility
+from estimator import estimate, fit, throughput
+from estimator.memory import MemoryOptions, estimate_memory
+from estimator.validation import engine_data, engine_runs, estimate_run, speed_summary
+
+MIB = 1 << 20
+CLASS_NAMES = {"nvidia": "NVIDIA (CUDA)", "apple": "Apple (Metal)", "amd": "AMD", "cpu": "CPU"}
+
+
+def _diff(ours: float, real: float) -> str:
+    if real == 0:
+        return "0 %" if ours == 0 else "—"
+    return f"{100 * (ours / real - 1):+.1f} %"
+
+
+@lru_cache(maxsize=1)
+def figures() -> dict[str, Any]:
+    """Everything the page shows; computed once per process (the data ship with the code)."""
+    data = engine_data()
+    memory = []
+    for case, run in engine_runs():
+        est = estimate_run(case, run)
+        memory.append(
+            {
+                "model": case["name"],
+                "quant": case["file_type"],
+                "ctx": run["n_ctx"],
+                "kv": run["kv"],
+                "fa": "on" if run["flash_attn"] else "off",
+                "cells": [
+                    (f"{ours / MIB:,.2f}", f"{real:,.2f}", _diff(ours / MIB, real))
+                    for ours, real in (
+                        (est.weights_bytes, run["model_mib"]),
+                        (est.kv.bytes, run["kv_mib"]),
+                        (est.output_buffer_bytes, run["output_mib"]),
+                        (est.compute_buffer_bytes, run["compute_mib"]),
+                    )
+                ],
+            }
+        )
+    files = []
+    for case in data["cases"]:
+        ours = estimate_memory(case["config"], MemoryOptions(file_type=case["file_type"]))
+        files.append(
+            {
+                "model": case["name"],
+                "quant": case["file_type"],
+                "ours": f"{ours.file_bytes:,}",
+                "real": f"{case['file_bytes']:,}",
+                "diff": _diff(ours.file_bytes, case["file_bytes"]),
+            }
+        )
+    speed = [
+        {
+            "test": "decode (tg)" if s.test == "tg" else "prefill (pp)",
+            "cls": CLASS_NAMES.get(s.device_class, s.device_class),
+            "rows": s.rows,
+            "median": f"{100 * s.median_error:.1f} %",
+            "within": f"{100 * s.within_15:.0f} %",
+        }
+        for s in speed_summary()
+    ]
+    return {
+        "engine": {k: v for k, v in data.items() if k != "cases"},
+        "memory": memory,
+        "files": files,
+        "speed": speed,
+        "runs": len(memory),
+        "cases": len(files),
+        "constants": {
+            "eta": throughput.DECODE_EFFICIENCY,
+            "overhead_us": {k: round(v * 1e6) for k, v in throughput.LAYER_OVERHEAD_S.items()},
+            "prefill": throughput.PREFILL_EFFICIENCY,
+            "band": round(100 * throughput.DECODE_BAND),
+            "uncalibrated_band": round(100 * throughput.UNCALIBRATED_BAND),
+            "prefill_band": round(100 * throughput.PREFILL_BAND),
+            "grades": (fit.GRADE_A, fit.GRADE_B, fit.GRADE_C, fit.OFFLOAD_D),
+            "gpu_reserve_mib": fit.GPU_RESERVE // MIB,
+            "cpu_reserve_gib": fit.CPU_OS_RESERVE >> 30,
+            "host_bandwidth": fit.HOST_BANDWIDTH_GBPS,
+            "vllm_utilization": estimate.VLLM_GPU_MEMORY_UTILIZATION,
+            "vllm_block": estimate.VLLM_BLOCK,
+            "gen_margin": plausibility.GEN_MARGIN,
+            "low_ratio": plausibility.LOW_RATIO,
+            "prompt_factor": throughput.PREFILL_ROOFLINE_FACTOR,
+            "min_runs": calibration.MIN_RUNS,
+            "min_submitters": calibration.MIN_SUBMITTERS,
+            "clamp": calibration.CLAMP,
+        },
+    }
