@@ -227,6 +227,16 @@ class Snapshot:
 _snapshot: Snapshot | None = None
 
 
+def device_groups(snap: Snapshot) -> list[tuple[str, list[Hardware]]]:
+    """The catalog's devices by segment group, for device pickers."""
+    groups = []
+    for label, segments in SEGMENT_GROUPS:
+        members = [d for d in snap.devices if d.segment in segments]
+        if members:
+            groups.append((label, members))
+    return groups
+
+
 def _class(hw: Hardware) -> str:
     return device_class(hw.vendor, hw.kind)
 
@@ -269,6 +279,7 @@ class Listing:
     """What the similar-models table shows of a model, read once per catalog revision."""
 
     pk: int
+    slug: str
     name: str
     url: str
     params: str
@@ -282,6 +293,7 @@ class Listing:
 def _listing(model: Model) -> Listing:
     return Listing(
         model.pk,
+        model.slug,
         model.name,
         model.get_absolute_url(),
         params(model.params_total),
@@ -392,12 +404,7 @@ class Page:
 
     @cached_property
     def gpu_options(self) -> list[tuple[str, list[Hardware]]]:
-        groups = []
-        for label, segments in SEGMENT_GROUPS:
-            members = [d for d in self.snap.devices if d.segment in segments]
-            if members:
-                groups.append((label, members))
-        return groups
+        return device_groups(self.snap)
 
     @cached_property
     def devices_calibration(self) -> str:
@@ -692,6 +699,12 @@ class Page:
                 }
             )
         return rows
+
+    @cached_property
+    def compare_query(self) -> str:
+        """The similar models on the compare page, this one first, at the same GPU."""
+        slugs = [r["model"].slug for r in self.similar][:6]
+        return f"models={','.join(slugs)}&gpu={self.state.gpu}"
 
     @cached_property
     def similar_html(self) -> SafeString:

@@ -11,4 +11,5 @@ urlpatterns = [
     path("hardware/", views.hardware_list, name="hardware_list"),
     path("hardware/<slug:slug>/", views.hardware_detail, name="hardware_detail"),
     path("methodology/", views.methodology, name="methodology"),
+    path("compare/", views.compare_models, name="compare"),
 ]

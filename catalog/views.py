@@ -8,17 +8,19 @@ from functools import cached_property
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from benchmarks import community
-from catalog import model_page
+from catalog import compare, model_page
 from catalog.forms import SORTS, BrowseForm
 from catalog.methodology import figures as methodology_figures
 from catalog.models import Family, Hardware, Model, Provider
+from catalog.templatetags.units import tokens
 from estimator.memory import _inventory, config_key
 
 PAGE_SIZE = 24
@@ -290,3 +292,28 @@ def methodology(request: HttpRequest) -> HttpResponse:
     """How every number is computed, and the estimator beside real llama.cpp."""
     data = methodology_figures()
     return render(request, "catalog/methodology.html", {**data, "c": data["constants"]})
+
+
+@require_GET
+def compare_models(request: HttpRequest) -> HttpResponse:
+    """Up to six models side by side: specs, memory at common settings, speed on one device."""
+    snap, _ = model_page.snapshot()
+    choice = compare.parse(request.GET, list(snap.models), list(snap.by_slug))
+    if request.GET.get("add") and not choice.notes:  # the "add a model" form: one URL per set
+        return redirect(f"{reverse('catalog:compare')}?{compare.query(choice)}")
+    found = {m.slug: m for m in Model.objects.with_listing().filter(slug__in=choice.slugs)}
+    models = [found[s] for s in choice.slugs]
+    columns = compare.columns(models, choice, snap)
+    for column in columns:
+        others = [s for s in choice.slugs if s != column["model"].slug]
+        column["remove"] = compare.query(choice, models=others)
+    context = {
+        "choice": choice,
+        "columns": columns,
+        "quants": compare.QUANTS,
+        "contexts": [(c, tokens(c)) for c in compare.CONTEXTS],
+        "devices": model_page.device_groups(snap),
+        "all_models": Model.objects.order_by("name").values_list("slug", "name"),
+        "query": compare.query(choice),
+    }
+    return render(request, "catalog/compare.html", context)

@@ -69,6 +69,8 @@ def social_tags(
             tags.append(f'<meta property="og:description" content="{description.group(1)}">')
         block = ("\n  " + "\n  ".join(tags) + "\n</head>").encode()
         response.content = content[: match.end() - 7] + block + content[match.end() :]
+        if response.has_header("Content-Length"):  # set by CommonMiddleware, inside this one
+            response["Content-Length"] = str(len(response.content))
         return response
 
     return middleware
@@ -93,7 +95,7 @@ class Pages(Sitemap):  # type: ignore[type-arg]
 
     changefreq = "daily"
     names = ("catalog:index", "catalog:hardware_list", "cloudprices:prices", "benchmarks:submit",
-             "catalog:methodology")  # fmt: skip
+             "catalog:methodology", "catalog:compare")  # fmt: skip
 
     def items(self) -> tuple[str, ...]:
         return self.names

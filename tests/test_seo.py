@@ -29,12 +29,12 @@ def test_robots_txt_points_at_the_sitemap_and_keeps_crawlers_out_of_admin_and_ap
 def test_the_sitemap_lists_every_page(client: Client) -> None:
     xml = client.get("/sitemap.xml").content.decode()
     urls = set(re.findall(r"<loc>(.*?)</loc>", xml))
-    pages = ("/", "/hardware/", "/gpus/prices/", "/benchmarks/submit/", "/methodology/")
+    pages = ("/", "/hardware/", "/gpus/prices/", "/benchmarks/submit/", "/methodology/", "/compare/")
     expected = {f"http://testserver{p}" for p in pages}
     for table in (Model, Provider, Family, Hardware):
         expected |= {f"http://testserver{row.get_absolute_url()}" for row in table.objects.all()}
     assert urls == expected
-    assert len(urls) == 5 + Model.objects.count() + Provider.objects.count() + (
+    assert len(urls) == 6 + Model.objects.count() + Provider.objects.count() + (
         Family.objects.count() + Hardware.objects.count()
     )
 
@@ -53,6 +53,12 @@ def test_a_model_page_has_its_canonical_url_and_social_tags(client: Client) -> N
         '<meta property="og:url" content="http://testserver/models/llama-3-1-8b-instruct/">' in head
     )
     assert head.count('rel="canonical"') == 1
+
+
+def test_the_content_length_counts_the_added_tags(client: Client) -> None:
+    response = client.get("/methodology/")
+    assert int(response["Content-Length"]) == len(response.content)
+    assert response.content.decode().rstrip().endswith("</html>")
 
 
 def test_pagination_stays_in_the_canonical_url(client: Client) -> None:
