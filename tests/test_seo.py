@@ -29,7 +29,14 @@ def test_robots_txt_points_at_the_sitemap_and_keeps_crawlers_out_of_admin_and_ap
 def test_the_sitemap_lists_every_page(client: Client) -> None:
     xml = client.get("/sitemap.xml").content.decode()
     urls = set(re.findall(r"<loc>(.*?)</loc>", xml))
-    pages = ("/", "/hardware/", "/gpus/prices/", "/benchmarks/submit/", "/methodology/", "/compare/")
+    pages = (
+        "/",
+        "/hardware/",
+        "/gpus/prices/",
+        "/benchmarks/submit/",
+        "/methodology/",
+        "/compare/",
+    )
     expected = {f"http://testserver{p}" for p in pages}
     for table in (Model, Provider, Family, Hardware):
         expected |= {f"http://testserver{row.get_absolute_url()}" for row in table.objects.all()}
