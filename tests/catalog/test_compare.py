@@ -28,8 +28,10 @@ def test_models_side_by_side_in_the_order_asked(client: Client) -> None:
 
 
 def test_unknown_duplicate_and_surplus_models_are_reported(client: Client) -> None:
-    many = ",".join(["qwen3-8b", "qwen3-8b", "nope", "llama-3-1-8b-instruct", "gemma-3-4b-it",
-                     "gemma-3-12b-it", "gemma-3-27b-it", "phi-4", "mistral-7b-instruct-v0-3"])  # fmt: skip
+    many = ",".join([
+        "qwen3-8b", "qwen3-8b", "nope", "llama-3-1-8b-instruct", "gemma-3-4b-it",
+        "gemma-3-12b-it", "gemma-3-27b-it", "phi-4", "mistral-7b-instruct-v0-3",
+    ])  # fmt: skip
     html = client.get(URL + f"?models={many}&ctx=abc&gpu=<x>").content.decode()
     assert "No model &#x27;nope&#x27; in our catalog; left out." in html
     assert "At most 6 models side by side; mistral-7b-instruct-v0-3 left out." in html
