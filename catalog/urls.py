@@ -9,6 +9,7 @@ urlpatterns = [
     path("providers/<slug:slug>/", views.provider_detail, name="provider_detail"),
     path("families/<slug:slug>/", views.family_detail, name="family_detail"),
     path("hardware/", views.hardware_list, name="hardware_list"),
+    path("hardware/pick/", views.hardware_pick, name="hardware_pick"),
     path("hardware/<slug:slug>/", views.hardware_detail, name="hardware_detail"),
     path("methodology/", views.methodology, name="methodology"),
     path("compare/", views.compare_models, name="compare"),

@@ -16,11 +16,12 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from benchmarks import community
-from catalog import compare, model_page
+from catalog import compare, device_page, model_page
 from catalog.forms import SORTS, BrowseForm
 from catalog.methodology import figures as methodology_figures
 from catalog.models import Family, Hardware, Model, Provider
 from catalog.templatetags.units import tokens
+from cloudprices.queries import offers_of as rentals_of
 from estimator.memory import _inventory, config_key
 
 PAGE_SIZE = 24
@@ -272,19 +273,54 @@ def hardware_list(request: HttpRequest) -> HttpResponse:
         members = [d for d in devices if d.segment == value]
         if members:
             segments.append((label, members))
-    return render(request, "catalog/hardware_list.html", {"segments": segments})
+    snap, _ = model_page.snapshot()
+    context = {
+        "segments": segments,
+        "groups": model_page.device_groups(snap),
+        "missing": request.GET.get("missing") == "1",
+        "contexts": [(c, tokens(c)) for c in device_page.CONTEXTS],
+    }
+    return render(request, "catalog/hardware_list.html", context)
 
 
 @require_GET
 @vary_on_headers("HX-Request", "HX-Target")
 def hardware_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    device = get_object_or_404(Hardware, slug=slug)
+    """A device's facts, everything that runs on it, its rental prices and community results."""
+    snap, _ = model_page.snapshot()
+    device = snap.by_slug.get(slug)
+    if device is None:
+        raise Http404(f"No device {slug!r} in the catalog.")
     section = community.section(request.GET, hardware=device)
     if request.htmx and request.htmx.target == "community":
         return HttpResponse(section)
-    return render(
-        request, "catalog/hardware_detail.html", {"device": device, "community_html": section}
-    )
+    settings = device_page.parse(request.GET, device)
+    rows = device_page.rows(device, settings, snap)
+    context = {
+        "device": device,
+        "settings": settings,
+        "rows": rows,
+        "fitting": sum(r["fits"] for r in rows),
+        "contexts": [(c, tokens(c)) for c in device_page.CONTEXTS],
+        "counts": device_page.COUNTS if device.kind == "gpu" else (1,),
+        "memories": [m >> 30 for m in device_page.memory_options(device)],
+        "sorts": device_page.SORTS,
+        "offers": rentals_of(device),
+        "community_html": section,
+    }
+    return render(request, "catalog/hardware_detail.html", context)
+
+
+@require_GET
+def hardware_pick(request: HttpRequest) -> HttpResponse:
+    """The "pick my device" form: to the device's page with its settings."""
+    snap, _ = model_page.snapshot()
+    slug = request.GET.get("device", "")
+    if slug not in snap.by_slug:
+        return redirect(reverse("catalog:hardware_list") + "?missing=1")
+    query = "&".join(f"{k}={request.GET[k]}" for k in ("count", "ctx") if request.GET.get(k))
+    url = reverse("catalog:hardware_detail", args=[slug])
+    return redirect(f"{url}?{query}" if query else url)
 
 
 @require_GET

@@ -186,3 +186,9 @@ def provider_status(prices_token: str, now: datetime | None = None) -> list[Prov
             )
         )
     return statuses
+
+
+def offers_of(hardware: Hardware, limit: int = 10) -> list[Offer]:
+    """A device's cheapest current offers per GPU-hour, any GPU count (its hardware page)."""
+    offers = Offer.objects.filter(hardware=hardware).only(*OFFER_FIELDS)
+    return list(offers.order_by("price_per_gpu_hour", "gpu_count", "id")[:limit])

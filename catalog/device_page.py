@@ -1,0 +1,168 @@
+"""What runs on one device: per model the most precise quant that fits (with headroom when any
+does) at a chosen context,
+its memory, decode speed and grade; for 1, 2, 4 or 8 of the device and, on Apple chips, each
+memory configuration. Computed once per catalog revision and settings, then cached."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from django.core.cache import cache
+
+from catalog.model_page import Snapshot, _class
+from catalog.models import Hardware, Model
+from catalog.templatetags.units import gib, params, tokens
+from estimator.devices import from_hardware
+from estimator.fit import fit
+from estimator.memory import MemoryOptions, _inventory, config_key, estimate_memory, with_file_type
+
+CONTEXTS = (4096, 8192, 32768, 131072)
+COUNTS = (1, 2, 4, 8)
+# Most precise first: the first that fits is the one to download.
+QUANT_LADDER = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "IQ4_XS", "Q3_K_M", "Q2_K", "IQ2_XXS")
+SORTS = {"speed": "Fastest", "params": "Largest", "newest": "Newest", "name": "Name"}
+CACHE_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class Settings:
+    ctx: int
+    count: int
+    memory: int  # bytes per device: the catalog's, or an Apple configuration
+    fits: bool  # only models that fit (at some quant)
+    sort: str
+    q: str
+    notes: tuple[str, ...]
+
+    def query(self, **changes: Any) -> str:
+        values = {"ctx": self.ctx, "count": self.count, "mem": self.memory >> 30,
+                  "all": "" if self.fits else "1", "sort": self.sort, "q": self.q} | changes  # fmt: skip
+        return "&".join(f"{k}={v}" for k, v in values.items() if v not in ("", None))
+
+
+def memory_options(hw: Hardware) -> list[int]:
+    return sorted(set(hw.memory_options_bytes or []) | {hw.memory_bytes})
+
+
+def parse(params_: Mapping[str, str], hw: Hardware) -> Settings:
+    """The page's settings from its query string; bad values are reported and replaced."""
+    notes: list[str] = []
+
+    def number(name: str, default: int, allowed: tuple[int, ...], label: str) -> int:
+        raw = params_.get(name)
+        if raw in (None, ""):
+            return default
+        try:
+            value = int(str(raw))
+        except ValueError:
+            value = -1
+        if value not in allowed:
+            notes.append(f"{label} is one of {', '.join(map(str, allowed))}; using {default}.")
+            return default
+        return value
+
+    ctx = number("ctx", 8192, CONTEXTS, "Context")
+    count = number("count", 1, COUNTS if hw.kind == "gpu" else (1,), "The number of devices")
+    options = tuple(m >> 30 for m in memory_options(hw))
+    mem = number("mem", hw.memory_bytes >> 30, options, "Memory (GiB)") << 30
+    sort = str(params_.get("sort") or "speed")
+    if sort not in SORTS:
+        notes.append(f"Sort is one of {', '.join(SORTS)}; sorting by speed.")
+        sort = "speed"
+    return Settings(
+        ctx, count, mem, params_.get("all") != "1", sort, str(params_.get("q", ""))[:60].strip(),
+        tuple(notes),
+    )  # fmt: skip
+
+
+def rows(hw: Hardware, settings: Settings, snap: Snapshot) -> list[dict[str, Any]]:
+    """Every catalog model on this device at these settings (filter and sort applied)."""
+    base = replace(settings, fits=False, sort="speed", q="", notes=())
+    key = f"device-page:{snap.revision}:{hw.slug}:{base.query()}"
+    digest = f"device-page:{hashlib.blake2b(key.encode(), digest_size=16).hexdigest()}"
+    all_rows: list[dict[str, Any]] | None = cache.get(digest)
+    if all_rows is None:
+        all_rows = _compute(hw, settings, snap)
+        cache.set(digest, all_rows, CACHE_SECONDS)
+    shown = [r for r in all_rows if r["fits"] or not settings.fits]
+    if settings.q:
+        words = settings.q.lower().split()
+        shown = [r for r in shown if all(w in r["search"] for w in words)]
+    key_of = {
+        "speed": lambda r: (-(r["tps_value"] or 0), r["name"]),
+        "params": lambda r: (-r["params_value"], r["name"]),
+        "newest": lambda r: (r["released"] == "", -r["release_ordinal"], r["name"]),
+        "name": lambda r: (r["name"].lower(),),
+    }[settings.sort]
+    return sorted(shown, key=key_of)
+
+
+def _compute(hw: Hardware, settings: Settings, snap: Snapshot) -> list[dict[str, Any]]:
+    device = from_hardware(
+        replace_memory(hw, settings.memory),
+        settings.count,
+        snap.calibration.value(_class(hw)),
+    )
+    out = []
+    models = Model.objects.select_related("provider").only(
+        "slug", "name", "config", "context_length", "params_total", "params_active",
+        "params_language", "release_date", "provider__name", "provider__slug",
+    ).order_by("name")  # fmt: skip
+    for model in models:
+        config = model.estimator_config
+        inv = _inventory(config_key(config))
+        ctx = min(settings.ctx, model.context_length)
+        first = estimate_memory(config, MemoryOptions(file_type=QUANT_LADDER[0], n_ctx=ctx))
+        # The most precise quant that fits with headroom, else the most precise that fits tightly.
+        best = tight = None
+        for quant in QUANT_LADDER:
+            est = with_file_type(config, first, quant)
+            f = fit(inv, est, device)
+            if f.status == "fits":
+                best = (quant, est, f)
+                break
+            if f.status == "tight" and tight is None:
+                tight = (quant, est, f)
+        best = best or tight
+        if best is None:  # nothing fits on the GPU: the smallest quant's offload or failure
+            quant = QUANT_LADDER[-1]
+            est = with_file_type(config, first, quant)
+            best = (quant, est, fit(inv, est, device))
+        quant, est, f = best
+        release = model.release_date
+        out.append(
+            {
+                "slug": model.slug,
+                "name": model.name,
+                "url": model.get_absolute_url(),
+                "provider": model.provider.name,
+                "search": f"{model.name} {model.provider.name} {model.slug}".lower(),
+                "params": params(model.params_total),
+                "params_value": model.params_total,
+                "released": release.isoformat() if release else "",
+                "release_ordinal": release.toordinal() if release else 0,
+                "ctx": tokens(ctx),
+                "ctx_capped": ctx < settings.ctx,
+                "quant": quant,
+                "total": gib(est.total_bytes),
+                "grade": f.grade,
+                "reason": f.reason,
+                "tps_value": f.decode_tokens_per_s,
+                "tps": f"{f.decode_tokens_per_s:.0f}" if f.decode_tokens_per_s else "—",
+                "fits": f.status in ("fits", "tight"),
+                "query": f"quant={quant}&ctx={ctx}&gpu={hw.slug}&gpu_count={settings.count}",
+            }
+        )
+    return out
+
+
+def replace_memory(hw: Hardware, memory: int) -> Hardware:
+    """The device with another memory configuration (Apple chips come in several)."""
+    if memory == hw.memory_bytes:
+        return hw
+    copy = Hardware(**{f.attname: getattr(hw, f.attname) for f in hw._meta.concrete_fields})
+    copy.memory_bytes = memory
+    return copy
