@@ -38,8 +38,14 @@ class Settings:
     notes: tuple[str, ...]
 
     def query(self, **changes: Any) -> str:
-        values = {"ctx": self.ctx, "count": self.count, "mem": self.memory >> 30,
-                  "all": "" if self.fits else "1", "sort": self.sort, "q": self.q} | changes  # fmt: skip
+        values = {
+            "ctx": self.ctx,
+            "count": self.count,
+            "mem": self.memory >> 30,
+            "all": "" if self.fits else "1",
+            "sort": self.sort,
+            "q": self.q,
+        } | changes
         return "&".join(f"{k}={v}" for k, v in values.items() if v not in ("", None))
 
 
