@@ -16,7 +16,7 @@ from typing import Any
 
 from django.db import transaction
 
-from catalog.models import Encoder, Family, Hardware, Modality, Model, Provider
+from catalog.models import Encoder, Family, Hardware, Modality, Model, Provider, Score
 from estimator.config import ConfigError
 from estimator.encoders import vit_params
 from estimator.inventory import tensor_inventory
@@ -147,6 +147,7 @@ class ModelRecord:
     input_modalities: list[str]
     output_modalities: list[str]
     encoders: list[dict[str, Any]]
+    scores: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -213,6 +214,23 @@ def _parse_encoder(data: Any, config: dict[str, Any], where: str) -> dict[str, A
     }
 
 
+SCORE_KINDS = ("card", "paper", "leaderboard", "blog")
+
+
+def _parse_score(data: Any, where: str) -> dict[str, Any]:
+    """A published benchmark score with the URL that states it."""
+    s = _Fields(data, where)
+    value = s.number("value")
+    return {
+        "benchmark": s.str("benchmark", max_length=60),
+        "setting": s.str("setting", required=False, max_length=80),
+        "value": value,
+        "unit": s.str("unit", required=False, max_length=10) or "%",
+        "source": s.url("source", required=True),
+        "source_kind": s.choice("kind", SCORE_KINDS) if "kind" in data else "card",
+    }
+
+
 def parse_model(data: Any, where: str) -> ModelRecord:
     f = _Fields(data, where)
     hf_id = f.str("hf_id", max_length=200)
@@ -227,6 +245,9 @@ def parse_model(data: Any, where: str) -> ModelRecord:
     encoders = [
         _parse_encoder(enc, config, f"{where}: encoders[{i}]")
         for i, enc in enumerate(f.tables("encoders"))
+    ]
+    scores = [
+        _parse_score(score, f"{where}: scores[{i}]") for i, score in enumerate(f.tables("scores"))
     ]
     params_language = inventory.params_total
     encoder_params = sum(e["params"] or 0 for e in encoders)
@@ -272,6 +293,7 @@ def parse_model(data: Any, where: str) -> ModelRecord:
         input_modalities=f.str_list("input_modalities", allowed=MODALITIES) or ["text"],
         output_modalities=f.str_list("output_modalities", allowed=MODALITIES) or ["text"],
         encoders=encoders,
+        scores=scores,
     )
 
 
@@ -458,5 +480,12 @@ def _sync_model_relations(obj: Model, record: ModelRecord, modalities: dict[str,
             Encoder.objects.create(
                 model=obj, name=name, modality=modalities[modality], params=params, source=source
             )
+        changed = True
+    keys = ("benchmark", "setting", "value", "unit", "source", "source_kind")
+    have = sorted(tuple(row) for row in obj.scores.values_list(*keys))
+    want = sorted(tuple(score[k] for k in keys) for score in record.scores)
+    if have != want:
+        obj.scores.all().delete()
+        Score.objects.bulk_create(Score(model=obj, **score) for score in record.scores)
         changed = True
     return changed

@@ -190,6 +190,43 @@ class Encoder(models.Model):
         return f"{self.model}: {self.name}"
 
 
+class Score(models.Model):
+    """A published benchmark result of a model, as its source states it (model card, paper or
+    the benchmark's own leaderboard); never computed by us."""
+
+    class Kind(models.TextChoices):
+        CARD = "card", "model card"
+        PAPER = "paper", "paper or report"
+        LEADERBOARD = "leaderboard", "benchmark leaderboard"
+        BLOG = "blog", "provider's announcement"
+
+    model = models.ForeignKey(Model, on_delete=models.CASCADE, related_name="scores")
+    benchmark = models.CharField(max_length=60, help_text="e.g. MMLU, GPQA, HumanEval")
+    setting = models.CharField(
+        max_length=80, blank=True, help_text="version, subset and shots as the source states"
+    )
+    value = models.FloatField()
+    unit = models.CharField(max_length=10, default="%")
+    source = models.URLField(max_length=300)
+    source_kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.CARD)
+
+    class Meta:
+        ordering = ["benchmark", "setting", "-value"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model", "benchmark", "setting"], name="unique_score_per_setting"
+            ),
+            models.CheckConstraint(condition=Q(value__gte=0), name="score_value_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model}: {self.benchmark} {self.setting} {self.value:g}{self.unit}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.benchmark} ({self.setting})" if self.setting else self.benchmark
+
+
 class Hardware(models.Model):
     class Kind(models.TextChoices):
         GPU = "gpu", "Discrete GPU"
@@ -295,7 +332,7 @@ class Tokens(NamedTuple):
 _seen_revisions: tuple[float, Tokens] | None = None  # (monotonic time, tokens)
 
 
-CATALOG_MODELS = (Provider, Family, Modality, Model, Encoder, Hardware)
+CATALOG_MODELS = (Provider, Family, Modality, Model, Encoder, Score, Hardware)
 
 
 def _catalog_changed(sender: Any, **kwargs: Any) -> None:

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from benchmarks import community
-from catalog import compare, device_page, model_page
+from catalog import compare, device_page, lineup, model_page
 from catalog.forms import SORTS, BrowseForm
 from catalog.methodology import figures as methodology_figures
 from catalog.models import Family, Hardware, Model, Provider
@@ -249,20 +249,44 @@ def _tensor_group(name: str) -> str:
 
 @require_GET
 def provider_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """A provider's line-up: figures, leaderboards, benchmark coverage, release timeline."""
     provider = get_object_or_404(Provider, slug=slug)
-    models = provider.models.with_listing().order_by("-release_date", "name")
-    return render(
-        request,
-        "catalog/provider_detail.html",
-        {"provider": provider, "models": models, "families": provider.families.all()},
+    models = list(
+        provider.models.with_listing()
+        .prefetch_related("scores__model")
+        .order_by("-release_date", "name")
     )
+    context = {
+        "provider": provider,
+        "models": models,
+        "families": provider.families.all(),
+        "stats": lineup.stats(models),
+        "boards": lineup.leaderboards(models),
+        "coverage": lineup.coverage(models),
+        "timeline": lineup.timeline(models),
+    }
+    return render(request, "catalog/provider_detail.html", context)
 
 
 @require_GET
 def family_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """A family: its sizes, leaderboards, timeline and which size fits which GPU."""
     family = get_object_or_404(Family.objects.select_related("provider"), slug=slug)
-    models = family.models.with_listing().order_by("params_total", "name")
-    return render(request, "catalog/family_detail.html", {"family": family, "models": models})
+    models = list(
+        family.models.with_listing()
+        .prefetch_related("scores__model")
+        .order_by("params_total", "name")
+    )
+    snap, _ = model_page.snapshot()
+    context = {
+        "family": family,
+        "models": models,
+        "stats": lineup.stats(models),
+        "boards": lineup.leaderboards(models),
+        "timeline": lineup.timeline(models),
+        "fits": lineup.size_fit(models, snap),
+    }
+    return render(request, "catalog/family_detail.html", context)
 
 
 @require_GET
