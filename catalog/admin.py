@@ -1,8 +1,11 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
-from catalog.models import Encoder, Family, Hardware, Modality, Model, Provider
+from catalog import hub, importer
+from catalog.models import Encoder, Family, Hardware, Modality, Model, Provider, Score
 
 
 @admin.register(Provider)
@@ -35,6 +38,25 @@ class ModelAdmin(admin.ModelAdmin):
     search_fields = ["name", "hf_id", "slug"]
     list_select_related = ["provider", "family"]
     inlines = [EncoderInline]
+    actions = ["refresh_from_hub"]
+
+    @admin.action(description="Read the published GGUF sizes again from the Hugging Face Hub")
+    def refresh_from_hub(self, request: HttpRequest, queryset: QuerySet[Model]) -> None:
+        for model in queryset:
+            try:
+                importer.import_model(hub.fetch(model.hf_id))
+            except (hub.HubError, importer.NotEstimable) as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(request, f"{model.hf_id}: published GGUF sizes refreshed.")
+
+
+@admin.register(Score)
+class ScoreAdmin(admin.ModelAdmin):
+    list_display = ["model", "benchmark", "setting", "value", "unit", "source_kind"]
+    list_filter = ["benchmark", "source_kind"]
+    search_fields = ["model__name", "benchmark"]
+    list_select_related = ["model"]
 
 
 @admin.register(Encoder)

@@ -118,6 +118,10 @@ class Model(models.Model):
     ollama_tag = models.CharField(max_length=120, blank=True)
     mlx_repo = models.CharField(max_length=200, blank=True)
     transformers_id = models.CharField(max_length=200, blank=True)
+    # GGUF files quantizers published, read from the Hub by `import_hf` (catalog/hub.py):
+    # [{"repo", "filename", "quant", "size"}]; they check our file-size estimate.
+    published_gguf = models.JSONField(default=list, blank=True)
+    hub_checked_at = models.DateTimeField(null=True, blank=True)
 
     objects = ModelQuerySet.as_manager()
 

@@ -22,7 +22,8 @@ from catalog.methodology import figures as methodology_figures
 from catalog.models import Family, Hardware, Model, Provider
 from catalog.templatetags.units import tokens
 from cloudprices.queries import offers_of as rentals_of
-from estimator.memory import _inventory, config_key
+from estimator.memory import MemoryOptions, _inventory, config_key, estimate_memory
+from estimator.quant import FILE_TYPES
 
 PAGE_SIZE = 24
 
@@ -127,6 +128,7 @@ def _render_facts(brief: model_page.Brief, part: str) -> str:
         f"{TEMPLATE}#{part}",
         {
             "model": model,
+            "published": _published_gguf(model),
             "inventory": inventory,
             "param_groups": sorted(groups.items(), key=lambda kv: -kv[1]),
             "config_rows": sorted(
@@ -223,6 +225,18 @@ class RecentParts:
 
 
 _recent = RecentParts(RECENT_PARTS)
+
+
+def _published_gguf(model: Model) -> list[dict[str, object]]:
+    """The GGUF files quantizers published (catalog/hub.py), each beside our estimate."""
+    rows = []
+    for g in model.published_gguf:
+        if g.get("quant") not in FILE_TYPES:
+            continue
+        ours = estimate_memory(model.estimator_config, MemoryOptions(file_type=g["quant"]))
+        diff = 100 * (ours.file_bytes / g["size"] - 1)
+        rows.append(g | {"estimate": ours.file_bytes, "diff": f"{diff:+.1f} %"})
+    return rows
 
 
 def _tensor_group(name: str) -> str:

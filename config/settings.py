@@ -90,6 +90,11 @@ BENCHMARK_IP_SALT = env_str("BENCHMARK_IP_SALT", "")
 # Reverse proxies in front of the app that append to X-Forwarded-For (0: clients connect directly).
 TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
 
+# The Hugging Face Hub for `import_hf` and /estimate/ (a recorded copy in tests); HF_TOKEN for
+# gated repositories.
+HF_ENDPOINT = env_str("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+HF_TOKEN = env_str("HF_TOKEN", "")
+
 # How long a process trusts its copy of the catalog and prices revision tokens (catalog.models.
 # Revision): a page served from the cache then makes no query; an edit made by another process
 # shows within this time.

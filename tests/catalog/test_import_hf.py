@@ -1,0 +1,147 @@
+"""`import_hf` against a local server answering as the Hugging Face Hub (hubserver.py), never
+the network. The Hub's answers are built here in its API format; the config.json served
+for the new model is the catalog's own for Qwen2.5 1.5B Instruct, which its base model shares."""
+
+from __future__ import annotations
+
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from catalog import hub
+from catalog.models import Model
+from estimator.memory import MemoryOptions, estimate_memory
+from tests.catalog import hubserver
+from tests.catalog.hubserver import HubServer
+
+hub_server = hubserver.hub_server  # the fixture (an import would trip ruff F811)
+
+pytestmark = pytest.mark.django_db
+
+NEW = "Qwen/Qwen2.5-1.5B"
+KNOWN = "meta-llama/Llama-3.1-8B-Instruct"
+
+
+@pytest.fixture(autouse=True)
+def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hub.time, "sleep", lambda seconds: None)
+
+
+def info(**changes: Any) -> dict[str, Any]:
+    return {
+        "author": "Qwen", "createdAt": "2024-09-15T12:20:24.000Z",
+        "pipeline_tag": "text-generation", "tags": ["transformers", "safetensors", "qwen2"],
+        "cardData": {"license": "apache-2.0"},
+        "safetensors": {"parameters": {"BF16": 1543714304}, "total": 1543714304},
+        "siblings": [{"rfilename": "config.json", "size": 684}], "gated": False,
+    } | changes  # fmt: skip
+
+
+def gguf_repo(server: HubServer, repo: str, files: dict[str, int]) -> None:
+    server.add(repo, {"siblings": [{"rfilename": f, "size": n} for f, n in files.items()]})
+
+
+def run(*repos: str) -> str:
+    out = StringIO()
+    call_command("import_hf", *repos, stdout=out, stderr=out)
+    return out.getvalue()
+
+
+def test_a_new_model_is_created_from_what_the_hub_says(hub_server: HubServer) -> None:
+    config = Model.objects.get(slug="qwen2-5-1-5b-instruct").config
+    hub_server.add(NEW, info(), config)
+    gguf_repo(hub_server, "bartowski/Qwen2.5-1.5B-GGUF", {
+        "Qwen2.5-1.5B-Q4_K_M.gguf": 986_000_000, "Qwen2.5-1.5B-Q8_0.gguf": 1_646_000_000,
+        "Qwen2.5-1.5B-f16/part-00001-of-00002.gguf": 2_000_000_000,  # split: not one file
+    })  # fmt: skip
+    gguf_repo(hub_server, "bartowski/Qwen2.5-1.5B-Instruct-GGUF", {"x-Q2_K.gguf": 1})  # not it
+    output = run(NEW)
+    assert "Qwen/Qwen2.5-1.5B: reading the model's metadata …" in output
+    assert "created as /models/qwen2-5-1-5b/" in output
+    model = Model.objects.get(hf_id=NEW)
+    assert (model.license, model.commercial_use) == ("Apache-2.0", True)
+    assert str(model.release_date) == "2024-09-15"
+    assert model.params_total == model.params_official == 1543714304  # computed = safetensors
+    assert model.context_length == config["max_position_embeddings"]
+    assert model.provider.slug == "qwen" and model.sources["config"].endswith("/config.json")
+    assert [(g["quant"], g["size"]) for g in model.published_gguf] == [
+        ("Q4_K_M", 986_000_000), ("Q8_0", 1_646_000_000)
+    ]  # fmt: skip
+
+
+def test_the_model_page_shows_published_sizes_beside_our_estimate(
+    hub_server: HubServer, client: Client
+) -> None:
+    config = Model.objects.get(slug="qwen2-5-1-5b-instruct").config
+    hub_server.add(NEW, info(), config)
+    gguf_repo(hub_server, "bartowski/Qwen2.5-1.5B-GGUF", {"Qwen2.5-1.5B-Q4_K_M.gguf": 986_000_000})
+    run(NEW)
+    html = client.get("/models/qwen2-5-1-5b/").content.decode()
+    ours = estimate_memory(config, MemoryOptions(file_type="Q4_K_M")).file_bytes
+    assert 'published file: 0.9 GiB <small class="muted">986000000</small>' in html
+    assert f'<small class="muted">{ours}</small>' in html
+    assert f"{100 * (ours / 986_000_000 - 1):+.1f} %" in html
+
+
+def test_a_catalog_model_keeps_its_facts_and_gets_published_sizes(hub_server: HubServer) -> None:
+    before = Model.objects.get(hf_id=KNOWN)
+    hub_server.add(KNOWN, info(cardData={"license": "other"}), before.config)
+    gguf_repo(hub_server, "bartowski/Llama-3.1-8B-Instruct-GGUF", {
+        "Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf": 4_920_739_232})  # fmt: skip
+    assert "in the catalog; 1 published GGUF sizes stored" in run(KNOWN)
+    after = Model.objects.get(hf_id=KNOWN)
+    assert after.license == before.license and after.name == before.name
+    assert after.published_gguf[0]["size"] == 4_920_739_232 and after.hub_checked_at
+
+
+def test_an_unknown_repository_says_so(hub_server: HubServer) -> None:
+    with pytest.raises(CommandError, match="1 of 1 not imported"):
+        out = StringIO()
+        call_command("import_hf", "nobody/nothing", stdout=out, stderr=out)
+    assert "nobody/nothing: no such repository on the Hub" in out.getvalue()
+
+
+def test_a_gated_repository_asks_for_a_token(hub_server: HubServer) -> None:
+    hub_server.gated.add("meta-llama/Llama-4-Scout")
+    with pytest.raises(
+        hub.HubError, match=r"gated; accept its terms on huggingface\.co and set HF_TOKEN"
+    ):
+        hub.fetch("meta-llama/Llama-4-Scout")
+
+
+def test_hf_token_is_sent(hub_server: HubServer, settings: Any) -> None:
+    settings.HF_TOKEN = "hf_test_token"
+    hub_server.add(NEW, info(), Model.objects.get(slug="qwen2-5-1-5b-instruct").config)
+    hub.fetch(NEW)
+    assert all(h.get("authorization") == "Bearer hf_test_token" for h in hub_server.headers_seen)
+
+
+def test_a_busy_hub_is_retried(hub_server: HubServer) -> None:
+    hub_server.add(NEW, info(), Model.objects.get(slug="qwen2-5-1-5b-instruct").config)
+    hub_server.failures[f"/api/models/{NEW}"] = 2
+    assert hub.fetch(NEW).safetensors_total == 1543714304
+    assert hub_server.paths.count(f"GET /api/models/{NEW}") == 3
+
+
+def test_offline_gives_a_clear_message(settings: Any) -> None:
+    settings.HF_ENDPOINT = "http://127.0.0.1:9"  # nothing listens on the discard port
+    with pytest.raises(hub.HubError, match=r"could not be reached .* Are you offline\?"):
+        hub.fetch(NEW)
+
+
+def test_a_config_we_cannot_estimate_is_refused(hub_server: HubServer) -> None:
+    hub_server.add("someone/odd", info(), {"model_type": "mystery", "architectures": ["X"]})
+    with pytest.raises(CommandError):
+        out = StringIO()
+        call_command("import_hf", "someone/odd", stdout=out, stderr=out)
+    assert "someone/odd: config.json cannot be estimated" in out.getvalue()
+    assert not Model.objects.filter(hf_id="someone/odd").exists()
+
+
+def test_a_malformed_repo_id_is_refused_before_any_request(hub_server: HubServer) -> None:
+    with pytest.raises(CommandError):
+        call_command("import_hf", "not a repo", stdout=StringIO(), stderr=StringIO())
+    assert hub_server.paths == []
