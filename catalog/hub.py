@@ -102,6 +102,13 @@ def _retry[T](call: Callable[[], T], what: str, attempts: int = 3, wait: float =
 
 def fetch(repo_id: str, *, progress: Callable[[str], None] = lambda _: None) -> HubModel:
     """Everything we read about one Hub model (config.json, metadata, published GGUF sizes)."""
+    model = fetch_config(repo_id, progress=progress)
+    model.gguf = published_gguf(repo_id, progress=progress)
+    return model
+
+
+def fetch_config(repo_id: str, *, progress: Callable[[str], None] = lambda _: None) -> HubModel:
+    """A Hub model's config.json and metadata, without looking for GGUF files."""
     hub = api()
     progress(f"{repo_id}: reading the model's metadata …")
     info = _retry(lambda: hub.model_info(repo_id, files_metadata=False), repo_id)
@@ -125,7 +132,7 @@ def fetch(repo_id: str, *, progress: Callable[[str], None] = lambda _: None) -> 
                 raise HubError(f"{repo_id}: config.json is not valid JSON: {exc}") from exc
     card = info.card_data.to_dict() if info.card_data else {}
     safetensors = info.safetensors
-    model = HubModel(
+    return HubModel(
         repo_id=info.id,
         sha=info.sha or "",
         config=config,
@@ -137,8 +144,6 @@ def fetch(repo_id: str, *, progress: Callable[[str], None] = lambda _: None) -> 
         safetensors_by_dtype=dict(safetensors.parameters) if safetensors else {},
         gated=bool(info.gated),
     )
-    model.gguf = published_gguf(repo_id, progress=progress)
-    return model
 
 
 def org_of(repo_id: str) -> str:

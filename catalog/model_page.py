@@ -278,7 +278,7 @@ def snapshot() -> tuple[Snapshot, str]:
 class Listing:
     """What the similar-models table shows of a model, read once per catalog revision."""
 
-    pk: int
+    pk: int | None  # None: a model estimated from its config, not in the catalog
     slug: str
     name: str
     url: str
@@ -307,17 +307,38 @@ def _listing(model: Model) -> Listing:
 
 def _similar_candidates(model: Model, snap: Snapshot) -> list[Listing]:
     """The current model and up to 8 others of half to twice its size, newest first."""
+    if model.pk is None:  # a model estimated from its config: not in the catalog, not cached
+        return [_transient_listing(model), *_others(model)]
     if model.pk not in snap.similar:
-        low, high = model.params_total // 2, model.params_total * 2
-        others = (
-            Model.objects.with_listing()
-            .exclude(pk=model.pk)
-            .filter(params_total__gte=low, params_total__lte=high)
-            .order_by("-release_date", "name")[:8]
-        )
         current = Model.objects.prefetch_related("input_modalities").get(pk=model.pk)
-        snap.similar[model.pk] = [_listing(m) for m in [current, *others]]
+        snap.similar[model.pk] = [_listing(current), *_others(model)]
     return snap.similar[model.pk]
+
+
+def _others(model: Model) -> list[Listing]:
+    low, high = model.params_total // 2, model.params_total * 2
+    others = (
+        Model.objects.with_listing()
+        .exclude(pk=model.pk)
+        .filter(params_total__gte=low, params_total__lte=high)
+        .order_by("-release_date", "name")[:8]
+    )
+    return [_listing(m) for m in others]
+
+
+def _transient_listing(model: Model) -> Listing:
+    return Listing(
+        None,
+        model.slug,
+        model.name,
+        model.get_absolute_url(),
+        params(model.params_total),
+        model.context_length,
+        ("text",),
+        model.license,
+        model.commercial_use,
+        model.estimator_config,
+    )
 
 
 def _slider(stops: Sequence[int], value: int) -> dict[str, Any]:
@@ -880,11 +901,13 @@ def faq(
         f"What is the context length of {model.name}?",
         f"{tokens(model.context_length)} tokens ({model.context_length:,}).",
     ))  # fmt: skip
-    items.append((
-        f"Can {model.name} be used commercially?",
-        f"{'Yes' if model.commercial_use else 'No'}: {model.license}."
-        + (f" {model.license_note}" if model.license_note else ""),
-    ))  # fmt: skip
+    if not model.in_catalog:
+        licence = "We do not know: it is not in our catalog. Read its licence before any use."
+    else:
+        licence = f"{'Yes' if model.commercial_use else 'No'}: {model.license}." + (
+            f" {model.license_note}" if model.license_note else ""
+        )
+    items.append((f"Can {model.name} be used commercially?", licence))
     items.append((
         f"How many parameters does {model.name} have?",
         f"{params(model.params_total)} in total"

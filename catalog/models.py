@@ -166,9 +166,43 @@ class Model(models.Model):
     def is_moe(self) -> bool:
         return self.params_active < self.params_language
 
+    in_catalog = True
+
     @property
     def source_url(self) -> str:
         return str(self.sources.get("card") or f"https://huggingface.co/{self.hf_id}")
+
+
+class EstimateConfig(models.Model):
+    """A config.json someone estimated on /estimate/ (pasted, or read from the Hub): kept so
+    the estimate's URL can be shared. `key` is a digest of the config."""
+
+    key = models.CharField(max_length=24, primary_key=True)
+    name = models.CharField(max_length=200)
+    repo_id = models.CharField(max_length=200, blank=True, help_text="when read from the Hub")
+    config = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalog:estimate_detail", args=[self.key])
+
+
+class EstimatedModel(Model):
+    """A model that is not in the catalog, built from an EstimateConfig for the live panels;
+    never saved. Its pages live under /estimate/."""
+
+    class Meta:
+        proxy = True
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalog:estimate_detail", args=[self.slug])
+
+    @property
+    def in_catalog(self) -> bool:
+        return False
 
 
 class Encoder(models.Model):

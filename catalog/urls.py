@@ -13,4 +13,6 @@ urlpatterns = [
     path("hardware/<slug:slug>/", views.hardware_detail, name="hardware_detail"),
     path("methodology/", views.methodology, name="methodology"),
     path("compare/", views.compare_models, name="compare"),
+    path("estimate/", views.estimate_start, name="estimate"),
+    path("estimate/<slug:key>/", views.estimate_detail, name="estimate_detail"),
 ]

@@ -12,14 +12,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
 from benchmarks import community
-from catalog import compare, device_page, lineup, model_page
+from catalog import compare, device_page, estimate, hub, lineup, model_page
 from catalog.forms import SORTS, BrowseForm
+from catalog.loader import HF_ID_RE
 from catalog.methodology import figures as methodology_figures
-from catalog.models import Family, Hardware, Model, Provider
+from catalog.models import EstimateConfig, Family, Hardware, Model, Provider
 from catalog.templatetags.units import tokens
 from cloudprices.queries import offers_of as rentals_of
 from estimator.memory import MemoryOptions, _inventory, config_key, estimate_memory
@@ -391,3 +392,68 @@ def compare_models(request: HttpRequest) -> HttpResponse:
         "query": compare.query(choice),
     }
     return render(request, "catalog/compare.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def estimate_start(request: HttpRequest) -> HttpResponse:
+    """Estimate any model: a Hugging Face repo id (?repo=) or a pasted config.json (POST)."""
+    error, repo, text, name = "", "", "", ""
+    if request.method == "POST":
+        text = request.POST.get("config", "")
+        name = request.POST.get("name", "").strip()[:200] or "Your config.json"
+        try:
+            config = estimate.parse(text)
+        except estimate.BadConfig as exc:
+            error = str(exc)
+        else:
+            return redirect(estimate.store(config, name))
+    elif repo := request.GET.get("repo", "").strip():
+        known = Model.objects.filter(hf_id__iexact=repo).first()
+        if known:
+            return redirect(known)
+        if not HF_ID_RE.match(repo):
+            error = f"{repo[:80]!r} is not a Hugging Face repository id like Qwen/Qwen3-8B."
+        else:
+            try:
+                fetched = hub.fetch_config(repo)
+                estimate.check(fetched.config)
+            except (hub.HubError, estimate.BadConfig) as exc:
+                error = str(exc)
+            else:
+                name = fetched.repo_id.split("/", 1)[1]
+                return redirect(estimate.store(fetched.config, name, fetched.repo_id))
+    status = 400 if error else 200
+    context = {"error": error, "repo": repo, "text": text, "name": name}
+    return render(request, "catalog/estimate.html", context, status=status)
+
+
+@require_GET
+@vary_on_headers("HX-Request", "HX-Target", "HX-Trigger-Name", "HX-History-Restore-Request")
+def estimate_detail(request: HttpRequest, key: str) -> HttpResponse:
+    """The model page's live panels for a model that is not in the catalog."""
+    stored = get_object_or_404(EstimateConfig, key=key)
+    model = estimate.model(stored)
+    snap, prices = model_page.snapshot()
+    brief = model_page.Brief(0, f"estimate-{key}", model.context_length, model.is_moe)
+    state = model_page.parse_state(request.GET, brief, list(snap.by_slug))
+    live = LiveParts(snap, prices, brief, state, model)
+    if request.htmx and not request.htmx.history_restore_request:
+        part, panels = model_page.panels_for(request.htmx.target, request.htmx.trigger_name)
+        return HttpResponse(live.render(part, panels))
+    inventory = _inventory(config_key(model.estimator_config))
+    groups: dict[str, int] = {}
+    for tensor in inventory.tensors:
+        group = _tensor_group(tensor.name)
+        groups[group] = groups.get(group, 0) + tensor.n_elements
+    context = {
+        "model": model,
+        "stored": stored,
+        "inventory": inventory,
+        "param_groups": sorted(groups.items(), key=lambda kv: -kv[1]),
+        "config_rows": sorted(
+            (k, v) for k, v in stored.config.items() if not isinstance(v, (dict, list))
+        ),
+        "controls_html": live.render("controls", ()),
+        "live_html": live.render("live", model_page.PANELS),
+    }
+    return render(request, "catalog/estimate_detail.html", context)

@@ -95,7 +95,7 @@ class Pages(Sitemap):  # type: ignore[type-arg]
 
     changefreq = "daily"
     names = ("catalog:index", "catalog:hardware_list", "cloudprices:prices", "benchmarks:submit",
-             "catalog:methodology", "catalog:compare")  # fmt: skip
+             "catalog:methodology", "catalog:compare", "catalog:estimate")  # fmt: skip
 
     def items(self) -> tuple[str, ...]:
         return self.names

@@ -36,12 +36,13 @@ def test_the_sitemap_lists_every_page(client: Client) -> None:
         "/benchmarks/submit/",
         "/methodology/",
         "/compare/",
+        "/estimate/",
     )
     expected = {f"http://testserver{p}" for p in pages}
     for table in (Model, Provider, Family, Hardware):
         expected |= {f"http://testserver{row.get_absolute_url()}" for row in table.objects.all()}
     assert urls == expected
-    assert len(urls) == 6 + Model.objects.count() + Provider.objects.count() + (
+    assert len(urls) == 7 + Model.objects.count() + Provider.objects.count() + (
         Family.objects.count() + Hardware.objects.count()
     )
 
