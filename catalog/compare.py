@@ -104,3 +104,17 @@ def query(choice: Choice, *, models: Sequence[str] | None = None) -> str:
     """The query string of a comparison (with other models, for the remove links)."""
     slugs = choice.slugs if models is None else models
     return f"models={','.join(slugs)}&gpu={choice.gpu}&ctx={choice.ctx}"
+
+
+def scores(models: Sequence[Model]) -> list[dict[str, Any]]:
+    """Published scores side by side: a row per benchmark and setting any of them reports."""
+    labels = sorted({(s.benchmark, s.setting, s.unit) for m in models for s in m.scores.all()})
+    rows = []
+    for benchmark, setting, unit in labels:
+        cells = []
+        for m in models:
+            found = [s for s in m.scores.all() if (s.benchmark, s.setting) == (benchmark, setting)]
+            cells.append({"value": f"{found[0].value:g}{unit}", "source": found[0].source}
+                         if found else None)  # fmt: skip
+        rows.append({"label": f"{benchmark} ({setting})" if setting else benchmark, "cells": cells})
+    return rows

@@ -376,7 +376,12 @@ def compare_models(request: HttpRequest) -> HttpResponse:
     choice = compare.parse(request.GET, list(snap.models), list(snap.by_slug))
     if request.GET.get("add") and not choice.notes:  # the "add a model" form: one URL per set
         return redirect(f"{reverse('catalog:compare')}?{compare.query(choice)}")
-    found = {m.slug: m for m in Model.objects.with_listing().filter(slug__in=choice.slugs)}
+    found = {
+        m.slug: m
+        for m in Model.objects.with_listing()
+        .prefetch_related("scores")
+        .filter(slug__in=choice.slugs)
+    }
     models = [found[s] for s in choice.slugs]
     columns = compare.columns(models, choice, snap)
     for column in columns:
@@ -390,6 +395,7 @@ def compare_models(request: HttpRequest) -> HttpResponse:
         "devices": model_page.device_groups(snap),
         "all_models": Model.objects.order_by("name").values_list("slug", "name"),
         "query": compare.query(choice),
+        "scores": compare.scores(models),
     }
     return render(request, "catalog/compare.html", context)
 
