@@ -42,3 +42,12 @@ def read_revisions_on_every_request() -> Iterator[None]:
     outlive: read them on every request (test_revision.py covers the remembering)."""
     with override_settings(REVISION_CHECK_MS=0):
         yield
+
+
+@pytest.fixture(autouse=True)
+def forget_remembered_revisions() -> None:
+    """A test may set REVISION_CHECK_MS; tokens an earlier test's process remembered (from a
+    transaction since rolled back) must not leak into it."""
+    import catalog.models
+
+    catalog.models._seen_revisions = None
