@@ -87,3 +87,27 @@ def test_browse_filters_submit_as_a_plain_get_form(browser: Any, loaded_live_ser
     names = page.locator("table.models tbody th a").all_inner_texts()
     assert names and all("Gemma" in n or "gemma" in n for n in names)
     assert problems == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/hardware/",
+        "/hardware/rtx-4090/?count=2",
+        "/providers/qwen/",
+        "/families/gemma/",
+        "/compare/?models=qwen3-8b,phi-4,gemma-3-12b-it",
+        "/estimate/",
+        "/methodology/",
+        "/benchmarks/submit/",
+    ],
+)
+def test_discovery_pages_fit_a_phone_without_script_errors(
+    browser: Any, loaded_live_server: Any, path: str
+) -> None:
+    page, problems = open_page(
+        browser, loaded_live_server.url + path, viewport={"width": 390, "height": 800}
+    )
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    assert page.locator("h1").count() == 1
+    assert problems == []
