@@ -80,13 +80,13 @@ def test_published_scores_are_side_by_side_with_their_sources(client: Client) ->
     for slug, value in (("qwen3-8b", 76.9), ("llama-3-1-8b-instruct", 69.4)):
         Score.objects.create(
             model=Model.objects.get(slug=slug),
-            benchmark="MMLU",
+            benchmark="TestBench",
             setting="5-shot",
             value=value,
             source=f"https://example.org/{slug}",
         )
     html = client.get(URL + "?models=qwen3-8b,llama-3-1-8b-instruct,phi-4").content.decode()
-    row = re.search(r"<th scope=\"row\">MMLU \(5-shot\)</th>.*?</tr>", html).group(0)  # type: ignore[union-attr]
+    row = re.search(r"<th scope=\"row\">TestBench \(5-shot\)</th>.*?</tr>", html).group(0)  # type: ignore[union-attr]
     assert re.findall(r'<td class="num">(?:<a href="([^"]+)"[^>]*>([^<]+)</a>|(—))</td>', row) == [
         ("https://example.org/qwen3-8b", "76.9%", ""),
         ("https://example.org/llama-3-1-8b-instruct", "69.4%", ""),

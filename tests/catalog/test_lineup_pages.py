@@ -34,26 +34,40 @@ def test_the_provider_page_sums_up_its_line_up(client: Client) -> None:
 
 
 def test_without_scores_the_page_says_so_and_invents_none(client: Client) -> None:
-    html = client.get("/providers/meta/").content.decode()
+    assert not Score.objects.filter(model__provider__slug="lmsys").exists()
+    html = client.get("/providers/lmsys/").content.decode()
     assert "No published benchmark scores of these models are in our catalog yet." in html
     assert 'id="coverage"' not in html
 
 
 def test_leaderboards_rank_by_benchmark_and_setting_with_sources(client: Client) -> None:
-    score("llama-3-1-8b-instruct", "MMLU", "5-shot", 69.4)
-    score("llama-3-1-70b-instruct", "MMLU", "5-shot", 83.6)
-    score("llama-3-1-8b-instruct", "MMLU", "0-shot CoT", 73.0)  # another setting: apart
-    html = client.get("/providers/meta/").content.decode()
-    board = html[html.index("<h3>MMLU <small") :].split("</section>")[0]
+    Score.objects.filter(model__provider__slug="lmsys").delete()
+    score("vicuna-7b-v1-5", "TestBench", "5-shot", 69.4)
+    score("vicuna-13b-v1-5", "TestBench", "5-shot", 83.6)
+    score("vicuna-7b-v1-5", "TestBench", "0-shot CoT", 73.0)  # another setting: apart
+    html = client.get("/providers/lmsys/").content.decode()
+    board = html[html.index("<h3>TestBench <small") :].split("</section>")[0]
     assert "5-shot" in board
     names = re.findall(r'<li><a href="[^"]+">([^<]+)</a> <strong>([^<]+)</strong>', board)
-    assert names == [("Llama 3.1 70B Instruct", "83.6%"), ("Llama 3.1 8B Instruct", "69.4%")]
+    assert names == [("Vicuna 13B v1.5", "83.6%"), ("Vicuna 7B v1.5", "69.4%")]
     assert (
-        'href="https://huggingface.co/llama-3-1-8b-instruct" rel="noopener nofollow">model card'
-        in board
+        'href="https://huggingface.co/vicuna-7b-v1-5" rel="noopener nofollow">model card' in board
     )
     coverage = html[html.index('id="coverage"') :].split("</table>")[0]
-    assert "MMLU (0-shot CoT)" in coverage and "MMLU (5-shot)" in coverage
+    assert "TestBench (0-shot CoT)" in coverage and "TestBench (5-shot)" in coverage
+
+
+def test_the_catalog_s_scores_all_cite_a_source() -> None:
+    scores = Score.objects.all()
+    assert scores.count() >= 1000
+    assert not scores.exclude(source__startswith="http").exists()
+    assert scores.values("model").distinct().count() >= 60
+
+
+def test_a_provider_with_scores_shows_its_leaderboards(client: Client) -> None:
+    html = client.get("/providers/qwen/").content.decode()
+    assert "No published benchmark scores" not in html
+    assert html.count('<section class="board">') == 6 and 'id="coverage"' in html
 
 
 def test_the_family_page_says_which_size_fits_which_gpu(client: Client) -> None:
