@@ -50,9 +50,8 @@ def test_leaderboards_rank_by_benchmark_and_setting_with_sources(client: Client)
     assert "5-shot" in board
     names = re.findall(r'<li><a href="[^"]+">([^<]+)</a> <strong>([^<]+)</strong>', board)
     assert names == [("Vicuna 13B v1.5", "83.6%"), ("Vicuna 7B v1.5", "69.4%")]
-    assert (
-        'href="https://huggingface.co/vicuna-7b-v1-5" rel="noopener nofollow">model card' in board
-    )
+    source = 'href="https://huggingface.co/vicuna-7b-v1-5" rel="noopener nofollow"'
+    assert f'{source} title="source: model card">source</a>' in board
     coverage = html[html.index('id="coverage"') :].split("</table>")[0]
     assert "TestBench (0-shot CoT)" in coverage and "TestBench (5-shot)" in coverage
 
