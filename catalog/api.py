@@ -48,6 +48,22 @@ class EncoderOut(Schema):
     source: str
 
 
+class ScoreOut(Schema):
+    benchmark: str
+    setting: str
+    value: float
+    unit: str
+    source: str = Field(description="the page that prints this score")
+    source_kind: str = Field(description="card, paper, leaderboard or blog")
+
+
+class PublishedGgufOut(Schema):
+    repo: str
+    filename: str
+    quant: str
+    size: int = Field(description="bytes, as the Hub reports the file")
+
+
 class RunOut(Schema):
     gguf_repo: str
     gguf_file: str
@@ -65,10 +81,18 @@ class ModelDetailOut(ModelOut):
     params_official: int | None
     sources: dict[str, str]
     run: RunOut
+    scores: list[ScoreOut] = Field(description="published benchmark scores, each with its source")
+    published_gguf: list[PublishedGgufOut] = Field(
+        description="GGUF files quantizers published (read by import_hf)"
+    )
 
     @staticmethod
     def resolve_encoders(obj: Model) -> list[Any]:
         return list(obj.encoders.all())
+
+    @staticmethod
+    def resolve_scores(obj: Model) -> list[Any]:
+        return list(obj.scores.all())
 
     @staticmethod
     def resolve_run(obj: Model) -> dict[str, str]:
@@ -101,7 +125,7 @@ def list_models(request: HttpRequest, filters: Query[ModelFilters]) -> dict[str,
     summary="One model, with its architecture (config.json fields)",
 )
 def get_model(request: HttpRequest, slug: str) -> Model:
-    qs = Model.objects.with_listing().prefetch_related("encoders__modality")
+    qs = Model.objects.with_listing().prefetch_related("encoders__modality", "scores")
     model = qs.filter(slug=slug).first()
     if model is None:
         raise HttpError(404, f"no model with slug {slug!r}")

@@ -123,3 +123,21 @@ def test_openapi_document_describes_the_endpoints(client: Client) -> None:
     doc = client.get("/api/v1/openapi.json").json()
     assert doc["info"]["title"] == "ModelFit API"
     assert {"/api/v1/models/", "/api/v1/models/{slug}/", "/api/v1/hardware/"} <= set(doc["paths"])
+
+
+def test_model_detail_lists_published_scores_with_their_sources(client: Client) -> None:
+    from catalog.models import Score
+
+    data = client.get("/api/v1/models/llama-3-1-8b-instruct/").json()
+    expected = Score.objects.filter(model__slug="llama-3-1-8b-instruct")
+    assert len(data["scores"]) == expected.count() > 0
+    first = expected.order_by("benchmark", "setting", "-value").first()
+    assert data["scores"][0] == {
+        "benchmark": first.benchmark,  # type: ignore[union-attr]
+        "setting": first.setting,  # type: ignore[union-attr]
+        "value": first.value,  # type: ignore[union-attr]
+        "unit": first.unit,  # type: ignore[union-attr]
+        "source": first.source,  # type: ignore[union-attr]
+        "source_kind": first.source_kind,  # type: ignore[union-attr]
+    }
+    assert data["published_gguf"] == []
