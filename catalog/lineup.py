@@ -106,12 +106,13 @@ def timeline(models: Sequence[Model]) -> SafeString:
         f'<line class="axis" x1="{pad}" x2="{width - pad - 200}" y1="{height - pad}" '
         f'y2="{height - pad}"/>',
     ]
-    for year in range(first.year, last.year + 2):
-        tick = dt.date(year, 1, 1)
-        if first <= tick <= last:
-            parts.append(
-                f'<text class="tick" x="{x(tick):.1f}" y="{height - pad + 12}">{year}</text>'
-            )
+    for year in range(first.year, last.year + 1):
+        for month, label in ((1, str(year)), (4, "Apr"), (7, "Jul"), (10, "Oct")):
+            tick = dt.date(year, month, 1)
+            if first <= tick <= last and (month in (1, 7) or span < 730):
+                parts.append(
+                    f'<text class="tick" x="{x(tick):.1f}" y="{height - pad + 12}">{label}</text>'
+                )
     for i, m in enumerate(dated):
         cx, cy = x(m.release_date), pad + i * row  # type: ignore[arg-type]
         parts.append(
