@@ -14,6 +14,7 @@ from pydantic import Field
 from benchmarks import submit
 from benchmarks.forms import OTHER, RowForm, SetupForm
 from benchmarks.models import Source, Submission
+from config import ratelimit
 from config.api import ErrorOut, api
 from estimator.quant import FILE_TYPES
 
@@ -124,6 +125,12 @@ def _error(errors: dict[str, list[str]]) -> dict[str, Any]:
 )
 def create(request: HttpRequest) -> Any:
     """Submit one measured result; the same checks as the form. 201 with its status."""
+    if request.content_type != "application/json":
+        # Browsers send other types cross-site without asking (a CORS "simple request"); JSON
+        # needs a preflight this API never grants, so another site cannot submit for its visitors.
+        return Status(
+            400, _error({"__all__": ["Send the body as Content-Type: application/json."]})
+        )
     if len(request.body) > MAX_BODY:
         return Status(400, _error({"__all__": [f"The body is over {MAX_BODY:,} bytes."]}))
     try:
@@ -132,7 +139,12 @@ def create(request: HttpRequest) -> Any:
         return Status(400, _error({"__all__": [f"The body is not JSON: {exc}."]}))
     if not isinstance(body, dict):
         return Status(400, _error({"__all__": ["The body must be a JSON object."]}))
-    data = {k: body[k] for k in (*SETUP_FIELDS, *ROW_FIELDS) if body.get(k) is not None}
+    # Numbers go to the forms as text: a JSON integer of 400 digits would overflow float().
+    data = {
+        k: str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+        for k in (*SETUP_FIELDS, *ROW_FIELDS)
+        if (v := body.get(k)) is not None
+    }
     quant = str(body.get("quant") or "")
     data |= {"quant": quant, "quant_text": ""} if quant in FILE_TYPES else {"quant_text": quant}
     flash = body.get("flash_attn")
@@ -155,12 +167,14 @@ def create(request: HttpRequest) -> Any:
     if problems := submit.model_errors(setup.cleaned_data, rows):
         return Status(400, _error({"context": list(problems.values())}))
     try:
-        (stored,) = submit.store(setup.cleaned_data, rows, Source.API, submit.ip_hash(request))
+        (stored,) = submit.store(
+            setup.cleaned_data, rows, Source.API, ratelimit.client_hash(request)
+        )
     except submit.Duplicate as exc:
         return Status(
             400, _error({"__all__": [m.removeprefix("Row 1: ") for m in exc.rows.values()]})
         )
-    except submit.RateLimited as exc:
+    except ratelimit.Limited as exc:
         response = api.create_response(request, _error({"__all__": [str(exc)]}), status=429)
         response["Retry-After"] = str(exc.retry_after)
         return response

@@ -109,7 +109,9 @@ class Submission(models.Model):
     roofline_gen_tokens_per_s = models.FloatField(null=True, blank=True)
     roofline_prompt_tokens_per_s = models.FloatField(null=True, blank=True)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.FORM)
-    ip_hash = models.CharField(max_length=64, help_text="salted hash; the address is not stored")
+    ip_hash = models.CharField(
+        max_length=64, help_text="salted hash of the /24 or /64 network; no address is stored"
+    )
     fingerprint = models.CharField(max_length=64, help_text="the setup and the figures, hashed")
     created_at = models.DateTimeField(default=timezone.now)
     moderated_at = models.DateTimeField(null=True, blank=True)

@@ -4,76 +4,24 @@ the paste flow and the API."""
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
 from benchmarks.models import Source, Status, Submission
 from benchmarks.plausibility import Setup, judge
 from catalog.models import Revision
-
-
-class RateLimited(Exception):
-    def __init__(self, retry_after: int) -> None:
-        minutes = max(1, round(retry_after / 60))
-        super().__init__(
-            f"Too many submissions from your address: at most {settings.BENCHMARK_RATE_LIMIT} "
-            f"an hour. Try again in about {minutes} minute{'s' if minutes != 1 else ''}."
-        )
-        self.retry_after = retry_after
+from config import ratelimit
 
 
 class Duplicate(Exception):
     def __init__(self, rows: dict[int, str]) -> None:
         super().__init__("; ".join(rows.values()))
         self.rows = rows  # row index -> message
-
-
-def client_address(request: HttpRequest) -> str:
-    """The client's address: REMOTE_ADDR, or behind TRUSTED_PROXIES proxies the address the
-    outermost of them saw (the entries to its left in X-Forwarded-For can be forged)."""
-    hops = settings.TRUSTED_PROXIES
-    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-    forwarded = [a for a in forwarded if a]
-    if hops and len(forwarded) >= hops:
-        return forwarded[-hops]
-    return request.META.get("REMOTE_ADDR") or "unknown"
-
-
-def ip_hash(request: HttpRequest) -> str:
-    """The client address, salted and hashed: enough to rate-limit, useless to identify."""
-    address = client_address(request)
-    key = (settings.BENCHMARK_IP_SALT or settings.SECRET_KEY).encode()
-    return hmac.new(key, address.encode(), hashlib.sha256).hexdigest()
-
-
-def _rate_key(ip: str, now: float) -> str:
-    return f"bench-rate:{ip[:32]}:{int(now // 3600)}"  # a fixed window: this clock hour
-
-
-def check_rate(ip: str) -> None:
-    """Raise RateLimited when this address stored BENCHMARK_RATE_LIMIT submissions in the
-    current clock hour (counted in the cache: Redis in production, shared by all workers)."""
-    now = time.time()
-    if cache.get(_rate_key(ip, now), 0) >= settings.BENCHMARK_RATE_LIMIT:
-        raise RateLimited(int(3600 - now % 3600) + 1)
-
-
-def _count(ip: str) -> None:
-    key = _rate_key(ip, time.time())
-    if not cache.add(key, 1, 3600):
-        try:
-            cache.incr(key)  # atomic in Redis
-        except ValueError:  # the window ended between add and incr
-            cache.add(key, 1, 3600)
 
 
 def fingerprint(setup: Mapping[str, Any], row: Mapping[str, Any]) -> str:
@@ -122,8 +70,8 @@ def model_errors(setup: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) ->
 def store(
     setup: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], source: Source, ip: str
 ) -> list[Submission]:
-    """Judge and save every row (all or none); raises Duplicate or RateLimited."""
-    check_rate(ip)
+    """Judge and save every row (all or none); raises Duplicate or ratelimit.Limited."""
+    ratelimit.spend("benchmarks", ip, settings.BENCHMARK_RATE_LIMIT, "submissions")
     prints = [fingerprint(setup, row) for row in rows]
     seen: dict[str, int] = {}
     duplicates: dict[int, str] = {}
@@ -182,5 +130,4 @@ def store(
     except IntegrityError as exc:  # a twin stored between our check and our insert
         raise Duplicate({0: "This exact result was submitted a moment ago."}) from exc
     Revision.bump(Revision.BENCHMARKS)  # bulk_create sends no signals
-    _count(ip)
     return submissions

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from benchmarks import llamabench, paste, submit
 from benchmarks.forms import PasteForm, RowFormSet, SetupForm
 from benchmarks.models import Source, Submission
+from config import ratelimit
 
 log = logging.getLogger(__name__)
 TEMPLATE = "benchmarks/submit.html"
@@ -34,7 +35,9 @@ def submit_view(request: HttpRequest) -> HttpResponse:
         return _done(request, [])
     if not (setup.is_valid() and rows.is_valid()):
         return _render(request, setup, rows, pasted)
-    data = [form.cleaned_data for form in rows.forms]
+    # A row left at its defaults is "empty" to the formset and has no data: leave it out.
+    filled = [form for form in rows.forms if form.cleaned_data]
+    data = [form.cleaned_data for form in filled]
     problems = submit.model_errors(setup.cleaned_data, data)
     if not problems:
         try:
@@ -42,18 +45,18 @@ def submit_view(request: HttpRequest) -> HttpResponse:
                 setup.cleaned_data,
                 data,
                 Source.PASTE if request.POST.get("paste") else Source.FORM,
-                submit.ip_hash(request),
+                ratelimit.client_hash(request),
             )
             return _done(request, stored)
         except submit.Duplicate as exc:
             problems = exc.rows
-        except submit.RateLimited as exc:
+        except ratelimit.Limited as exc:
             setup.add_error(None, str(exc))
             response = _render(request, setup, rows, pasted, status=429)
             response["Retry-After"] = str(exc.retry_after)
             return response
     for i, message in problems.items():
-        rows.forms[i].add_error(None, message)
+        filled[i].add_error(None, message)
     return _render(request, setup, rows, pasted)
 
 

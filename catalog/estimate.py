@@ -11,9 +11,14 @@ from typing import Any
 from catalog.models import EstimateConfig, EstimatedModel
 from estimator.config import Config, ConfigError, text_config
 from estimator.inventory import tensor_inventory
+from estimator.memory import MemoryOptions, estimate_memory
 
 MAX_CONFIG = 200_000  # characters of pasted JSON
 DEFAULT_CONTEXT = 4096  # when a config names no maximum context
+# Far beyond any real model (the largest have ~130 layers and ~25,000 tensors), and small
+# enough that one estimate stays in milliseconds: a config is work we do for a stranger.
+MAX_LAYERS = 1024
+MAX_TENSORS = 200_000
 
 
 class BadConfig(ValueError):
@@ -26,7 +31,7 @@ def parse(text: str) -> dict[str, Any]:
         raise BadConfig(f"The config is over {MAX_CONFIG:,} characters; is it a config.json?")
     try:
         config = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise BadConfig(f"This is not valid JSON: {exc}.") from exc
     if not isinstance(config, dict):
         raise BadConfig("A config.json is a JSON object ({...}); this is not.")
@@ -35,10 +40,22 @@ def parse(text: str) -> dict[str, Any]:
 
 
 def check(config: dict[str, Any]) -> None:
-    """BadConfig unless the estimator can count this config's tensors."""
+    """BadConfig unless the estimator can count this config's tensors and estimate it."""
     try:
-        tensor_inventory(config)
-    except ConfigError as exc:
+        text = Config(text_config(config))
+        layers = text.get_int("num_hidden_layers", "n_layer", "num_layers", default=0)
+        if layers > MAX_LAYERS:
+            raise BadConfig(f"{layers:,} layers is more than we estimate ({MAX_LAYERS:,}).")
+        inventory = tensor_inventory(config)
+        if len(inventory.tensors) > MAX_TENSORS:
+            raise BadConfig(f"{len(inventory.tensors):,} tensors is more than we estimate.")
+        context = text.get_int("max_position_embeddings", default=DEFAULT_CONTEXT)
+        if context < 1:
+            raise BadConfig(f"max_position_embeddings must be at least 1, not {context}.")
+        estimate_memory(config, MemoryOptions(n_ctx=min(context, DEFAULT_CONTEXT)))
+    except BadConfig:
+        raise
+    except (ConfigError, ArithmeticError, ValueError, TypeError, KeyError) as exc:
         raise BadConfig(f"We cannot estimate this config: {exc}") from exc
 
 

@@ -68,8 +68,12 @@ class HubModel:
         return ["text", *sorted(found)]
 
 
-def api() -> HfApi:
-    return HfApi(endpoint=settings.HF_ENDPOINT, token=settings.HF_TOKEN or False)
+def _token(use_token: bool) -> str | bool:
+    return (settings.HF_TOKEN or False) if use_token else False
+
+
+def api(use_token: bool = True) -> HfApi:
+    return HfApi(endpoint=settings.HF_ENDPOINT, token=_token(use_token))
 
 
 def _retry[T](call: Callable[[], T], what: str, attempts: int = 3, wait: float = 1.0) -> T:
@@ -107,9 +111,13 @@ def fetch(repo_id: str, *, progress: Callable[[str], None] = lambda _: None) -> 
     return model
 
 
-def fetch_config(repo_id: str, *, progress: Callable[[str], None] = lambda _: None) -> HubModel:
-    """A Hub model's config.json and metadata, without looking for GGUF files."""
-    hub = api()
+def fetch_config(
+    repo_id: str, *, progress: Callable[[str], None] = lambda _: None, use_token: bool = True
+) -> HubModel:
+    """A Hub model's config.json and metadata, without looking for GGUF files. Pages that
+    anyone can call pass use_token=False: our token must not open private or gated repos
+    to visitors."""
+    hub = api(use_token)
     progress(f"{repo_id}: reading the model's metadata …")
     info = _retry(lambda: hub.model_info(repo_id, files_metadata=False), repo_id)
     progress(f"{repo_id}: downloading config.json …")
@@ -121,15 +129,17 @@ def fetch_config(repo_id: str, *, progress: Callable[[str], None] = lambda _: No
                 revision=info.sha,
                 cache_dir=cache,
                 endpoint=settings.HF_ENDPOINT,
-                token=settings.HF_TOKEN or False,
+                token=_token(use_token),
             ),
             f"{repo_id} config.json",
         )
         with open(str(path)) as f:
             try:
                 config = json.load(f)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise HubError(f"{repo_id}: config.json is not valid JSON: {exc}") from exc
+    if not isinstance(config, dict):
+        raise HubError(f"{repo_id}: config.json is not a JSON object.")
     card = info.card_data.to_dict() if info.card_data else {}
     safetensors = info.safetensors
     return HubModel(

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from catalog import estimate
 from catalog.hub import HubModel
 from catalog.loader import model_slug
 from catalog.models import Family, Modality, Model, Provider
@@ -54,10 +55,17 @@ def import_model(hub: HubModel, *, progress: Callable[[str], None] = lambda _: N
         progress(f"{hub.repo_id}: in the catalog; {len(gguf)} published GGUF sizes stored")
         return "refreshed"
     try:
+        estimate.check(hub.config)
         inventory = tensor_inventory(hub.config)
         context = Config(text_config(hub.config)).get_int("max_position_embeddings")
-    except ConfigError as exc:
+    except (estimate.BadConfig, ConfigError) as exc:
         raise NotEstimable(f"{hub.repo_id}: config.json cannot be estimated: {exc}") from exc
+    slug = model_slug(hub.repo_id)
+    if Model.objects.filter(slug=slug).exists():
+        raise NotEstimable(
+            f"{hub.repo_id}: the catalog already has a model at /models/{slug}/ (another "
+            "repository with the same name); add this one to catalog/data/ with its own name."
+        )
     org, name = hub.repo_id.split("/", 1)
     url = f"https://huggingface.co/{hub.repo_id}"
     license_name, commercial, note = LICENSES.get(
@@ -73,7 +81,7 @@ def import_model(hub: HubModel, *, progress: Callable[[str], None] = lambda _: N
             slug=slugify(f"{org}-models")[:60], name=f"{org} models", provider=provider
         )
         model = Model.objects.create(
-            slug=model_slug(hub.repo_id),
+            slug=slug,
             hf_id=hub.repo_id,
             name=name,
             provider=provider,

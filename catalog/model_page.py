@@ -472,19 +472,23 @@ class Page:
     @property
     def _context_curve(self) -> tuple[int, list[float]]:
         """Total bytes at the default context, and GiB at every context stop: the same for
-        every context, so computed once per model, quant and KV settings (per revision)."""
+        every context, so computed once per model, quant and KV settings (per revision);
+        a model estimated from a pasted config is not kept."""
         s = self.state
         key = (self.model.pk, s.quant, s.kv, s.fa)
-        if key not in self.snap.curves:
+        curve = self.snap.curves.get(key) if self.model.pk is not None else None
+        if curve is None:
             default = MemoryOptions(file_type=s.quant, n_ctx=min(self.model.context_length, 8192))
-            self.snap.curves[key] = (
+            curve = (
                 estimate_memory(self.config, default).total_bytes,
                 [
                     estimate_memory(self.config, s.options(n_ctx=c)).total_bytes / GIB
                     for c in context_stops(self.model)
                 ],
             )
-        return self.snap.curves[key]
+            if self.model.pk is not None:
+                self.snap.curves[key] = curve
+        return curve
 
     def _memory_chart(self) -> dict[str, Any]:
         """Total memory versus context (GiB), device capacity lines and the current point."""

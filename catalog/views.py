@@ -5,12 +5,14 @@ from collections import OrderedDict
 from collections.abc import Callable
 from functools import cached_property
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
@@ -23,6 +25,7 @@ from catalog.methodology import figures as methodology_figures
 from catalog.models import EstimateConfig, Family, Hardware, Model, Provider
 from catalog.templatetags.units import tokens
 from cloudprices.queries import offers_of as rentals_of
+from config import ratelimit
 from estimator.memory import MemoryOptions, _inventory, config_key, estimate_memory
 from estimator.quant import FILE_TYPES
 
@@ -333,11 +336,11 @@ def hardware_detail(request: HttpRequest, slug: str) -> HttpResponse:
     section = community.section(request.GET, hardware=device)
     if request.htmx and request.htmx.target == "community":
         return HttpResponse(section)
-    settings = device_page.parse(request.GET, device)
-    rows = device_page.rows(device, settings, snap)
+    chosen = device_page.parse(request.GET, device)
+    rows = device_page.rows(device, chosen, snap)
     context = {
         "device": device,
-        "settings": settings,
+        "settings": chosen,
         "rows": rows,
         "fitting": sum(r["fits"] for r in rows),
         "contexts": [(c, tokens(c)) for c in device_page.CONTEXTS],
@@ -357,7 +360,7 @@ def hardware_pick(request: HttpRequest) -> HttpResponse:
     slug = request.GET.get("device", "")
     if slug not in snap.by_slug:
         return redirect(reverse("catalog:hardware_list") + "?missing=1")
-    query = "&".join(f"{k}={request.GET[k]}" for k in ("count", "ctx") if request.GET.get(k))
+    query = urlencode([(k, request.GET[k][:12]) for k in ("count", "ctx") if request.GET.get(k)])
     url = reverse("catalog:hardware_detail", args=[slug])
     return redirect(f"{url}?{query}" if query else url)
 
@@ -404,6 +407,18 @@ def compare_models(request: HttpRequest) -> HttpResponse:
 def estimate_start(request: HttpRequest) -> HttpResponse:
     """Estimate any model: a Hugging Face repo id (?repo=) or a pasted config.json (POST)."""
     error, repo, text, name = "", "", "", ""
+    status = 200
+    wants = request.method == "POST" or request.GET.get("repo", "").strip()
+    if wants:
+        try:
+            ratelimit.spend(
+                "estimate", ratelimit.client_hash(request), settings.ESTIMATE_RATE_LIMIT,
+                "estimates",
+            )  # fmt: skip
+        except ratelimit.Limited as exc:
+            response = render(request, "catalog/estimate.html", {"error": str(exc)}, status=429)
+            response["Retry-After"] = str(exc.retry_after)
+            return response
     if request.method == "POST":
         text = request.POST.get("config", "")
         name = request.POST.get("name", "").strip()[:200] or "Your config.json"
@@ -421,14 +436,14 @@ def estimate_start(request: HttpRequest) -> HttpResponse:
             error = f"{repo[:80]!r} is not a Hugging Face repository id like Qwen/Qwen3-8B."
         else:
             try:
-                fetched = hub.fetch_config(repo)
+                fetched = hub.fetch_config(repo, use_token=False)
                 estimate.check(fetched.config)
             except (hub.HubError, estimate.BadConfig) as exc:
                 error = str(exc)
             else:
                 name = fetched.repo_id.split("/", 1)[1]
                 return redirect(estimate.store(fetched.config, name, fetched.repo_id))
-    status = 400 if error else 200
+    status = 400 if error else status
     context = {"error": error, "repo": repo, "text": text, "name": name}
     return render(request, "catalog/estimate.html", context, status=status)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from django.contrib.sitemaps import Sitemap
 from django.db.models import QuerySet
@@ -31,8 +32,8 @@ CANONICAL_PARAMS = ("page", "models")
 
 
 def canonical_url(request: HttpRequest) -> str:
-    kept = [(k, request.GET[k]) for k in CANONICAL_PARAMS if request.GET.get(k)]
-    query = "&".join(f"{k}={html.escape(v)}" for k, v in kept)
+    kept = [(k, request.GET[k][:300]) for k in CANONICAL_PARAMS if request.GET.get(k)]
+    query = urlencode(kept, safe=",")
     return request.build_absolute_uri(request.path) + (f"?{query}" if query else "")
 
 

@@ -87,6 +87,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # and the salt for the stored address hashes (SECRET_KEY when unset).
 BENCHMARK_RATE_LIMIT = env_int("BENCHMARK_RATE_LIMIT", 10)
 BENCHMARK_IP_SALT = env_str("BENCHMARK_IP_SALT", "")
+# /estimate/ requests (a pasted config or a Hub read) an address may make per clock hour.
+ESTIMATE_RATE_LIMIT = env_int("ESTIMATE_RATE_LIMIT", 30)
 # Reverse proxies in front of the app that append to X-Forwarded-For (0: clients connect directly).
 TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
 

@@ -115,3 +115,21 @@ def test_the_openapi_document_describes_the_request_body(client: Client) -> None
     post_op = spec["paths"]["/api/v1/benchmarks/"]["post"]
     schema = post_op["requestBody"]["content"]["application/json"]["schema"]
     assert "gen_tokens_per_s" in schema["properties"] and "model" in schema["required"]
+
+
+def test_only_json_bodies_are_taken(client: Client) -> None:
+    # A form on another site can post text/plain without a CORS preflight; JSON cannot.
+    response = client.post(URL, json.dumps(body()), content_type="text/plain")
+    assert response.status_code == 400
+    assert response.json()["error"] == "Send the body as Content-Type: application/json."
+    assert not Submission.objects.exists()
+
+
+@pytest.mark.parametrize("value", [10**400, 1e308 * 10, "nan", "inf"])
+def test_absurd_numbers_are_a_400_not_a_500(client: Client, value: Any) -> None:
+    raw = json.dumps(body(gen_tokens_per_s=None)).replace(
+        '"gen_tokens_per_s": null',
+        f'"gen_tokens_per_s": {json.dumps(value) if isinstance(value, str) else value}',
+    )
+    response = post(client, raw)
+    assert response.status_code == 400, response.content

@@ -192,7 +192,7 @@ def test_the_confirmation_link_cannot_be_forged(client: Client) -> None:
 def test_behind_a_proxy_the_address_comes_from_the_proxy_s_header(settings) -> None:  # type: ignore[no-untyped-def]
     from django.test import RequestFactory
 
-    from benchmarks.submit import client_address
+    from config.ratelimit import client_address
 
     request = RequestFactory().post(
         URL, REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.5"
@@ -202,3 +202,17 @@ def test_behind_a_proxy_the_address_comes_from_the_proxy_s_header(settings) -> N
     assert client_address(request) == "203.0.113.5"  # not the forgeable first entry
     settings.TRUSTED_PROXIES = 3
     assert client_address(request) == "10.0.0.2"  # fewer hops than configured: do not trust
+
+
+def test_a_client_is_its_network(settings) -> None:  # type: ignore[no-untyped-def]
+    from django.test import RequestFactory
+
+    from config.ratelimit import client_hash, client_network
+
+    def request(address: str) -> Any:
+        return RequestFactory().post(URL, REMOTE_ADDR=address)
+
+    assert client_network(request("203.0.113.9")) == "203.0.113.0/24"
+    assert client_network(request("2001:db8:1:2::17")) == "2001:db8:1:2::/64"
+    assert client_hash(request("2001:db8:1:2::1")) == client_hash(request("2001:db8:1:2::ffff"))
+    assert client_hash(request("2001:db8:1:2::1")) != client_hash(request("2001:db8:1:3::1"))

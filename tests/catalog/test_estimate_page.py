@@ -24,6 +24,14 @@ def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(hub.time, "sleep", lambda seconds: None)
 
 
+@pytest.fixture(autouse=True)
+def fresh_limits() -> None:
+    """The per-address estimate count lives in the cache, which tests do not roll back."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def config_of(slug: str) -> dict[str, Any]:
     return dict(Model.objects.get(slug=slug).config)
 
@@ -101,3 +109,53 @@ def test_hub_problems_are_shown_on_the_form(client: Client, hub_server: HubServe
 
 def test_an_unknown_estimate_is_404(client: Client) -> None:
     assert client.get("/estimate/0123456789abcdef01234567/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"max_position_embeddings": 0}, {"hidden_size": 0}, {"num_hidden_layers": 20_000}],
+)
+def test_a_config_that_would_break_or_stall_the_page_is_refused(
+    client: Client, changes: dict[str, Any]
+) -> None:
+    config = config_of("llama-3-1-8b-instruct") | changes
+    response = client.post("/estimate/", {"config": json.dumps(config)})
+    assert response.status_code == 400, response.content
+    assert not EstimateConfig.objects.exists()
+
+
+def test_deeply_nested_json_is_refused(client: Client) -> None:
+    response = client.post("/estimate/", {"config": '{"a":' * 30_000 + "1" + "}" * 30_000})
+    assert response.status_code == 400
+
+
+def test_estimates_are_rate_limited(client: Client, settings: Any) -> None:
+    settings.ESTIMATE_RATE_LIMIT = 2
+    for _ in range(2):
+        assert client.post("/estimate/", {"config": "{bad"}).status_code == 400
+    limited = client.post("/estimate/", {"config": "{bad"})
+    assert limited.status_code == 429 and "Too many estimates" in limited.content.decode()
+
+
+def test_two_estimates_do_not_share_a_memory_curve(client: Client) -> None:
+    small = config_of("llama-3-2-1b-instruct")
+    big = config_of("llama-3-1-8b-instruct")
+    pages = []
+    for config in (small, big):
+        location = client.post("/estimate/", {"config": json.dumps(config)})["Location"]
+        pages.append(client.get(location).content.decode())
+    catalog_big = client.get("/models/llama-3-1-8b-instruct/").content.decode()
+    path = re.compile(r'<path class="series" d="([^"]+)"/>')
+    assert path.search(pages[1]).group(1) == path.search(catalog_big).group(1)  # type: ignore[union-attr]
+    assert path.search(pages[0]).group(1) != path.search(pages[1]).group(1)  # type: ignore[union-attr]
+
+
+def test_the_hub_is_read_without_our_token_for_visitors(
+    client: Client, hub_server: HubServer, settings: Any
+) -> None:
+    settings.HF_TOKEN = "hf_operator_secret"
+    hub_server.add("someone/Qwen3-8B-finetune", {}, config_of("qwen3-8b"))
+    client.get("/estimate/?repo=someone/Qwen3-8B-finetune")
+    assert hub_server.headers_seen and all(
+        "authorization" not in h for h in hub_server.headers_seen
+    )

@@ -145,3 +145,27 @@ def test_a_malformed_repo_id_is_refused_before_any_request(hub_server: HubServer
     with pytest.raises(CommandError):
         call_command("import_hf", "not a repo", stdout=StringIO(), stderr=StringIO())
     assert hub_server.paths == []
+
+
+def test_a_repository_named_like_a_catalog_model_is_refused_clearly(
+    hub_server: HubServer,
+) -> None:
+    hub_server.add("unsloth/Llama-3.1-8B-Instruct", info(),
+                   Model.objects.get(slug="llama-3-1-8b-instruct").config)  # fmt: skip
+    with pytest.raises(CommandError):
+        out = StringIO()
+        call_command("import_hf", "unsloth/Llama-3.1-8B-Instruct", stdout=out, stderr=out)
+    assert "already has a model at /models/llama-3-1-8b-instruct/" in out.getvalue()
+
+
+@pytest.mark.parametrize("config", [[1, 2], {"model_type": "llama", "max_position_embeddings": 0,
+                                              "hidden_size": 64, "num_hidden_layers": 2,
+                                              "num_attention_heads": 2, "intermediate_size": 128,
+                                              "vocab_size": 100}])  # fmt: skip
+def test_a_config_that_is_no_object_or_has_no_context_is_refused(
+    hub_server: HubServer, config: Any
+) -> None:
+    hub_server.add("someone/broken", info(), config)
+    with pytest.raises(CommandError):
+        call_command("import_hf", "someone/broken", stdout=StringIO(), stderr=StringIO())
+    assert not Model.objects.filter(hf_id="someone/broken").exists()
