@@ -4,15 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('benchmarks', '0001_initial'),
+        ("benchmarks", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='submission',
-            name='ip_hash',
-            field=models.CharField(help_text='salted hash of the /24 or /64 network; no address is stored', max_length=64),
+            model_name="submission",
+            name="ip_hash",
+            field=models.CharField(
+                help_text="salted hash of the /24 or /64 network; no address is stored",
+                max_length=64,
+            ),
         ),
     ]
