@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from benchmarks import submit
 from benchmarks.models import Status, Submission
 from catalog.models import Revision
 
@@ -62,8 +63,11 @@ class SubmissionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return "—"
 
     def save_model(self, request: HttpRequest, obj: Submission, form: object, change: bool) -> None:
-        if change and "status" in getattr(form, "changed_data", ()):
+        changed = set(getattr(form, "changed_data", ()))
+        if change and "status" in changed:
             obj.moderated_at = timezone.now()
+        if changed & set(submit.SETUP_FIELDS + submit.ROW_FIELDS):
+            submit.refresh(obj)  # calibration and duplicates use what it derives
         super().save_model(request, obj, form, change)  # type: ignore[arg-type]
 
     @admin.action(description="Publish the selected results")

@@ -3,7 +3,7 @@
 For every published result with a catalog device, a known quant and a generation speed, the
 ratio measured / estimated (our estimate when it was submitted, before any calibration) is
 kept. A (device class, engine) group with at least MIN_RUNS results from MIN_SUBMITTERS
-different addresses gets a factor: the median
+different networks (IPv4 /24, IPv6 /64) gets a factor: the median
 ratio (one wild result cannot move a median), clamped to CLAMP so a flood of bad data cannot
 turn the estimate on its head. Decode estimates for that group are multiplied by the factor
 (estimator.throughput.Device.calibration) and pages say how many runs it rests on.
@@ -19,7 +19,7 @@ from benchmarks.models import ENGINES, Submission
 from estimator.devices import device_class
 
 MIN_RUNS = 5
-MIN_SUBMITTERS = 3  # distinct (hashed) addresses: one person cannot calibrate a class alone
+MIN_SUBMITTERS = 3  # distinct (hashed) /24 or /64 networks
 CLAMP = (0.5, 1.5)
 CLASS_LABELS = {"nvidia": "NVIDIA GPUs", "amd": "AMD GPUs", "apple": "Apple silicon", "cpu": "CPUs"}
 

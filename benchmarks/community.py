@@ -53,7 +53,7 @@ def section(
         tokens = Revision.current()
         catalog, calib = tokens.catalog, calibration.current(tokens.benchmarks)
     subject = f"m{model.pk}" if model else f"h{hardware.pk}"  # type: ignore[union-attr]
-    chosen = {k: str(params.get(k, ""))[:60] for k in FILTERS}
+    chosen = {k: str(params.get(k, ""))[:120] for k in FILTERS}
     name = f"{catalog}:{calib.token}:{subject}:{sorted(chosen.items())}"
     key = f"community:{hashlib.blake2b(name.encode(), digest_size=16).hexdigest()}"
     html = cache.get(key)
@@ -188,23 +188,29 @@ def _row(r: Result, *, by_model: bool) -> dict[str, Any]:
 
 
 def _groups(results: list[Result], *, by_model: bool) -> list[dict[str, Any]]:
-    """Median generation speed and measured ÷ estimate per device (or model) and quant; devices
-    not in the catalog are listed but not aggregated."""
+    """Median generation speed and measured ÷ estimate per device (or model), number of devices,
+    quant and batch: generation speed is for all parallel sequences, so batches are never
+    mixed. Devices not in the catalog are listed but not aggregated."""
     groups: dict[tuple[Any, ...], list[Result]] = {}
     for r in results:
         s = r.submission
         if s.hardware is None or not s.gen_tokens_per_s or not s.quant:
             continue
-        subject = s.model.pk if by_model else (s.hardware.pk, s.hardware_count)
-        groups.setdefault((subject, s.quant), []).append(r)
+        subject = s.model.pk if by_model else s.hardware.pk
+        groups.setdefault((subject, s.hardware_count, s.quant, s.batch), []).append(r)
     out = []
-    for (_, quant), members in groups.items():
+    for (_, count, quant, batch), members in groups.items():
         s = members[0].submission
         ratios = [r.ratio for r in members if r.ratio]
         estimates = [r.estimate for r in members if r.estimate]
+        subject = s.model.name if by_model else s.device_label
+        if by_model and count > 1:
+            subject += f" on {count} devices"
+        if batch > 1:
+            subject += f", batch {batch}"
         out.append(
             {
-                "subject": s.model.name if by_model else s.device_label,
+                "subject": subject,
                 "quant": quant,
                 "runs": len(members),
                 "median": statistics.median(r.submission.gen_tokens_per_s or 0 for r in members),

@@ -155,7 +155,15 @@ def parse(text: str) -> list[BenchRow]:
     for index, line in enumerate(lines):
         reader = _format_starting_at(line.strip())
         if reader is not None:
-            rows = reader(lines, index)
+            try:
+                rows = reader(lines, index)
+            except ParseError:
+                raise
+            except (ValueError, ArithmeticError, RecursionError) as exc:
+                # Numbers too large or too long for Python, or JSON nested too deep.
+                raise ParseError(
+                    f"a value cannot be read ({type(exc).__name__})", index + 1
+                ) from exc
             if not rows:
                 raise ParseError("found the start of llama-bench output but no results", index + 1)
             return rows

@@ -131,3 +131,20 @@ def store(
         raise Duplicate({0: "This exact result was submitted a moment ago."}) from exc
     Revision.bump(Revision.BENCHMARKS)  # bulk_create sends no signals
     return submissions
+
+
+def refresh(submission: Submission) -> None:
+    """Recompute what a stored result derives from its setup (after a moderator edits it):
+    the fingerprint, our estimate and the rooflines. The status stays the moderator's."""
+    fields = {f: getattr(submission, f) for f in SETUP_FIELDS + ROW_FIELDS}
+    verdict = judge(_row_setup(fields, fields))
+    submission.fingerprint = fingerprint(fields, fields)
+    submission.estimate_gen_tokens_per_s = verdict.estimate_gen
+    submission.roofline_gen_tokens_per_s = verdict.roofline_gen
+    submission.roofline_prompt_tokens_per_s = verdict.roofline_prompt
+
+
+SETUP_FIELDS = ("model", "hardware", "hardware_text", "hardware_count", "runtime",
+                "runtime_version", "backend")  # fmt: skip
+ROW_FIELDS = ("quant", "quant_text", "context", "depth", "batch", "flash_attn", "kv_type",
+              "prompt_tokens_per_s", "gen_tokens_per_s")  # fmt: skip

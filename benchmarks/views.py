@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from benchmarks import llamabench, paste, submit
-from benchmarks.forms import PasteForm, RowFormSet, SetupForm
+from benchmarks.forms import MAX_ROWS, PasteForm, RowFormSet, SetupForm
 from benchmarks.models import Source, Submission
 from config import ratelimit
 
@@ -84,12 +84,25 @@ def _read_paste(request: HttpRequest) -> HttpResponse:
             pasted.add_error("paste", str(exc))
         else:
             initial, skipped = paste.initial_rows(bench)
-            if initial:
+            models = sorted({r.model_filename or r.model_type for r in bench} - {""})
+            if len(models) > 1:
+                pasted.add_error(
+                    "paste",
+                    f"This output has results for {len(models)} models ({', '.join(models)}); "
+                    "paste one model's rows at a time.",
+                )
+            elif len(initial) > MAX_ROWS:
+                pasted.add_error(
+                    "paste",
+                    f"This output has {len(initial)} tests; submit at most {MAX_ROWS} at a time.",
+                )
+            elif not initial:
+                pasted.add_error("paste", "No prompt or generation test in this output.")
+            else:
                 # What the output says of its run (runtime, build, backend) wins over the form.
                 setup = SetupForm(initial=kept | paste.initial_setup(bench))
                 rows = RowFormSet(prefix="rows", initial=initial)
                 return _render(request, setup, rows, pasted, skipped=skipped, read=len(initial))
-            pasted.add_error("paste", "No prompt or generation test in this output.")
     setup = SetupForm(initial=kept | {"hardware_count": kept.get("hardware_count", 1)})
     return _render(request, setup, rows, pasted)
 

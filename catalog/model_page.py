@@ -387,8 +387,15 @@ class Page:
         self.config = model.estimator_config
         self.inv: Inventory = _inventory(config_key(self.config))
         self.hardware = snap.by_slug.get(state.gpu) or snap.devices[0]
-        self.calibration = snap.calibration.value(_class(self.hardware), engine(state.runtime))
-        self.device = from_hardware(self.hardware, state.gpu_count, self.calibration)
+        # The quant, similar-model and FAQ figures are llama.cpp's (GGUF files); only the
+        # serving plan runs on the chosen runtime, so only it takes that runtime's calibration.
+        cls = _class(self.hardware)
+        self.device = from_hardware(
+            self.hardware, state.gpu_count, snap.calibration.value(cls, "llama.cpp")
+        )
+        self.serving_device = from_hardware(
+            self.hardware, state.gpu_count, snap.calibration.value(cls, engine(state.runtime))
+        )
         self.device_label = self.hardware.name + (
             f" x {state.gpu_count}" if state.gpu_count > 1 else ""
         )
@@ -604,7 +611,12 @@ class Page:
         s = self.state
         opts = s.options(n_ctx=s.ctx * s.users, n_seq=s.users)
         report = estimate(
-            self.config, opts, self.device, depth=s.ctx // 2, batch=s.users, runtime=s.runtime
+            self.config,
+            opts,
+            self.serving_device,
+            depth=s.ctx // 2,
+            batch=s.users,
+            runtime=s.runtime,
         )
         total, usable = report["total_bytes"], report["usable_bytes"]
         scale = max(total, usable)
@@ -640,7 +652,7 @@ class Page:
         for users in CHART_USER_STOPS:
             est = estimate_memory(self.config, s.options(n_ctx=s.ctx * users, n_seq=users))
             agg, per_user = decode_tokens_per_s(
-                self.inv, est.weights, est.kv, self.device, depth=s.ctx // 2, batch=users
+                self.inv, est.weights, est.kv, self.serving_device, depth=s.ctx // 2, batch=users
             )
             points.append((users, agg, per_user))
         top = max(p[1] for p in points) * 1.1

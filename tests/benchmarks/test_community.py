@@ -178,3 +178,30 @@ def test_the_factor_is_clamped(client: Client) -> None:
         make(gen_tokens_per_s=240.0 + i, ip_hash=str(i) * 64)  # about 2x the estimate
     factor = calibration.compute("t").factor("nvidia", "llama.cpp")
     assert factor is not None and factor.value == calibration.CLAMP[1]
+
+
+def test_batched_and_single_runs_are_never_one_median(client: Client) -> None:
+    make(gen_tokens_per_s=150.0)
+    make(gen_tokens_per_s=1900.0, batch=32, context=4096)
+    make(gen_tokens_per_s=2000.0, batch=32, context=4096)
+    section = community(client.get(PAGE).content.decode())
+    groups = section[section.index('class="bench-groups"') :].split("</table>")[0]
+    assert re.search(r"NVIDIA GeForce RTX 4090</th><td>Q4_K_M</td><td class=\"num\">1</td>"
+                     r"<td class=\"num\">150</td>", groups)  # fmt: skip
+    assert re.search(r"NVIDIA GeForce RTX 4090, batch 32</th><td>Q4_K_M</td>"
+                     r"<td class=\"num\">2</td><td class=\"num\">1,950</td>", groups)  # fmt: skip
+
+
+def test_a_moderator_s_edit_recomputes_the_estimate_it_is_judged_by(admin_client: Client) -> None:
+    held = make(gen_tokens_per_s=100.0, status=Status.PENDING)
+    before = held.estimate_gen_tokens_per_s
+    form = admin_client.get(f"/admin/benchmarks/submission/{held.pk}/change/")
+    assert form.status_code == 200
+    from django.forms.models import model_to_dict
+
+    data = {k: ("" if v is None else v) for k, v in model_to_dict(held).items()}
+    data |= {"quant": "Q8_0", "status": "published", "flash_attn": "true"}
+    response = admin_client.post(f"/admin/benchmarks/submission/{held.pk}/change/", data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    held.refresh_from_db()
+    assert held.quant == "Q8_0" and held.estimate_gen_tokens_per_s < before  # type: ignore[operator]

@@ -693,3 +693,29 @@ def test_a_file_name_gives_its_quant_only_when_an_exact_known_name_is_in_it(
     filename: str, quant: str | None
 ) -> None:
     assert quant_from_filename(filename) == quant
+
+
+MD_HEADER = (
+    "| model | size | params | backend | ngl | test | t/s |\n"
+    "| --- | ---: | ---: | --- | --: | ---: | ---: |\n"
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        MD_HEADER
+        + "| llama 8B Q4_K - Medium | 1e999999 GiB | 8.03 B | CUDA | 99 | tg128 | 1.0 ± 0.1 |",
+        MD_HEADER
+        + "| llama 8B Q4_K - Medium | 4.58 GiB | 8.03 B | CUDA | 99 | tg"
+        + "9" * 5000
+        + " | 1.0 ± 0.1 |",
+        '[{"n_prompt": 0, "n_gen": 128, "avg_ts": ' + "9" * 400 + "}]",
+        '[{"n_prompt": 0, "n_gen": 128, "avg_ts": ' + "9" * 5000 + "}]",
+        "[" + '{"a":' * 30_000 + "1" + "}" * 30_000 + "]",
+    ],
+    ids=["huge-size", "long-test", "huge-float", "too-many-digits", "deep-json"],
+)
+def test_absurd_values_are_a_parse_error_not_a_crash(text: str) -> None:
+    with pytest.raises(ParseError):
+        parse(text)

@@ -216,3 +216,25 @@ def test_a_client_is_its_network(settings) -> None:  # type: ignore[no-untyped-d
     assert client_network(request("2001:db8:1:2::17")) == "2001:db8:1:2::/64"
     assert client_hash(request("2001:db8:1:2::1")) == client_hash(request("2001:db8:1:2::ffff"))
     assert client_hash(request("2001:db8:1:2::1")) != client_hash(request("2001:db8:1:3::1"))
+
+
+def test_a_paste_of_several_models_is_refused_with_their_names(client: Client) -> None:
+    data = (Path(__file__).parent / "data" / "llama_bench" / "md_2025_rpc_vulkan.md").read_text()
+    html = client.post(URL, {"action": "read", "paste": data}).content.decode()
+    assert "This output has results for 2 models" in html
+    assert "paste one model&#x27;s rows at a time." in html
+
+
+def test_a_paste_of_more_tests_than_one_submission_takes_is_refused(client: Client) -> None:
+    header = TABLE.split("\n")[2:4]
+    row = TABLE.split("\n")[5]
+    big = "\n".join([*header, *(row.replace("tg128", f"tg{n}") for n in range(1, 61))])
+    html = client.post(URL, {"action": "read", "paste": big}).content.decode()
+    assert "This output has 60 tests; submit at most 50 at a time." in html
+
+
+def test_a_row_left_at_its_defaults_is_left_out_not_a_crash(client: Client) -> None:
+    extra = {"rows-TOTAL_FORMS": "2", "rows-1-depth": "0", "rows-1-batch": "1",
+             "rows-1-kv_type": "f16", "rows-1-flash_attn": "unknown"}  # fmt: skip
+    response = client.post(URL, result() | extra)
+    assert response.status_code == 302 and Submission.objects.count() == 1
