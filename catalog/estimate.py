@@ -60,9 +60,10 @@ def check(config: dict[str, Any]) -> None:
 
 
 def store(config: dict[str, Any], name: str, repo_id: str = "") -> EstimateConfig:
-    """The stored config (the same config always gets the same key)."""
+    """The stored config (the same config under the same name always gets the same key)."""
     canonical = json.dumps(config, sort_keys=True, separators=(",", ":"))
-    key = hashlib.blake2b(f"{repo_id}\n{canonical}".encode(), digest_size=12).hexdigest()
+    text = f"{repo_id}\n{name}\n{canonical}"
+    key = hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
     stored, _ = EstimateConfig.objects.get_or_create(
         key=key, defaults={"name": name[:200], "repo_id": repo_id, "config": config}
     )

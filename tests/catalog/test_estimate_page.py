@@ -159,3 +159,11 @@ def test_the_hub_is_read_without_our_token_for_visitors(
     assert hub_server.headers_seen and all(
         "authorization" not in h for h in hub_server.headers_seen
     )
+
+
+def test_each_name_keeps_its_own_page(client: Client) -> None:
+    config = json.dumps(config_of("qwen3-8b"))
+    first = client.post("/estimate/", {"config": config, "name": "Alpha"})["Location"]
+    second = client.post("/estimate/", {"config": config, "name": "Beta"})["Location"]
+    assert first != second
+    assert "<h1>Beta" in client.get(second).content.decode()
