@@ -10,7 +10,6 @@ tokens/s x 3600) x 10^6, with every user decoding at once.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from copy import copy
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -33,7 +32,7 @@ TOTAL_MEMORY = ExpressionWrapper(
 
 @dataclass(frozen=True)
 class Rental:
-    offer: Offer
+    offer: Offer  # its `hardware` is not loaded: use `hardware`
     hardware: Hardware
     price_per_hour: Decimal  # the whole offer: every GPU of it
     aggregate_tokens_per_s: float
@@ -111,8 +110,7 @@ def cheapest_rentals(
             fits = vllm_view(config, opts, device)["vllm_kv_tokens"] >= opts.n_ctx
         if not fits or not f.decode_tokens_per_s:
             continue
-        offer = copy(offers.cheapest[(hw_id, count)])
-        offer.hardware = hw
+        offer = offers.cheapest[(hw_id, count)]  # shared by every request: read, never changed
         tps = f.decode_tokens_per_s * users
         price = low * count
         per_million = price / Decimal(tps * 3600) * 1_000_000
