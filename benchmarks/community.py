@@ -19,7 +19,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from benchmarks import calibration
 from benchmarks.models import ENGINES, Runtime, Submission
-from benchmarks.plausibility import Setup, estimate_gen
+from benchmarks.plausibility import estimate_gen, setup_of
 from catalog.models import Hardware, Model, Revision
 from estimator.devices import device_class
 
@@ -142,11 +142,7 @@ def _estimate(s: Submission, calib: calibration.Calibration) -> float | None:
     if s.hardware is None or engine is None or not s.gen_tokens_per_s:
         return None
     factor = calib.value(device_class(s.hardware.vendor, s.hardware.kind), engine)
-    setup = Setup(
-        s.model, s.quant, s.hardware, s.hardware_count, s.context, s.depth, s.batch,
-        s.flash_attn, s.kv_type, s.prompt_tokens_per_s, s.gen_tokens_per_s,
-    )  # fmt: skip
-    return estimate_gen(setup, factor)
+    return estimate_gen(setup_of(s), factor)
 
 
 def _tps(value: float | None) -> str:

@@ -16,7 +16,9 @@ Nothing is thrown away: a held result is stored and listed in the admin with its
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
 
 from catalog.models import Hardware, Model
 from estimator.devices import from_hardware
@@ -44,6 +46,16 @@ class Setup:
     kv_type: str
     prompt_tokens_per_s: float | None
     gen_tokens_per_s: float | None
+
+
+SETUP_FIELDS = tuple(f.name for f in fields(Setup))
+
+
+def setup_of(source: Any) -> Setup:
+    """The Setup of a stored Submission, or of a mapping with the same names (a form's data)."""
+    if isinstance(source, Mapping):
+        return Setup(**{name: source[name] for name in SETUP_FIELDS})
+    return Setup(**{name: getattr(source, name) for name in SETUP_FIELDS})
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from benchmarks.models import Source, Status, Submission
-from benchmarks.plausibility import Setup, judge
+from benchmarks.plausibility import judge, setup_of
 from catalog.models import Revision
 from config import ratelimit
+
+SETUP_FIELDS = ("model", "hardware", "hardware_text", "hardware_count", "runtime",
+                "runtime_version", "backend")  # fmt: skip
+ROW_FIELDS = ("quant", "quant_text", "context", "depth", "batch", "flash_attn", "kv_type",
+              "prompt_tokens_per_s", "gen_tokens_per_s")  # fmt: skip
 
 
 class Duplicate(Exception):
@@ -38,22 +43,6 @@ def fingerprint(setup: Mapping[str, Any], row: Mapping[str, Any]) -> str:
         None if row["gen_tokens_per_s"] is None else round(row["gen_tokens_per_s"], 2),
     ]  # fmt: skip
     return hashlib.sha256(json.dumps(values).encode()).hexdigest()
-
-
-def _row_setup(setup: Mapping[str, Any], row: Mapping[str, Any]) -> Setup:
-    return Setup(
-        model=setup["model"],
-        quant=row["quant"],
-        hardware=setup["hardware"],
-        hardware_count=setup["hardware_count"],
-        context=row["context"],
-        depth=row["depth"],
-        batch=row["batch"],
-        flash_attn=row["flash_attn"],
-        kv_type=row["kv_type"],
-        prompt_tokens_per_s=row["prompt_tokens_per_s"],
-        gen_tokens_per_s=row["gen_tokens_per_s"],
-    )
 
 
 def model_errors(setup: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> dict[int, str]:
@@ -90,7 +79,7 @@ def store(
     now = timezone.now()
     submissions = []
     for row, p in zip(rows, prints, strict=True):
-        verdict = judge(_row_setup(setup, row))
+        verdict = judge(setup_of({**setup, **row}))
         submissions.append(
             Submission(
                 model=setup["model"],
@@ -137,14 +126,8 @@ def refresh(submission: Submission) -> None:
     """Recompute what a stored result derives from its setup (after a moderator edits it):
     the fingerprint, our estimate and the rooflines. The status stays the moderator's."""
     fields = {f: getattr(submission, f) for f in SETUP_FIELDS + ROW_FIELDS}
-    verdict = judge(_row_setup(fields, fields))
+    verdict = judge(setup_of(submission))
     submission.fingerprint = fingerprint(fields, fields)
     submission.estimate_gen_tokens_per_s = verdict.estimate_gen
     submission.roofline_gen_tokens_per_s = verdict.roofline_gen
     submission.roofline_prompt_tokens_per_s = verdict.roofline_prompt
-
-
-SETUP_FIELDS = ("model", "hardware", "hardware_text", "hardware_count", "runtime",
-                "runtime_version", "backend")  # fmt: skip
-ROW_FIELDS = ("quant", "quant_text", "context", "depth", "batch", "flash_attn", "kv_type",
-              "prompt_tokens_per_s", "gen_tokens_per_s")  # fmt: skip

@@ -58,8 +58,6 @@ class HubModel:
     pipeline_tag: str = ""
     created_at: dt.date | None = None
     safetensors_total: int | None = None
-    safetensors_by_dtype: dict[str, int] = field(default_factory=dict)
-    gated: bool = False
     gguf: list[GgufFile] = field(default_factory=list)
 
     @property
@@ -151,8 +149,6 @@ def fetch_config(
         pipeline_tag=info.pipeline_tag or "",
         created_at=info.created_at.date() if info.created_at else None,
         safetensors_total=safetensors.total if safetensors else None,
-        safetensors_by_dtype=dict(safetensors.parameters) if safetensors else {},
-        gated=bool(info.gated),
     )
 
 

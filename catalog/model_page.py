@@ -20,6 +20,7 @@ from typing import Any
 from django.utils.safestring import SafeString
 
 from benchmarks import calibration
+from benchmarks.models import ENGINES
 from catalog import markup
 from catalog.models import Hardware, Model, Revision
 from catalog.templatetags.units import gib, params, tokens
@@ -242,8 +243,8 @@ def _class(hw: Hardware) -> str:
 
 
 def engine(runtime: str) -> str:
-    """The engine whose calibration applies: the page's runtimes are llama.cpp and vLLM."""
-    return "vllm" if runtime == "vllm" else "llama.cpp"
+    """The engine whose calibration applies to a runtime of the page (llama.cpp or vLLM)."""
+    return ENGINES[runtime]
 
 
 def snapshot() -> tuple[Snapshot, str]:

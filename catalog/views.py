@@ -4,6 +4,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from functools import cached_property
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -123,21 +124,12 @@ def _render_facts(brief: model_page.Brief, part: str) -> str:
         .prefetch_related("input_modalities", "output_modalities", "encoders__modality")
         .get(pk=brief.pk)
     )
-    inventory = _inventory(config_key(model.estimator_config))
-    groups: dict[str, int] = {}
-    for tensor in inventory.tensors:
-        group = _tensor_group(tensor.name)
-        groups[group] = groups.get(group, 0) + tensor.n_elements
     return render_to_string(
         f"{TEMPLATE}#{part}",
         {
             "model": model,
             "published": _published_gguf(model),
-            "inventory": inventory,
-            "param_groups": sorted(groups.items(), key=lambda kv: -kv[1]),
-            "config_rows": sorted(
-                (k, v) for k, v in model.config.items() if not isinstance(v, (dict, list))
-            ),
+            **_breakdown(model),
             "nested_configs": [
                 (k, v) for k, v in sorted(model.config.items()) if isinstance(v, dict)
             ],
@@ -229,6 +221,22 @@ class RecentParts:
 
 
 _recent = RecentParts(RECENT_PARTS)
+
+
+def _breakdown(model: Model) -> dict[str, Any]:
+    """The tensor inventory, parameters per part and the config's plain fields of a model."""
+    inventory = _inventory(config_key(model.estimator_config))
+    groups: dict[str, int] = {}
+    for tensor in inventory.tensors:
+        group = _tensor_group(tensor.name)
+        groups[group] = groups.get(group, 0) + tensor.n_elements
+    return {
+        "inventory": inventory,
+        "param_groups": sorted(groups.items(), key=lambda kv: -kv[1]),
+        "config_rows": sorted(
+            (k, v) for k, v in model.config.items() if not isinstance(v, (dict, list))
+        ),
+    }
 
 
 def _published_gguf(model: Model) -> list[dict[str, object]]:
@@ -461,19 +469,10 @@ def estimate_detail(request: HttpRequest, key: str) -> HttpResponse:
     if request.htmx and not request.htmx.history_restore_request:
         part, panels = model_page.panels_for(request.htmx.target, request.htmx.trigger_name)
         return HttpResponse(live.render(part, panels))
-    inventory = _inventory(config_key(model.estimator_config))
-    groups: dict[str, int] = {}
-    for tensor in inventory.tensors:
-        group = _tensor_group(tensor.name)
-        groups[group] = groups.get(group, 0) + tensor.n_elements
     context = {
         "model": model,
         "stored": stored,
-        "inventory": inventory,
-        "param_groups": sorted(groups.items(), key=lambda kv: -kv[1]),
-        "config_rows": sorted(
-            (k, v) for k, v in stored.config.items() if not isinstance(v, (dict, list))
-        ),
+        **_breakdown(model),
         "controls_html": live.render("controls", ()),
         "live_html": live.render("live", model_page.PANELS),
     }

@@ -116,6 +116,7 @@ def test_hf_token_is_sent(hub_server: HubServer, settings: Any) -> None:
     settings.HF_TOKEN = "hf_test_token"
     hub_server.add(NEW, info(), Model.objects.get(slug="qwen2-5-1-5b-instruct").config)
     hub.fetch(NEW)
+    assert hub_server.headers_seen
     assert all(h.get("authorization") == "Bearer hf_test_token" for h in hub_server.headers_seen)
 
 
