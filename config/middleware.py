@@ -1,4 +1,5 @@
-"""Site-wide middleware: server time on every response; JSON errors under /api/."""
+"""Site-wide middleware: server time on every response; bad bytes refused at the edge; JSON
+errors under /api/."""
 
 from __future__ import annotations
 
@@ -28,6 +29,23 @@ def api_json_errors(
                 json["Allow"] = response["Allow"]
             return json
         return response
+
+    return middleware
+
+
+def reject_bad_input(
+    get_response: Callable[[HttpRequest], HttpResponse],
+) -> Callable[[HttpRequest], HttpResponse]:
+    """400 for a NUL character in the path or the query string: no view or database (PostgreSQL
+    refuses NUL in text) ever sees one."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
+            message = "The address contains a NUL character (%00), which no page accepts."
+            if request.path.startswith("/api/"):
+                return JsonResponse({"error": message, "detail": []}, status=400)
+            return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
+        return get_response(request)
 
     return middleware
 
