@@ -23,7 +23,7 @@ from typing import Any
 from catalog.models import Hardware, Model
 from estimator.devices import from_hardware
 from estimator.fit import fit
-from estimator.memory import MemoryOptions, _inventory, config_key, estimate_memory
+from estimator.memory import MemoryOptions, estimate_memory, inventory
 from estimator.quant import FILE_TYPES
 from estimator.throughput import decode_roofline, prefill_roofline
 
@@ -75,7 +75,7 @@ def estimate_gen(setup: Setup, calibration: float = 1.0) -> float | None:
     config = setup.model.estimator_config
     est = estimate_memory(config, _options(setup))
     device = from_hardware(setup.hardware, setup.hardware_count, calibration)
-    f = fit(_inventory(config_key(config)), est, device, depth=setup.depth, batch=setup.batch)
+    f = fit(inventory(config), est, device, depth=setup.depth, batch=setup.batch)
     return f.decode_tokens_per_s * setup.batch if f.decode_tokens_per_s else None
 
 
@@ -86,7 +86,7 @@ def judge(setup: Setup) -> Verdict:
     if setup.quant not in FILE_TYPES:
         return Verdict(False, "quant not recognised: it cannot be checked", None, None, None)
     config = setup.model.estimator_config
-    inv = _inventory(config_key(config))
+    inv = inventory(config)
     est = estimate_memory(config, _options(setup))
     device = from_hardware(setup.hardware, setup.hardware_count)
     expected = estimate_gen(setup)

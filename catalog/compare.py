@@ -13,7 +13,7 @@ from catalog.models import Model
 from catalog.templatetags.units import gib, params, tokens
 from estimator.estimate import max_contexts
 from estimator.fit import fit
-from estimator.memory import MemoryOptions, _inventory, config_key, estimate_memory
+from estimator.memory import MemoryOptions, estimate_memory, inventory
 
 MAX_MODELS = 6
 QUANTS = ("Q4_K_M", "Q8_0")
@@ -66,7 +66,7 @@ def columns(models: Sequence[Model], choice: Choice, snap: Snapshot) -> list[dic
     out = []
     for model in models:
         config = model.estimator_config
-        inv = _inventory(config_key(config))
+        inv = inventory(config)
         ctx = min(choice.ctx, model.context_length)
         per_quant = []
         for quant in QUANTS:

@@ -17,7 +17,7 @@ from catalog.models import Hardware, Model
 from catalog.templatetags.units import gib, params, tokens
 from estimator.devices import from_hardware
 from estimator.fit import fit
-from estimator.memory import MemoryOptions, _inventory, config_key, estimate_memory, with_file_type
+from estimator.memory import MemoryOptions, estimate_memory, inventory, with_file_type
 
 CONTEXTS = (4096, 8192, 32768, 131072)
 COUNTS = (1, 2, 4, 8)
@@ -119,7 +119,7 @@ def _compute(hw: Hardware, settings: Settings, snap: Snapshot) -> list[dict[str,
     ).order_by("name")  # fmt: skip
     for model in models:
         config = model.estimator_config
-        inv = _inventory(config_key(config))
+        inv = inventory(config)
         ctx = min(settings.ctx, model.context_length)
         first = estimate_memory(config, MemoryOptions(file_type=QUANT_LADDER[0], n_ctx=ctx))
         # The most precise quant that fits with headroom, else the most precise that fits tightly.

@@ -15,7 +15,7 @@ from catalog.model_page import Snapshot
 from catalog.models import Model, Score
 from catalog.templatetags.units import gib, params
 from estimator.fit import fit
-from estimator.memory import MemoryOptions, _inventory, config_key, estimate_memory
+from estimator.memory import MemoryOptions, estimate_memory, inventory
 
 # Devices a "which size fits" table shows: one per common memory size.
 FIT_DEVICES = ("rtx-4060", "rtx-3060-12gb", "rtx-4080", "rtx-4090", "apple-m4-max",
@@ -134,7 +134,7 @@ def size_fit(models: Sequence[Model], snap: Snapshot) -> dict[str, Any]:
     rows = []
     for m in sorted(models, key=lambda m: m.params_total):
         config = m.estimator_config
-        inv = _inventory(config_key(config))
+        inv = inventory(config)
         opts = MemoryOptions(file_type=FIT_QUANT, n_ctx=min(FIT_CTX, m.context_length))
         est = estimate_memory(config, opts)
         cells = []

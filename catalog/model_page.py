@@ -33,9 +33,8 @@ from estimator.memory import (
     KeyedConfig,
     MemoryEstimate,
     MemoryOptions,
-    _inventory,
-    config_key,
     estimate_memory,
+    inventory,
     with_file_type,
 )
 from estimator.quant import FILE_TYPES
@@ -386,7 +385,7 @@ class Page:
         self.state = state
         self.snap = snap
         self.config = model.estimator_config
-        self.inv: Inventory = _inventory(config_key(self.config))
+        self.inv: Inventory = inventory(self.config)
         self.hardware = snap.by_slug.get(state.gpu) or snap.devices[0]
         # The quant, similar-model and FAQ figures are llama.cpp's (GGUF files); only the
         # serving plan runs on the chosen runtime, so only it takes that runtime's calibration.
@@ -618,7 +617,7 @@ class Page:
             depth=s.ctx // 2,
             batch=s.users,
             runtime=s.runtime,
-        )
+        ).as_dict()
         total, usable = report["total_bytes"], report["usable_bytes"]
         scale = max(total, usable)
         parts = [
@@ -725,7 +724,7 @@ class Page:
         for other in _similar_candidates(self.model, self.snap):
             ctx = min(self.state.ctx, other.context_length)
             est = estimate_memory(other.config, self.state.options(n_ctx=ctx))
-            f = fit(_inventory(config_key(other.config)), est, self.device)
+            f = fit(inventory(other.config), est, self.device)
             rows.append(
                 {
                     "model": other,

@@ -27,7 +27,7 @@ from catalog.models import EstimateConfig, Family, Hardware, Model, Provider
 from catalog.templatetags.units import tokens
 from cloudprices.queries import offers_of as rentals_of
 from config import ratelimit
-from estimator.memory import MemoryOptions, _inventory, config_key, estimate_memory
+from estimator.memory import MemoryOptions, estimate_memory, inventory
 from estimator.quant import FILE_TYPES
 
 PAGE_SIZE = 24
@@ -225,13 +225,13 @@ _recent = RecentParts(RECENT_PARTS)
 
 def _breakdown(model: Model) -> dict[str, Any]:
     """The tensor inventory, parameters per part and the config's plain fields of a model."""
-    inventory = _inventory(config_key(model.estimator_config))
+    tensors = inventory(model.estimator_config)
     groups: dict[str, int] = {}
-    for tensor in inventory.tensors:
+    for tensor in tensors.tensors:
         group = _tensor_group(tensor.name)
         groups[group] = groups.get(group, 0) + tensor.n_elements
     return {
-        "inventory": inventory,
+        "inventory": tensors,
         "param_groups": sorted(groups.items(), key=lambda kv: -kv[1]),
         "config_rows": sorted(
             (k, v) for k, v in model.config.items() if not isinstance(v, (dict, list))

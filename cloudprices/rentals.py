@@ -22,7 +22,7 @@ from cloudprices.queries import OFFER_FIELDS
 from estimator.devices import device_class, from_hardware
 from estimator.estimate import vllm_view
 from estimator.fit import fit
-from estimator.memory import MemoryOptions, _inventory, config_key, estimate_memory
+from estimator.memory import MemoryOptions, estimate_memory, inventory
 
 SHOWN = 8
 TOTAL_MEMORY = ExpressionWrapper(
@@ -95,7 +95,7 @@ def cheapest_rentals(
     # The memory needed is the same on every offer: estimate it once, then fit each group
     # with room for it, cheapest first.
     est = estimate_memory(config, opts)
-    inv = _inventory(config_key(config))
+    inv = inventory(config)
     offers = market(prices_token)
     rentals = []
     for hw_id, count, low, total_memory in offers.groups:
@@ -107,7 +107,7 @@ def cheapest_rentals(
         f = fit(inv, est, device, depth=depth, batch=users)
         fits = f.status in ("fits", "tight")
         if fits and runtime == "vllm":  # vLLM needs its paged KV cache to hold every user
-            fits = vllm_view(config, opts, device)["vllm_kv_tokens"] >= opts.n_ctx
+            fits = vllm_view(config, opts, device).vllm_kv_tokens >= opts.n_ctx
         if not fits or not f.decode_tokens_per_s:
             continue
         offer = offers.cheapest[(hw_id, count)]  # shared by every request: read, never changed

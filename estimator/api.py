@@ -1,46 +1,56 @@
-"""Estimate endpoints: GET for a catalog model, POST for any config.json."""
+"""Estimate endpoints: GET for a catalog model, POST for any config.json (rate-limited: it is
+work we do for a stranger). The response schema is built from the estimator's result types, so
+the OpenAPI document names and explains every field."""
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from typing import Any, Literal
 
-from django.http import HttpRequest
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema
 from ninja.errors import HttpError
-from pydantic import Field
+from pydantic import Field, create_model
 
-from config.api import ErrorOut
+from config import ratelimit
+from config.api import ErrorOut, api
+from estimator import limits
 from estimator.config import ConfigError
 from estimator.estimate import estimate
 from estimator.kv import KvError
 from estimator.memory import MemoryOptions
+from estimator.report import DeviceReport, MemoryReport, VllmReport
 from estimator.throughput import Device
 
 router = Router(tags=["estimate"])
 
-Quant = Literal[
-    "F32", "BF16", "F16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q5_1", "Q5_0", "Q4_K_M",
-    "Q4_K_S", "Q4_1", "Q4_0", "IQ4_XS", "IQ4_NL", "Q3_K_L", "Q3_K_M", "Q3_K_S", "IQ3_M",
-    "IQ3_S", "IQ3_XS", "IQ3_XXS", "Q2_K", "Q2_K_S", "IQ2_M", "IQ2_S", "IQ2_XS", "IQ2_XXS",
-    "IQ1_M", "IQ1_S", "MXFP4_MOE",
-]  # fmt: skip
-KvType = Literal["f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl", "f32"]
+Quant = Literal[limits.QUANTS]  # type: ignore[valid-type]
+KvType = Literal[limits.KV]  # type: ignore[valid-type]
+Runtime = Literal[limits.RUNTIMES]  # type: ignore[valid-type]
+
+
+def _range(r: limits.Range) -> Any:
+    return Field(r.default, ge=r.low, le=r.high, description=r.help)
 
 
 class EstimateOptions(Schema):
     quant: Quant = "Q4_K_M"
-    ctx: int = Field(4096, ge=1, le=16_777_216, description="context length in tokens")
+    ctx: int = _range(limits.CONTEXT)
     kv: KvType = Field("f16", description="KV cache type for K and V")
     kv_k: KvType | None = Field(None, description="K cache type (overrides kv)")
     kv_v: KvType | None = Field(None, description="V cache type (overrides kv)")
     fa: bool = Field(True, description="flash attention")
-    users: int = Field(1, ge=1, le=1024, description="parallel sequences")
-    ubatch: int = Field(512, ge=1, le=65536)
+    users: int = _range(limits.PARALLEL)
+    ubatch: int = _range(limits.UBATCH)
     swa_full: bool = False
-    gpu: str | None = Field(None, max_length=60, description="catalog hardware slug")
-    gpu_count: int = Field(1, ge=1, le=64)
-    depth: int = Field(0, ge=0, le=16_777_216, description="tokens already in each sequence")
-    runtime: Literal["llama.cpp", "vllm"] = "llama.cpp"
+    gpu: str | None = Field(
+        None, min_length=1, max_length=60, pattern=r"^[a-z0-9-]+$", description="hardware slug"
+    )
+    gpu_count: int = _range(limits.GPU_COUNT)
+    depth: int = _range(limits.DEPTH)
+    runtime: Runtime = "llama.cpp"
 
     def memory_options(self) -> MemoryOptions:
         return MemoryOptions(
@@ -56,11 +66,45 @@ class EstimateOptions(Schema):
 
 
 class ModelEstimateQuery(EstimateOptions):
-    model: str = Field(..., min_length=1, max_length=120, description="catalog model slug")
+    model: str = Field(
+        ..., min_length=1, max_length=120, pattern=r"^[a-z0-9-]+$", description="model slug"
+    )
 
 
 class ConfigEstimate(EstimateOptions):
-    config: dict[str, Any] = Field(..., description="a Hugging Face config.json object")
+    config: dict[str, Any] = Field(
+        ...,
+        min_length=1,
+        description=(
+            f"a Hugging Face config.json object (at most {limits.MAX_LAYERS} layers, "
+            f"{limits.MAX_TENSORS} tensors, {limits.MAX_JSON_DEPTH} levels deep)"
+        ),
+    )
+
+
+def _schema(name: str, cls: type[Any], *, required: bool = True) -> type[Schema]:
+    """A response schema with the fields and descriptions (Annotated) of a result dataclass."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        kind, text = hints[f.name].__origin__, hints[f.name].__metadata__[0]
+        if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+            kind = _schema(f"{kind.__name__}Out", kind)
+        default = ... if required else None
+        fields[f.name] = (kind if required else kind | None, Field(default, description=text))
+    return typing.cast(type[Schema], create_model(name, __base__=Schema, **fields))
+
+
+EstimateOut = create_model(  # type: ignore[call-overload]
+    "EstimateOut",
+    __base__=_schema("MemoryOut", MemoryReport),
+    model=(str | None, Field(None, description="catalog model slug (GET only)")),
+    **{  # present with a device (gpu), and vLLM's with runtime=vllm
+        name: (info.annotation, info)
+        for part in (DeviceReport, VllmReport)
+        for name, info in _schema(part.__name__, part, required=False).model_fields.items()
+    },
+)
 
 
 def _device(options: EstimateOptions) -> Device | None:
@@ -79,23 +123,25 @@ def _estimate(config: dict[str, Any], options: EstimateOptions) -> dict[str, Any
     opts = options.memory_options()
     device = _device(options)
     try:
-        return estimate(
-            config,
-            opts,
-            device,
-            depth=options.depth,
-            batch=options.users,
+        result = estimate(
+            config, opts, device, depth=options.depth, batch=options.users,
             runtime=options.runtime,
-        )
+        )  # fmt: skip
     except ConfigError as exc:
         raise HttpError(400, f"config: {exc}") from None
     except KvError as exc:
         raise HttpError(400, f"kv: {exc}") from None
+    return result.as_dict()
 
 
-@router.get("/estimate", response={200: dict[str, Any], 400: ErrorOut, 404: ErrorOut})
+@router.get(
+    "/estimate",
+    response={200: EstimateOut, 400: ErrorOut, 404: ErrorOut},
+    exclude_unset=True,
+)
 def estimate_model(request: HttpRequest, q: Query[ModelEstimateQuery]) -> dict[str, Any]:
-    """Memory llama.cpp needs for a catalog model; every term in bytes."""
+    """What llama.cpp allocates for a catalog model (every term in bytes); with `gpu`, its fit,
+    grade and speed there."""
     from catalog.models import Model
 
     model = Model.objects.filter(slug=q.model).first()
@@ -104,7 +150,27 @@ def estimate_model(request: HttpRequest, q: Query[ModelEstimateQuery]) -> dict[s
     return {"model": model.slug, **_estimate(model.config, q)}
 
 
-@router.post("/estimate", response={200: dict[str, Any], 400: ErrorOut})
-def estimate_config(request: HttpRequest, body: ConfigEstimate) -> dict[str, Any]:
-    """Memory llama.cpp needs for any config.json; every term in bytes."""
+@router.post(
+    "/estimate",
+    response={200: EstimateOut, 400: ErrorOut, 429: ErrorOut},
+    exclude_unset=True,
+)
+def estimate_config(request: HttpRequest, body: ConfigEstimate) -> Any:
+    """The same for any config.json. Limited per client network (IPv4 /24, IPv6 /64) and
+    hour: 429 with Retry-After beyond it."""
+    try:
+        ratelimit.spend(
+            "estimate-api", ratelimit.client_hash(request),
+            getattr(settings, "ESTIMATE_API_RATE_LIMIT", 300), "estimates",
+        )  # fmt: skip
+    except ratelimit.Limited as exc:
+        response: HttpResponse = api.create_response(
+            request, {"error": str(exc), "detail": []}, status=429
+        )
+        response["Retry-After"] = str(exc.retry_after)
+        return response
+    try:
+        limits.check_config(body.config)
+    except ConfigError as exc:
+        raise HttpError(400, f"config: {exc}") from None
     return _estimate(body.config, body)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from estimator.throughput import Device
-
-GIB = 1 << 30
+from estimator.units import GIB
 
 
 def device_class(vendor: str, kind: str) -> str:

@@ -17,9 +17,10 @@ from estimator.memory import (
     compute_buffer,
     config_key,
     estimate_memory,
+    inventory,
     shape,
 )
-from estimator.report import memory_report
+from estimator.report import DeviceReport, Estimate, VllmReport, memory_report
 from estimator.throughput import PREFILL_BAND, Device, prefill_tokens_per_s
 
 VLLM_GPU_MEMORY_UTILIZATION = 0.9
@@ -64,10 +65,9 @@ def _max_context(key: str, opts: MemoryOptions, usable: int) -> int:
     return min(lo * 256, limit)
 
 
-def vllm_view(raw_config: Mapping[str, Any], opts: MemoryOptions, device: Device) -> dict[str, Any]:
+def vllm_view(raw_config: Mapping[str, Any], opts: MemoryOptions, device: Device) -> VllmReport:
     """vLLM: BF16 weights, paged KV in blocks of 16 tokens, budget at 0.9 utilization."""
-    key = config_key(raw_config)
-    inv = _inventory(key)
+    inv = inventory(raw_config)
     c = Config(text_config(raw_config))
     hidden = c.get_int("hidden_size", "n_embd", "d_model")
     ff = c.get_int("intermediate_size", default=4 * hidden)
@@ -79,13 +79,13 @@ def vllm_view(raw_config: Mapping[str, Any], opts: MemoryOptions, device: Device
     budget = int(device.memory_bytes * device.count * VLLM_GPU_MEMORY_UTILIZATION)
     budget -= weights + activation
     tokens = max(budget, 0) // (kv_per_token * VLLM_BLOCK) * VLLM_BLOCK if kv_per_token else 0
-    return {
-        "vllm_weights_bytes": weights,
-        "vllm_kv_bytes_per_token": kv_per_token,
-        "vllm_kv_tokens": tokens,
-        "vllm_max_concurrency": round(tokens / opts.n_ctx, 2),
-        "vllm_gpu_memory_utilization": VLLM_GPU_MEMORY_UTILIZATION,
-    }
+    return VllmReport(
+        vllm_weights_bytes=weights,
+        vllm_kv_bytes_per_token=kv_per_token,
+        vllm_kv_tokens=tokens,
+        vllm_max_concurrency=round(tokens / opts.n_ctx, 2),
+        vllm_gpu_memory_utilization=VLLM_GPU_MEMORY_UTILIZATION,
+    )
 
 
 def estimate(
@@ -96,43 +96,40 @@ def estimate(
     depth: int = 0,
     batch: int = 1,
     runtime: str = "llama.cpp",
-) -> dict[str, Any]:
-    """The estimate as JSON-ready fields (names shared by the command, the API and pages)."""
+) -> Estimate:
+    """Memory, and with a device its fit, speed and (for vLLM) its paged-cache view."""
     est = estimate_memory(raw_config, opts)
-    report = memory_report(est, opts)
+    memory = memory_report(est, opts)
     if device is None:
-        return report
-    inv = _inventory(config_key(raw_config))
+        return Estimate(memory)
+    inv = inventory(raw_config)
     f = fit(inv, est, device, depth=depth, batch=batch)
     prompt = depth or max(opts.n_ctx // 2, 1)
     prefill = prefill_tokens_per_s(inv, min(prompt, opts.n_ubatch), 0, device)
     per_user = f.decode_tokens_per_s
-    report.update(
-        {
-            "fits": f.status in ("fits", "tight"),
-            "fit_status": f.status,
-            "grade": f.grade,
-            "grade_reason": f.reason,
-            "usable_bytes": usable_bytes(device),
-            "headroom_bytes": f.headroom_bytes,
-            "max_context": max_context(raw_config, opts, device),
-            "gpu_layers": f.gpu_layers,
-            "n_layers": f.n_layers,
-            "decode_tokens_per_s": _round(per_user),
-            "prefill_tokens_per_s": _round(prefill),
-            "aggregate_tokens_per_s": _round(per_user * batch if per_user else None),
-            "per_user_tokens_per_s": _round(per_user),
-            "ttft_s": _round(prompt / prefill if prefill else None, 3),
-            "tokens_per_s_low": _round(per_user * (1 - device.band) if per_user else None),
-            "tokens_per_s_high": _round(per_user * (1 + device.band) if per_user else None),
-            "prefill_band": PREFILL_BAND,
-            "depth": depth,
-            "batch": batch,
-        }
+    on_device = DeviceReport(
+        fits=f.status in ("fits", "tight"),
+        fit_status=f.status,
+        grade=f.grade,
+        grade_reason=f.reason,
+        usable_bytes=usable_bytes(device),
+        headroom_bytes=f.headroom_bytes,
+        max_context=max_context(raw_config, opts, device),
+        gpu_layers=f.gpu_layers,
+        n_layers=f.n_layers,
+        decode_tokens_per_s=_round(per_user),
+        prefill_tokens_per_s=_round(prefill),
+        aggregate_tokens_per_s=_round(per_user * batch if per_user else None),
+        per_user_tokens_per_s=_round(per_user),
+        ttft_s=_round(prompt / prefill if prefill else None, 3),
+        tokens_per_s_low=_round(per_user * (1 - device.band) if per_user else None),
+        tokens_per_s_high=_round(per_user * (1 + device.band) if per_user else None),
+        prefill_band=PREFILL_BAND,
+        depth=depth,
+        batch=batch,
     )
-    if runtime == "vllm":
-        report.update(vllm_view(raw_config, opts, device))
-    return report
+    vllm = vllm_view(raw_config, opts, device) if runtime == "vllm" else None
+    return Estimate(memory, on_device, vllm)
 
 
 def _round(value: float | None, digits: int = 1) -> float | None:

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from estimator import units
 from estimator.inventory import Inventory
 from estimator.memory import MemoryEstimate
 from estimator.throughput import Device, decode_step_s
+from estimator.units import GIB
 
-GIB = 1 << 30
 GPU_RESERVE = 512 << 20
 CPU_OS_RESERVE = 4 * GIB
 HOST_BANDWIDTH_GBPS = 80.0  # dual-channel DDR5 desktop, ~90 GB/s theoretical
@@ -82,15 +83,15 @@ def fit(inv: Inventory, est: MemoryEstimate, device: Device, depth: int = 0, bat
 
 def _graded(status: str, headroom: int, gpu_layers: int, n: int, tps: float | None) -> Fit:
     if status == "no":
-        reason = f"needs {-headroom / GIB:.1f} GiB more than this device can use"
+        reason = f"needs {units.gib(-headroom)} more than this device can use"
         return Fit(status, headroom, gpu_layers, n, None, "F", reason)
     assert tps is not None
-    speed = f"~{tps:.0f} tokens/s" if tps >= 10 else f"~{tps:.1f} tokens/s"
+    speed = f"~{units.tps(tps)} tokens/s"
     if status == "offload":
         grade = "D" if tps >= OFFLOAD_D else "E"
         reason = f"only {gpu_layers} of {n} layers fit on the GPU; {speed} with CPU offload"
         return Fit(status, headroom, gpu_layers, n, tps, grade, reason)
-    room = f"{headroom / GIB:.1f} GiB free"
+    room = f"{units.gib(headroom)} free"
     if status == "tight":
         grade = "C" if tps >= GRADE_C else "D"
         return Fit(status, headroom, gpu_layers, n, tps, grade, f"fits tightly ({room}); {speed}")

@@ -117,6 +117,11 @@ def config_key(raw_config: Mapping[str, Any]) -> str:
     return json.dumps(raw_config, sort_keys=True)
 
 
+def inventory(raw_config: Mapping[str, Any]) -> Inventory:
+    """The config's tensor inventory, built once per process for each config."""
+    return _inventory(config_key(raw_config))
+
+
 @lru_cache(maxsize=256)
 def _inventory(config_json: str) -> Inventory:
     return tensor_inventory(json.loads(config_json))

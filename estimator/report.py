@@ -1,40 +1,133 @@
-"""The estimate as one JSON-ready dict: the field names the command, the API and pages share."""
+"""The estimate as typed, frozen results, and as the JSON the command, the API and pages share.
+
+`Estimate` holds three parts: memory (always), the fit and speed on a device (when one is given)
+and vLLM's view (for the vllm runtime). `Estimate.as_dict()` flattens them into one JSON object;
+a part that was not asked for is left out. Every field carries its meaning (`Annotated[type,
+"meaning"]`), which the API's OpenAPI document publishes (estimator/api.py builds its schema
+from these classes).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict, dataclass, fields
+from typing import Annotated, Any
 
 from estimator.memory import MemoryEstimate, MemoryOptions
 
 
-def memory_report(est: MemoryEstimate, opts: MemoryOptions) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class OptionsUsed:
+    quant: Annotated[str, "GGUF file type"]
+    ctx: Annotated[int, "context length asked for, in tokens (all sequences)"]
+    n_ctx_padded: Annotated[int, "context llama.cpp allocates: padded to 256"]
+    kv_k: Annotated[str, "K cache type"]
+    kv_v: Annotated[str, "V cache type"]
+    flash_attn: Annotated[bool, "flash attention"]
+    parallel: Annotated[int, "parallel sequences"]
+    ubatch: Annotated[int, "physical batch size"]
+    swa_full: Annotated[bool, "full-size sliding-window cache"]
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryReport:
+    options: Annotated[OptionsUsed, "the options that produced these numbers"]
+    params: Annotated[int, "language-model parameters counted from the config"]
+    weights_bytes: Annotated[int, "weights in memory, tensor types as llama-quantize picks them"]
+    file_bytes: Annotated[int, "GGUF file size (tokenizer metadata approximate)"]
+    bits_per_weight: Annotated[float, "average bits per weight of the file type's tensor mix"]
+    tensor_type_bytes: Annotated[dict[str, int], "weight bytes per ggml tensor type"]
+    kv_cache_bytes: Annotated[int, "KV cache and recurrent state, all layers"]
+    kv_full_bytes: Annotated[int, "KV cache of full-attention layers"]
+    kv_swa_bytes: Annotated[int, "KV cache of sliding-window layers"]
+    recurrent_state_bytes: Annotated[int, "recurrent (state-space / linear attention) state"]
+    compute_buffer_bytes: Annotated[int, "compute buffer (approximate: no closed form)"]
+    output_buffer_bytes: Annotated[int, "output (logits) buffer"]
+    total_bytes: Annotated[int, "weights + KV cache + compute and output buffers"]
+    safetensors_bytes: Annotated[dict[str, int], "checkpoint size in BF16, FP8 and INT4 (vLLM)"]
+    exact: Annotated[bool, "false when an unknown model_type was read as a generic decoder"]
+    approximate_terms: Annotated[tuple[str, ...], "terms that are approximations"]
+    notes: Annotated[tuple[str, ...], "caveats about this estimate"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceReport:
+    fits: Annotated[bool, "the whole model and cache fit in the device's usable memory"]
+    fit_status: Annotated[str, "fits, tight, offload (CPU offload) or no"]
+    grade: Annotated[str, "A (fast, with headroom) to F (does not run)"]
+    grade_reason: Annotated[str, "the grade in words"]
+    usable_bytes: Annotated[int, "memory the runtime can use on the device(s)"]
+    headroom_bytes: Annotated[int, "usable memory left (negative: missing)"]
+    max_context: Annotated[int, "largest context that fits, a multiple of 256 tokens"]
+    gpu_layers: Annotated[int, "repeating layers on the GPU(s)"]
+    n_layers: Annotated[int, "repeating layers of the model"]
+    decode_tokens_per_s: Annotated[float | None, "decode speed per sequence"]
+    prefill_tokens_per_s: Annotated[float | None, "prompt processing speed (unknown without FP16)"]
+    aggregate_tokens_per_s: Annotated[float | None, "decode speed of all sequences together"]
+    per_user_tokens_per_s: Annotated[float | None, "decode speed per sequence"]
+    ttft_s: Annotated[float | None, "time to first token for the prompt, seconds"]
+    tokens_per_s_low: Annotated[float | None, "low end of the per-sequence speed band"]
+    tokens_per_s_high: Annotated[float | None, "high end of the per-sequence speed band"]
+    prefill_band: Annotated[float, "relative error band of the prefill speed"]
+    depth: Annotated[int, "tokens already in each sequence when decoding"]
+    batch: Annotated[int, "sequences decoded together"]
+
+
+@dataclass(frozen=True, slots=True)
+class VllmReport:
+    vllm_weights_bytes: Annotated[int, "BF16 weights vLLM loads"]
+    vllm_kv_bytes_per_token: Annotated[int, "paged KV cache bytes per token"]
+    vllm_kv_tokens: Annotated[int, "KV cache tokens that fit at the memory utilization"]
+    vllm_max_concurrency: Annotated[float, "requests of the context length that fit at once"]
+    vllm_gpu_memory_utilization: Annotated[float, "vLLM's --gpu-memory-utilization"]
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    memory: MemoryReport
+    device: DeviceReport | None = None  # with a device
+    vllm: VllmReport | None = None  # with a device and the vllm runtime
+
+    def as_dict(self) -> dict[str, Any]:
+        """One JSON object: the memory fields, then the device's and vLLM's when present."""
+        out = asdict(self.memory)
+        for part in (self.device, self.vllm):
+            if part is not None:
+                out.update(asdict(part))
+        return out
+
+
+PARTS = (MemoryReport, DeviceReport, VllmReport)
+FIELDS = tuple(f.name for part in PARTS for f in fields(part))
+
+
+def memory_report(est: MemoryEstimate, opts: MemoryOptions) -> MemoryReport:
     """Every term in integer bytes, plus the options that produced them."""
-    return {
-        "options": {
-            "quant": opts.file_type,
-            "ctx": opts.n_ctx,
-            "n_ctx_padded": est.kv.n_ctx,
-            "kv_k": opts.type_k,
-            "kv_v": opts.type_v,
-            "flash_attn": opts.flash_attn,
-            "parallel": opts.n_seq,
-            "ubatch": opts.n_ubatch,
-            "swa_full": opts.swa_full,
-        },
-        "params": est.params,
-        "weights_bytes": est.weights_bytes,
-        "file_bytes": est.file_bytes,
-        "bits_per_weight": round(est.weights.bits_per_weight, 4),
-        "tensor_type_bytes": dict(est.weights.bytes_by_type),
-        "kv_cache_bytes": est.kv.bytes,
-        "kv_full_bytes": est.kv.full_bytes,
-        "kv_swa_bytes": est.kv.swa_bytes,
-        "recurrent_state_bytes": est.kv.recurrent_bytes,
-        "compute_buffer_bytes": est.compute_buffer_bytes,
-        "output_buffer_bytes": est.output_buffer_bytes,
-        "total_bytes": est.total_bytes,
-        "safetensors_bytes": est.safetensors_bytes,
-        "exact": est.exact,
-        "approximate_terms": ["compute_buffer_bytes", "file_bytes (tokenizer metadata)"],
-        "notes": list(est.notes),
-    }
+    return MemoryReport(
+        options=OptionsUsed(
+            quant=opts.file_type,
+            ctx=opts.n_ctx,
+            n_ctx_padded=est.kv.n_ctx,
+            kv_k=opts.type_k,
+            kv_v=opts.type_v,
+            flash_attn=opts.flash_attn,
+            parallel=opts.n_seq,
+            ubatch=opts.n_ubatch,
+            swa_full=opts.swa_full,
+        ),
+        params=est.params,
+        weights_bytes=est.weights_bytes,
+        file_bytes=est.file_bytes,
+        bits_per_weight=round(est.weights.bits_per_weight, 4),
+        tensor_type_bytes=dict(est.weights.bytes_by_type),
+        kv_cache_bytes=est.kv.bytes,
+        kv_full_bytes=est.kv.full_bytes,
+        kv_swa_bytes=est.kv.swa_bytes,
+        recurrent_state_bytes=est.kv.recurrent_bytes,
+        compute_buffer_bytes=est.compute_buffer_bytes,
+        output_buffer_bytes=est.output_buffer_bytes,
+        total_bytes=est.total_bytes,
+        safetensors_bytes=dict(est.safetensors_bytes),
+        exact=est.exact,
+        approximate_terms=("compute_buffer_bytes", "file_bytes (tokenizer metadata)"),
+        notes=est.notes,
+    )

@@ -1,5 +1,6 @@
 """The estimator against the real thing: the data its tests assert on, for the tests and for
-the methodology page alike (thin layer: it reads the data files in estimator/data/).
+the methodology page alike (thin layer: it reads the data files in estimator/data/, and no
+catalog file).
 
 - Memory: llama.cpp runs recorded by tests/engine/generate.py (`llama_cpp_cases.json`): GGUFs
   in real models' shapes, quantized by llama.cpp's own quantizer and loaded on its CPU backend,
@@ -30,10 +31,6 @@ from estimator.throughput import Device, decode_tokens_per_s, prefill_tokens_per
 HERE = Path(__file__).parent
 DATA = HERE / "data" / "llama_cpp_tps_calibration.csv"
 ENGINE_CASES = HERE / "data" / "llama_cpp_cases.json"
-HARDWARE = tomllib.loads((HERE.parent / "catalog" / "data" / "hardware.toml").read_text())[
-    "hardware"
-]
-BY_SLUG = {h["slug"]: h for h in HARDWARE}
 
 _LLAMA = {"model_type": "llama", "vocab_size": 32000, "tie_word_embeddings": False}
 MODELS = {
@@ -106,17 +103,10 @@ MODELS = {
         num_key_value_heads=8,
     ),
 }
-# Calibration device names -> catalog hardware slugs.
-DEVICES = {
-    "3070 8GB": "rtx-3070", "3080 10GB": "rtx-3080-10gb", "3080 Ti 12GB": "rtx-3080-ti",
-    "4070 Ti 12GB": "rtx-4070-ti", "4080 16GB": "rtx-4080", "RTX 4080 16GB": "rtx-4080",
-    "3090 24GB": "rtx-3090", "RTX 3090 24GB": "rtx-3090", "4090 24GB": "rtx-4090",
-    "RTX 4090 24GB": "rtx-4090", "RTX 4000 Ada 20GB": "rtx-4000-ada",
-    "RTX 5000 Ada 32GB": "rtx-5000-ada", "RTX A6000 48GB": "rtx-a6000",
-    "RTX 6000 Ada 48GB": "rtx-6000-ada", "A40 48GB": "a40", "L40S 48GB": "l40s",
-    "A100 PCIe 80GB": "a100-80gb-pcie", "A100 SXM 80GB": "a100-80gb-sxm",
-    "H100 PCIe 80GB": "h100-pcie",
-}  # fmt: skip
+# The calibration set's GPUs: name -> slug and figures (copied from the catalog, with sources).
+DEVICES: dict[str, dict[str, Any]] = tomllib.loads(
+    (HERE / "data" / "calibration_devices.toml").read_text()
+)["devices"]
 APPLE_BANDWIDTH = re.compile(r"memory bandwidth (\d+) GB/s")
 
 
@@ -162,7 +152,7 @@ def rows() -> list[Row]:
 
 def _device(name: str, notes: str, backend: str) -> Device | None:
     if name in DEVICES:
-        h = BY_SLUG[DEVICES[name]]
+        h = DEVICES[name]
         return Device(
             h["memory_bytes"], h["bandwidth_gbps"], h.get("fp16_tflops"), "nvidia", h["segment"]
         )

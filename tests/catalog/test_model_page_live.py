@@ -44,7 +44,7 @@ def test_memory_panel_numbers_come_from_the_estimator(client: Client) -> None:
         from_hardware(Hardware.objects.get(slug="rtx-4090")),
     )
     html = client.get(URL + "?ctx=32768").content.decode()
-    kv_gib, total_gib = gib(report["kv_cache_bytes"]), gib(report["total_bytes"])
+    kv_gib, total_gib = gib(report.memory.kv_cache_bytes), gib(report.memory.total_bytes)
     assert kv_gib == "4 GiB"  # 32768 tokens x 128 KiB
     assert f'<th scope="row">KV cache</th><td class="num">{kv_gib}</td>' in html
     assert f"<strong>{total_gib}</strong>" in html
@@ -92,7 +92,7 @@ def test_out_of_range_values_are_clamped_and_said_so(client: Client, query: str,
     [
         "?ctx=1e999",
         "?ctx=-5",
-        "?users=%00",
+        "?users=%01",
         "?runtime=<script>",
         "?kv=" + "x" * 1000,
         "?fa=maybe",
@@ -105,6 +105,12 @@ def test_out_of_range_values_are_clamped_and_said_so(client: Client, query: str,
 def test_junk_never_gives_a_500(client: Client, query: str) -> None:
     assert client.get(URL + query).status_code == 200
     assert client.get(URL + query, headers={"HX-Request": "true"}).status_code == 200
+
+
+def test_a_nul_byte_is_refused_before_the_page(client: Client) -> None:
+    response = client.get(URL + "?users=%00")
+    assert response.status_code == 400
+    assert b"NUL" in response.content
 
 
 def test_lowercase_quant_is_accepted(client: Client) -> None:

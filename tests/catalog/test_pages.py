@@ -60,7 +60,7 @@ def test_browse_sorts_by_size(client: Client) -> None:
         "?page=99999",
         "?modality=smell",
         "?context_min=7",
-        "?provider=%00",
+        "?provider=%01",
         "?q=" + "x" * 500,
     ],
 )

@@ -119,10 +119,10 @@ def test_the_model_page_lists_rentals_with_their_cost_per_million_tokens(client:
     report = estimate(
         model.config, MemoryOptions(n_ctx=8192 * 4, n_seq=4), from_hardware(hw, int(count or 1)),
         depth=4096, batch=4,
-    )  # fmt: skip
-    assert report["fits"]
-    assert int(tps) == round(report["aggregate_tokens_per_s"])
-    expected = Decimal(price) / Decimal(report["aggregate_tokens_per_s"] * 3600) * 1_000_000
+    ).device
+    assert report is not None and report.fits and report.aggregate_tokens_per_s
+    assert int(tps) == round(report.aggregate_tokens_per_s)
+    expected = Decimal(price) / Decimal(report.aggregate_tokens_per_s * 3600) * 1_000_000
     assert abs(Decimal(per_million) - expected) <= Decimal("0.01")
 
 

@@ -33,33 +33,33 @@ def test_usable_memory_per_device_kind() -> None:
 
 def test_8b_on_a_4090_fits_with_grade_a() -> None:
     r = estimate(LLAMA_31_8B, MemoryOptions(n_ctx=8192), RTX_4090)
-    assert r["fits"] is True and r["fit_status"] == "fits" and r["grade"] == "A"
-    assert r["gpu_layers"] == 32
-    assert r["headroom_bytes"] == usable_bytes(RTX_4090) - r["total_bytes"]
-    assert r["tokens_per_s_low"] < r["decode_tokens_per_s"] < r["tokens_per_s_high"]
-    assert r["prefill_tokens_per_s"] > r["decode_tokens_per_s"]
+    assert r.device.fits is True and r.device.fit_status == "fits" and r.device.grade == "A"
+    assert r.device.gpu_layers == 32
+    assert r.device.headroom_bytes == usable_bytes(RTX_4090) - r.memory.total_bytes
+    assert r.device.tokens_per_s_low < r.device.decode_tokens_per_s < r.device.tokens_per_s_high
+    assert r.device.prefill_tokens_per_s > r.device.decode_tokens_per_s
 
 
 def test_70b_on_a_4090_needs_cpu_offload() -> None:
     r = estimate(LLAMA_70B, MemoryOptions(), RTX_4090)
-    assert r["fit_status"] == "offload" and r["fits"] is False
-    assert 0 < r["gpu_layers"] < 80
-    assert r["grade"] in ("D", "E")
-    assert r["decode_tokens_per_s"] < 10
+    assert r.device.fit_status == "offload" and r.device.fits is False
+    assert 0 < r.device.gpu_layers < 80
+    assert r.device.grade in ("D", "E")
+    assert r.device.decode_tokens_per_s < 10
 
 
 def test_70b_fits_on_an_m2_ultra_and_not_in_3060_memory_without_offload_for_apple() -> None:
-    assert estimate(LLAMA_70B, MemoryOptions(), M2_ULTRA)["fits"] is True
+    assert estimate(LLAMA_70B, MemoryOptions(), M2_ULTRA).device.fits is True
     small_mac = Device(16 * GIB, 100.0, None, "apple", "apple")
     r = estimate(LLAMA_70B, MemoryOptions(), small_mac)
-    assert r["fit_status"] == "no" and r["grade"] == "F"
-    assert r["decode_tokens_per_s"] is None
+    assert r.device.fit_status == "no" and r.device.grade == "F"
+    assert r.device.decode_tokens_per_s is None
 
 
 def test_unknown_fp16_throughput_means_unknown_prefill() -> None:
     r = estimate(LLAMA_31_8B, MemoryOptions(), RTX_3060)
-    assert r["prefill_tokens_per_s"] is None and r["ttft_s"] is None
-    assert r["decode_tokens_per_s"] is not None
+    assert r.device.prefill_tokens_per_s is None and r.device.ttft_s is None
+    assert r.device.decode_tokens_per_s is not None
 
 
 def test_max_context_is_a_multiple_of_256_that_fits_and_grows_with_memory() -> None:
@@ -67,18 +67,18 @@ def test_max_context_is_a_multiple_of_256_that_fits_and_grows_with_memory() -> N
     big = max_context(LLAMA_31_8B, MemoryOptions(), RTX_4090)
     assert small % 256 == 0 and 0 < small < big
     fits = estimate(LLAMA_31_8B, MemoryOptions(n_ctx=small), RTX_3060)
-    assert fits["fits"] is True
+    assert fits.device.fits is True
     over = estimate(LLAMA_31_8B, MemoryOptions(n_ctx=small + 256), RTX_3060)
-    assert over["fits"] is False
+    assert over.device.fits is False
 
 
 def test_vllm_view_reports_kv_tokens_and_concurrency() -> None:
     h100 = Device(80 * GIB, 3350.0, 989.5, "nvidia", "datacenter")
     r = estimate(LLAMA_31_8B, MemoryOptions(n_ctx=8192), h100, runtime="vllm")
     per_token = 32 * 2 * 2 * 8 * 128  # layers x (K+V) x bf16 x kv heads x head dim
-    assert r["vllm_kv_bytes_per_token"] == per_token
-    assert r["vllm_kv_tokens"] % 16 == 0 and r["vllm_kv_tokens"] > 300_000
-    assert r["vllm_max_concurrency"] == round(r["vllm_kv_tokens"] / 8192, 2)
+    assert r.vllm.vllm_kv_bytes_per_token == per_token
+    assert r.vllm.vllm_kv_tokens % 16 == 0 and r.vllm.vllm_kv_tokens > 300_000
+    assert r.vllm.vllm_max_concurrency == round(r.vllm.vllm_kv_tokens / 8192, 2)
 
 
 @settings(max_examples=40, deadline=None)

@@ -6,15 +6,23 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from estimator import limits
 from estimator.config import ConfigError
 from estimator.devices import from_figures, from_hardware
 from estimator.estimate import estimate
-from estimator.kv import KV_TYPES, KvError
+from estimator.kv import KvError
 from estimator.memory import MemoryOptions
-from estimator.quant import FILE_TYPES
 from estimator.throughput import Device
+from estimator.units import MIB
 
-MIB = 1 << 20
+RANGES = {
+    "ctx": limits.CONTEXT,
+    "parallel": limits.PARALLEL,
+    "ubatch": limits.UBATCH,
+    "depth": limits.DEPTH,
+    "batch": limits.PARALLEL,
+    "gpu_count": limits.GPU_COUNT,
+}
 
 
 class Command(BaseCommand):
@@ -29,27 +37,25 @@ class Command(BaseCommand):
         source.add_argument("--config", type=Path, help="a Hugging Face config.json")
         source.add_argument("--model", help="a catalog model slug")
         parser.add_argument(
-            "--quant", default="Q4_K_M", choices=list(FILE_TYPES), help="GGUF file type"
+            "--quant", default="Q4_K_M", choices=list(limits.QUANTS), help="GGUF file type"
         )
-        parser.add_argument("--ctx", type=int, default=4096, help="context length (tokens)")
+        self._int(parser, "--ctx", limits.CONTEXT)
         parser.add_argument(
-            "--kv", choices=KV_TYPES, help="KV cache type for K and V (default f16)"
+            "--kv", choices=limits.KV, help="KV cache type for K and V (default f16)"
         )
-        parser.add_argument("--kv-k", choices=KV_TYPES, help="K cache type")
+        parser.add_argument("--kv-k", choices=limits.KV, help="K cache type")
         parser.add_argument(
-            "--kv-v", choices=KV_TYPES, help="V cache type (quantized needs flash attention)"
+            "--kv-v", choices=limits.KV, help="V cache type (quantized needs flash attention)"
         )
         parser.add_argument("--flash-attn", choices=["on", "off"], default="on")
-        parser.add_argument("--parallel", type=int, default=1, help="parallel sequences (-np)")
-        parser.add_argument("--ubatch", type=int, default=512, help="physical batch size (-ub)")
+        self._int(parser, "--parallel", limits.PARALLEL)
+        self._int(parser, "--ubatch", limits.UBATCH)
         parser.add_argument(
             "--swa-full", action="store_true", help="full-size sliding-window cache"
         )
-        parser.add_argument(
-            "--depth", type=int, default=0, help="tokens already in each sequence when decoding"
-        )
-        parser.add_argument("--batch", type=int, default=1, help="sequences decoded together")
-        parser.add_argument("--runtime", choices=["llama.cpp", "vllm"], default="llama.cpp")
+        self._int(parser, "--depth", limits.DEPTH)
+        self._int(parser, "--batch", limits.PARALLEL, "sequences decoded together")
+        parser.add_argument("--runtime", choices=limits.RUNTIMES, default="llama.cpp")
         hw = parser.add_mutually_exclusive_group()
         hw.add_argument("--gpu", help="a catalog hardware slug (e.g. rtx-4090, apple-m2-ultra)")
         hw.add_argument("--memory-gb", type=float, help="device memory in GiB")
@@ -63,17 +69,22 @@ class Command(BaseCommand):
             choices=["cuda", "rocm", "vulkan", "metal", "sycl", "cpu"],
             help="llama.cpp backend (informational; the vendor selects the calibration)",
         )
-        parser.add_argument("--gpu-count", type=int, default=1, help="GPUs (layer split)")
+        self._int(parser, "--gpu-count", limits.GPU_COUNT)
         parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+    @staticmethod
+    def _int(parser: CommandParser, flag: str, r: limits.Range, text: str = "") -> None:
+        parser.add_argument(
+            flag, type=int, default=r.default,
+            help=f"{text or r.help} ({r.low}-{r.high}, default {r.default})",
+        )  # fmt: skip
 
     def handle(self, *args: Any, **o: Any) -> None:
         config = self._config(o)
-        if not 1 <= o["ctx"] <= 16_777_216:
-            raise CommandError("--ctx must be between 1 and 16777216")
-        if not 1 <= o["parallel"] <= 1024:
-            raise CommandError("--parallel must be between 1 and 1024")
-        if not 1 <= o["ubatch"] <= 65536:
-            raise CommandError("--ubatch must be between 1 and 65536")
+        for name, bounds in RANGES.items():
+            if not bounds.low <= o[name] <= bounds.high:
+                flag = "--" + name.replace("_", "-")
+                raise CommandError(f"{flag} must be between {bounds.low} and {bounds.high}")
         opts = MemoryOptions(
             file_type=o["quant"],
             n_ctx=o["ctx"],
@@ -84,14 +95,11 @@ class Command(BaseCommand):
             n_ubatch=o["ubatch"],
             swa_full=o["swa_full"],
         )
-        for name in ("depth", "batch", "gpu_count"):
-            if not (0 if name == "depth" else 1) <= o[name] <= 1_000_000:
-                raise CommandError(f"--{name.replace('_', '-')} is out of range")
         device = self._device(o)
         try:
             report = estimate(
                 config, opts, device, depth=o["depth"], batch=o["batch"], runtime=o["runtime"]
-            )
+            ).as_dict()
         except (ConfigError, KvError, ValueError) as exc:
             raise CommandError(str(exc)) from None
         if o["json"]:
@@ -172,10 +180,14 @@ class Command(BaseCommand):
         if o["config"]:
             try:
                 data = json.loads(o["config"].read_text())
-            except (OSError, json.JSONDecodeError) as exc:
+            except (OSError, ValueError, RecursionError) as exc:
                 raise CommandError(f"cannot read {o['config']}: {exc}") from None
             if not isinstance(data, dict):
                 raise CommandError(f"{o['config']} is not a JSON object")
+            try:
+                limits.check_config(data)
+            except ConfigError as exc:
+                raise CommandError(f"{o['config']}: {exc}") from None
             return data
         from catalog.models import Model
 
