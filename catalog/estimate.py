@@ -10,15 +10,12 @@ from typing import Any
 
 from catalog.models import EstimateConfig, EstimatedModel
 from estimator.config import Config, ConfigError, text_config
-from estimator.inventory import tensor_inventory
+from estimator.inventory import Inventory
+from estimator.limits import MAX_CONFIG_CHARS, check_config
 from estimator.memory import MemoryOptions, estimate_memory
 
-MAX_CONFIG = 200_000  # characters of pasted JSON
+MAX_CONFIG = MAX_CONFIG_CHARS
 DEFAULT_CONTEXT = 4096  # when a config names no maximum context
-# Far beyond any real model (the largest have ~130 layers and ~25,000 tensors), and small
-# enough that one estimate stays in milliseconds: a config is work we do for a stranger.
-MAX_LAYERS = 1024
-MAX_TENSORS = 200_000
 
 
 class BadConfig(ValueError):
@@ -39,24 +36,18 @@ def parse(text: str) -> dict[str, Any]:
     return config
 
 
-def check(config: dict[str, Any]) -> None:
-    """BadConfig unless the estimator can count this config's tensors and estimate it."""
+def check(config: dict[str, Any]) -> Inventory:
+    """The config's tensor inventory, or BadConfig unless the estimator can estimate it cheaply
+    (estimator.limits: one check for every way a config gets in)."""
     try:
-        text = Config(text_config(config))
-        layers = text.get_int("num_hidden_layers", "n_layer", "num_layers", default=0)
-        if layers > MAX_LAYERS:
-            raise BadConfig(f"{layers:,} layers is more than we estimate ({MAX_LAYERS:,}).")
-        inventory = tensor_inventory(config)
-        if len(inventory.tensors) > MAX_TENSORS:
-            raise BadConfig(f"{len(inventory.tensors):,} tensors is more than we estimate.")
-        context = text.get_int("max_position_embeddings", default=DEFAULT_CONTEXT)
-        if context < 1:
-            raise BadConfig(f"max_position_embeddings must be at least 1, not {context}.")
+        inventory = check_config(config)
+        context = Config(text_config(config)).get_int(
+            "max_position_embeddings", default=DEFAULT_CONTEXT
+        )
         estimate_memory(config, MemoryOptions(n_ctx=min(context, DEFAULT_CONTEXT)))
-    except BadConfig:
-        raise
     except (ConfigError, ArithmeticError, ValueError, TypeError, KeyError) as exc:
         raise BadConfig(f"We cannot estimate this config: {exc}") from exc
+    return inventory
 
 
 def store(config: dict[str, Any], name: str, repo_id: str = "") -> EstimateConfig:
@@ -71,8 +62,9 @@ def store(config: dict[str, Any], name: str, repo_id: str = "") -> EstimateConfi
 
 
 def model(stored: EstimateConfig) -> EstimatedModel:
-    """An unsaved model with what the config says; everything else unknown."""
-    inv = tensor_inventory(stored.config)
+    """An unsaved model with what the config says; everything else unknown. BadConfig when the
+    stored config no longer passes today's checks (it was stored under older rules)."""
+    inv = check(stored.config)
     try:
         context = Config(text_config(stored.config)).get_int("max_position_embeddings")
     except ConfigError:

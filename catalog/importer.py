@@ -20,7 +20,6 @@ from catalog.hub import HubModel
 from catalog.loader import model_slug
 from catalog.models import Family, Modality, Model, Provider
 from estimator.config import Config, ConfigError, text_config
-from estimator.inventory import tensor_inventory
 
 # Hub licence ids -> (name, commercial use allowed, note).
 LICENSES = {
@@ -55,8 +54,7 @@ def import_model(hub: HubModel, *, progress: Callable[[str], None] = lambda _: N
         progress(f"{hub.repo_id}: in the catalog; {len(gguf)} published GGUF sizes stored")
         return "refreshed"
     try:
-        estimate.check(hub.config)
-        inventory = tensor_inventory(hub.config)
+        inventory = estimate.check(hub.config)
         context = Config(text_config(hub.config)).get_int("max_position_embeddings")
     except (estimate.BadConfig, ConfigError) as exc:
         raise NotEstimable(f"{hub.repo_id}: config.json cannot be estimated: {exc}") from exc

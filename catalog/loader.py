@@ -19,7 +19,7 @@ from django.db import transaction
 from catalog.models import Encoder, Family, Hardware, Modality, Model, Provider, Score
 from estimator.config import ConfigError
 from estimator.encoders import vit_params
-from estimator.inventory import tensor_inventory
+from estimator.limits import check_config
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 MODALITIES = ("text", "image", "audio", "video")
@@ -239,7 +239,7 @@ def parse_model(data: Any, where: str) -> ModelRecord:
     f.where = where = f"{where} ({hf_id})"
     config = f.table("config", required=True)
     try:
-        inventory = tensor_inventory(config)
+        inventory = check_config(config)
     except ConfigError as exc:
         raise CatalogError(f"{where}: field 'config' {exc}") from None
     encoders = [

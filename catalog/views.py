@@ -461,7 +461,11 @@ def estimate_start(request: HttpRequest) -> HttpResponse:
 def estimate_detail(request: HttpRequest, key: str) -> HttpResponse:
     """The model page's live panels for a model that is not in the catalog."""
     stored = get_object_or_404(EstimateConfig, key=key)
-    model = estimate.model(stored)
+    try:
+        model = estimate.model(stored)
+    except estimate.BadConfig as exc:  # stored under older rules: say so, never a 500
+        context = {"error": f"This stored estimate can no longer be shown. {exc}"}
+        return render(request, "catalog/estimate.html", context, status=422)
     snap, prices = model_page.snapshot()
     brief = model_page.Brief(0, f"estimate-{key}", model.context_length, model.is_moe)
     state = model_page.parse_state(request.GET, brief, list(snap.by_slug))

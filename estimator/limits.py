@@ -139,7 +139,7 @@ def _check_scalar(value: Any, what: str) -> None:
         return
     if isinstance(value, int):
         if abs(value) > MAX_INTEGER:
-            raise ConfigError(f"the {what} has a number too large to be exact: {value:.3g}")
+            raise ConfigError(f"the {what} has a number too large to be exact (over 2^53)")
         return
     if isinstance(value, float):
         if not math.isfinite(value):
