@@ -5,6 +5,10 @@ host or household can hand out many addresses inside those. Behind `TRUSTED_PROX
 proxies the address is the one the outermost proxy saw (entries further left in
 X-Forwarded-For can be forged). Windows are clock hours; the count is incremented before the
 action, atomically, so concurrent requests cannot all slip under the limit.
+
+When the shared cache is down (`config.cache` then never raises but cannot count), each process
+counts in its own memory until it is back: limits still hold, per worker rather than for the
+whole site, instead of letting everything through or failing the request.
 """
 
 from __future__ import annotations
@@ -12,11 +16,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import logging
+import threading
 import time
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
+
+from config.cache import CacheUnavailable
+
+logger = logging.getLogger(__name__)
 
 WINDOW = 3600
 
@@ -40,6 +50,16 @@ def client_address(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR") or "unknown"
 
 
+def login_address(request: HttpRequest) -> str | None:
+    """`client_address` for django-axes, or None when it is no IP address (it is stored in an
+    inet column, and a header from a misconfigured proxy chain must not make the login fail)."""
+    address = client_address(request)
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
+
+
 def client_network(request: HttpRequest) -> str:
     """The client's /24 (IPv4) or /64 (IPv6) network, or the raw value if it is no address."""
     address = client_address(request)
@@ -60,12 +80,54 @@ def client_hash(request: HttpRequest) -> str:
 def spend(name: str, client: str, limit: int, what: str) -> None:
     """Count one action of `client`; Limited when it is over `limit` this hour."""
     now = time.time()
-    key = f"rate:{name}:{client[:32]}:{int(now // WINDOW)}"
-    cache.add(key, 0, WINDOW)
+    window = int(now // WINDOW)
+    key = f"rate:{name}:{client[:32]}:{window}"
     try:
-        count = cache.incr(key)
-    except ValueError:  # the window ended between add and incr
-        cache.add(key, 1, WINDOW)
-        count = 1
+        count = _count_shared(key)
+    except CacheUnavailable:
+        count = local_counts.count(key, window)
+    else:
+        local_counts.shared_counts_again()
     if count > limit:
         raise Limited(limit, int(WINDOW - now % WINDOW) + 1, what)
+
+
+def _count_shared(key: str) -> int:
+    cache.add(key, 0, WINDOW)
+    try:
+        return cache.incr(key)
+    except CacheUnavailable:
+        raise
+    except ValueError:  # the window ended between add and incr
+        cache.add(key, 1, WINDOW)
+        return 1
+
+
+class LocalCounts:
+    """This process's counts of the current window, used while the shared cache is down."""
+
+    def __init__(self) -> None:
+        self.window = 0
+        self.counts: dict[str, int] = {}
+        self.in_use = False
+        self.lock = threading.Lock()
+
+    def count(self, key: str, window: int) -> int:
+        with self.lock:
+            if not self.in_use:
+                self.in_use = True
+                logger.warning("Shared cache down: rate limits are counted in this process")
+            if window != self.window:  # an hour has passed: the old counts are void
+                self.window, self.counts = window, {}
+            self.counts[key] = self.counts.get(key, 0) + 1
+            return self.counts[key]
+
+    def shared_counts_again(self) -> None:
+        if self.in_use:
+            with self.lock:
+                self.in_use = False
+                self.counts = {}
+            logger.info("Shared cache back: rate limits are counted there again")
+
+
+local_counts = LocalCounts()
