@@ -77,6 +77,11 @@ DATABASES = {
         env_str("DATABASE_URL", "sqlite:///var/modelfit.sqlite3"), BASE_DIR
     )
 }
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # An unreachable (blackholed) server holds a worker this long, not the OS's minutes. libpq
+    # treats less than 2 s as 2 s. A connection broken by a restart is replaced on the next
+    # request (CONN_HEALTH_CHECKS); meanwhile config.errors answers 503.
+    DATABASES["default"]["OPTIONS"] = {"connect_timeout": 3}
 if (
     DATABASES["default"]["ENGINE"].endswith("sqlite3")
     and DATABASES["default"]["NAME"] != ":memory:"
@@ -159,6 +164,7 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+CSRF_FAILURE_VIEW = "config.errors.csrf_failure"  # JSON under /api/, the site's 403 page elsewhere
 
 # Celery: Redis when REDIS_URL is set, otherwise kombu's filesystem transport (no server needed).
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"

@@ -25,3 +25,8 @@ urlpatterns = [
     path("", include("benchmarks.urls")),
     path("", include("catalog.urls")),
 ]
+
+handler400 = "config.errors.handler400"
+handler403 = "config.errors.handler403"
+handler404 = "config.errors.handler404"
+handler500 = "config.errors.handler500"
