@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Path, Query, Router, Schema
 from ninja.errors import HttpError
 from pydantic import Field
 
 from catalog.models import Hardware, Model
-from config.api import ErrorOut
+from config.api import SLUG, ErrorOut
 
 router = Router(tags=["catalog"])
+ModelSlug = Annotated[str, Field(max_length=120, pattern=SLUG)]
+HardwareSlug = Annotated[str, Field(max_length=60, pattern=SLUG)]
 
 
 class ModelOut(Schema):
@@ -107,7 +109,7 @@ class ModelPage(Schema):
 class ModelFilters(Schema):
     limit: int = Field(100, ge=1, le=1000, description="items per page, 1-1000")
     offset: int = Field(0, ge=0, le=1_000_000, description="items to skip")
-    provider: str | None = Field(None, max_length=60, description="provider slug")
+    provider: str | None = Field(None, max_length=60, pattern=SLUG, description="provider slug")
 
 
 @router.get("/models/", response={200: ModelPage, 400: ErrorOut}, summary="List models")
@@ -121,10 +123,10 @@ def list_models(request: HttpRequest, filters: Query[ModelFilters]) -> dict[str,
 
 @router.get(
     "/models/{slug}/",
-    response={200: ModelDetailOut, 404: ErrorOut},
+    response={200: ModelDetailOut, 400: ErrorOut, 404: ErrorOut},
     summary="One model, with its architecture (config.json fields)",
 )
-def get_model(request: HttpRequest, slug: str) -> Model:
+def get_model(request: HttpRequest, slug: Path[ModelSlug]) -> Model:
     qs = Model.objects.with_listing().prefetch_related("encoders__modality", "scores")
     model = qs.filter(slug=slug).first()
     if model is None:
@@ -150,8 +152,12 @@ def list_hardware(request: HttpRequest) -> Any:
     return Hardware.objects.all()
 
 
-@router.get("/hardware/{slug}/", response={200: HardwareOut, 404: ErrorOut}, summary="One device")
-def get_hardware(request: HttpRequest, slug: str) -> Hardware:
+@router.get(
+    "/hardware/{slug}/",
+    response={200: HardwareOut, 400: ErrorOut, 404: ErrorOut},
+    summary="One device",
+)
+def get_hardware(request: HttpRequest, slug: Path[HardwareSlug]) -> Hardware:
     device = Hardware.objects.filter(slug=slug).first()
     if device is None:
         raise HttpError(404, f"no hardware with slug {slug!r}")

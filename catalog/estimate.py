@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from catalog.models import EstimateConfig, EstimatedModel
+from config import safejson
 from estimator.config import Config, ConfigError, text_config
 from estimator.inventory import Inventory
 from estimator.limits import MAX_CONFIG_CHARS, check_config
@@ -27,9 +28,9 @@ def parse(text: str) -> dict[str, Any]:
     if len(text) > MAX_CONFIG:
         raise BadConfig(f"The config is over {MAX_CONFIG:,} characters; is it a config.json?")
     try:
-        config = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise BadConfig(f"This is not valid JSON: {exc}.") from exc
+        config = safejson.loads(text, max_bytes=MAX_CONFIG)
+    except safejson.JsonError as exc:
+        raise BadConfig(str(exc)) from exc
     if not isinstance(config, dict):
         raise BadConfig("A config.json is a JSON object ({...}); this is not.")
     check(config)

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.html import escape
 
 MESSAGES = {
     404: "no API endpoint at {path}",
@@ -33,21 +34,46 @@ def api_json_errors(
     return middleware
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# Self-contained: it answers before the session and user middleware the site's templates need.
+BAD_REQUEST_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Bad request · ModelFit</title></head>
+<body><h1>Bad request</h1><p>{message}</p><p><a href="/">ModelFit home</a></p></body></html>
+"""
+
+
 def reject_bad_input(
     get_response: Callable[[HttpRequest], HttpResponse],
 ) -> Callable[[HttpRequest], HttpResponse]:
-    """400 for a NUL character in the path or the query string: no view or database (PostgreSQL
-    refuses NUL in text) ever sees one."""
+    """400 for a NUL character (which PostgreSQL text cannot hold) in the path, the query
+    string or a posted form: no view or database ever sees one. JSON bodies are the API's:
+    its parser refuses the same (config/safejson.py)."""
 
     def middleware(request: HttpRequest) -> HttpResponse:
-        if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
-            message = "The address contains a NUL character (%00), which no page accepts."
-            if request.path.startswith("/api/"):
-                return JsonResponse({"error": message, "detail": []}, status=400)
-            return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
+        if "\x00" in request.path:
+            return _bad_request(request, "The address contains a NUL character (%00).")
+        query = request.META.get("QUERY_STRING", "")
+        if "%00" in query or "\x00" in query:
+            return _bad_request(request, "The query string contains a NUL character (%00).")
+        if (
+            request.method == "POST"
+            and request.content_type in FORM_TYPES
+            and not request.path.startswith("/api/")  # the API reads its body itself
+        ):
+            # Reading it may raise RequestDataTooBig or TooManyFieldsSent: Django answers those
+            # with a 400 (config/errors.py).
+            fields = request.POST.lists()
+            if any("\x00" in k or any("\x00" in v for v in vs) for k, vs in fields):
+                return _bad_request(request, "A form field contains a NUL character.")
         return get_response(request)
 
     return middleware
+
+
+def _bad_request(request: HttpRequest, message: str) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": message, "detail": []}, status=400)
+    return HttpResponse(BAD_REQUEST_PAGE.format(message=escape(message)), status=400)
 
 
 def server_timing(
