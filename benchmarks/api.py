@@ -4,9 +4,9 @@ and list published ones."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
+from django import forms
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
@@ -14,39 +14,86 @@ from pydantic import Field
 from benchmarks import submit
 from benchmarks.forms import OTHER, RowForm, SetupForm
 from benchmarks.models import Source, Submission
-from config import ratelimit
-from config.api import ErrorOut, api
+from config import ratelimit, safejson
+from config.api import SLUG, ErrorOut, api, read_json
 from estimator.quant import FILE_TYPES
 
 router = Router(tags=["benchmarks"])
 MAX_BODY = 20_000  # bytes
 
-SETUP_FIELDS = ("model", "hardware", "hardware_text", "hardware_count", "runtime",
-                "runtime_version", "backend", "notes", "link", "name")  # fmt: skip
-ROW_FIELDS = ("context", "depth", "batch", "kv_type", "prompt_tokens_per_s", "gen_tokens_per_s")
+SETUP = SetupForm.base_fields
+ROW = RowForm.base_fields
+# The request's fields, in the order the OpenAPI document lists them, each with the form field
+# that validates it; `quant` is a file type or, failing that, any name up to quant_text's length.
+FIELDS: dict[str, forms.Field] = {
+    "model": SETUP["model"],
+    "quant": ROW["quant_text"],
+    "hardware": SETUP["hardware"],
+    "hardware_text": SETUP["hardware_text"],
+    "hardware_count": SETUP["hardware_count"],
+    "runtime": SETUP["runtime"],
+    "runtime_version": SETUP["runtime_version"],
+    "backend": SETUP["backend"],
+    "context": ROW["context"],
+    "depth": ROW["depth"],
+    "batch": ROW["batch"],
+    "flash_attn": ROW["flash_attn"],
+    "kv_type": ROW["kv_type"],
+    "prompt_tokens_per_s": ROW["prompt_tokens_per_s"],
+    "gen_tokens_per_s": ROW["gen_tokens_per_s"],
+    "notes": SETUP["notes"],
+    "link": SETUP["link"],
+    "name": SETUP["name"],
+}
+REQUIRED = ("model", "quant", "hardware", "runtime", "backend", "context")
+DESCRIPTIONS = {
+    "model": {"description": "catalog model slug", "pattern": "^[-a-z0-9]+$"},
+    "quant": {"description": "a GGUF file type (Q4_K_M, ...) or free text"},
+    "hardware": {"description": f"catalog device slug, or {OTHER!r}"},
+    "hardware_text": {"description": f"the device, when {OTHER!r}"},
+    "runtime": {"example": "llama.cpp"},
+    "backend": {"example": "cuda"},
+    "context": {"description": "context allocated per sequence; at most the model's own"},
+    "depth": {"description": "tokens cached when measured; at most the context"},
+    "batch": {"description": "parallel sequences"},
+    "gen_tokens_per_s": {"description": "all sequences together"},
+}
+
+
+def field_schema(name: str, field: forms.Field) -> dict[str, Any]:
+    """The JSON Schema of one request field: the bounds its form field enforces."""
+    schema: dict[str, Any]
+    if isinstance(field, forms.NullBooleanField):
+        schema = {"type": "boolean"}
+    elif isinstance(field, forms.FloatField):
+        schema = {"type": "number", "minimum": field.min_value, "maximum": field.max_value}
+    elif isinstance(field, forms.IntegerField):
+        schema = {"type": "integer", "minimum": field.min_value, "maximum": field.max_value}
+    elif isinstance(field, forms.ModelChoiceField):
+        slug = field.queryset.model._meta.get_field("slug")
+        schema = {"type": "string", "minLength": 1, "maxLength": slug.max_length}
+    elif isinstance(field, forms.ChoiceField):
+        schema = {"type": "string", "enum": [value for value, _ in field.choices if value]}
+    else:
+        schema = {"type": "string", "maxLength": field.max_length}
+        if name in REQUIRED:
+            schema["minLength"] = 1
+        if isinstance(field, forms.URLField):
+            schema["format"] = "uri"
+    if name not in REQUIRED:
+        schema["type"] = [schema["type"], "null"]
+        if "enum" in schema:
+            schema["enum"].append(None)
+    if field.initial is not None and name not in REQUIRED:
+        schema["default"] = field.initial
+    return schema | DESCRIPTIONS.get(name, {})
+
+
 REQUEST_SCHEMA = {
     "type": "object",
-    "required": ["model", "quant", "hardware", "runtime", "backend", "context"],
-    "properties": {
-        "model": {"type": "string", "description": "catalog model slug"},
-        "quant": {"type": "string", "description": "a GGUF file type (Q4_K_M, ...) or free text"},
-        "hardware": {"type": "string", "description": f"catalog device slug, or {OTHER!r}"},
-        "hardware_text": {"type": "string", "description": f"the device, when {OTHER!r}"},
-        "hardware_count": {"type": "integer", "minimum": 1, "default": 1},
-        "runtime": {"type": "string", "example": "llama.cpp"},
-        "runtime_version": {"type": "string"},
-        "backend": {"type": "string", "example": "cuda"},
-        "context": {"type": "integer", "description": "context allocated per sequence"},
-        "depth": {"type": "integer", "default": 0, "description": "tokens cached when measured"},
-        "batch": {"type": "integer", "default": 1, "description": "parallel sequences"},
-        "flash_attn": {"type": ["boolean", "null"]},
-        "kv_type": {"type": "string", "default": "f16"},
-        "prompt_tokens_per_s": {"type": ["number", "null"]},
-        "gen_tokens_per_s": {"type": ["number", "null"], "description": "all sequences together"},
-        "notes": {"type": "string"},
-        "link": {"type": "string"},
-        "name": {"type": "string"},
-    },
+    "required": list(REQUIRED),
+    "additionalProperties": False,
+    "properties": {name: field_schema(name, field) for name, field in FIELDS.items()},
 }
 
 
@@ -96,21 +143,47 @@ class SubmissionPage(Schema):
 
 
 class ListFilters(Schema):
-    model: str | None = Field(None, max_length=120, description="model slug")
-    hardware: str | None = Field(None, max_length=60, description="device slug")
+    model: str | None = Field(None, max_length=120, pattern=SLUG, description="model slug")
+    hardware: str | None = Field(None, max_length=60, pattern=SLUG, description="device slug")
     limit: int = Field(100, ge=1, le=1000)
 
 
 def _error(errors: dict[str, list[str]]) -> dict[str, Any]:
     detail = [
-        {"field": "" if field == "__all__" else field, "message": message}
+        # The API has one `quant` where the form has a choice and a text field.
+        {"field": {"__all__": "", "quant_text": "quant"}.get(field, field), "message": message}
         for field, messages in errors.items()
         for message in messages
     ]
-    text = "; ".join(
-        f"{d['field']}: {d['message']}" if d["field"] else d["message"] for d in detail
+    text = "; ".join(  # a message about the whole body says so itself
+        f"{d['field']}: {d['message']}" if d["field"] not in ("", "body") else d["message"]
+        for d in detail
     )
     return {"error": text, "detail": detail}
+
+
+def type_errors(body: dict[str, Any]) -> dict[str, list[str]]:
+    """Field -> why its JSON type is wrong: numbers are JSON numbers (not strings, not
+    booleans), text is a string, flash_attn a boolean; null is as good as absent."""
+    errors = {}
+    for name, value in body.items():
+        field = FIELDS.get(name)
+        if field is None:
+            errors[name] = ["Not a field of a result; the OpenAPI document lists them."]
+        elif value is None:
+            continue
+        elif isinstance(field, forms.NullBooleanField):
+            if not isinstance(value, bool):
+                errors[name] = ["Must be true, false or null."]
+        elif isinstance(field, forms.FloatField):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                errors[name] = ["Must be a number (a JSON number, not a string or boolean)."]
+        elif isinstance(field, forms.IntegerField):
+            if isinstance(value, bool) or not isinstance(value, int):
+                errors[name] = ["Must be a whole number (a JSON integer, not a string)."]
+        elif not isinstance(value, str):
+            errors[name] = ["Must be a string."]
+    return errors
 
 
 @router.post(
@@ -131,29 +204,26 @@ def create(request: HttpRequest) -> Any:
         return Status(
             400, _error({"__all__": ["Send the body as Content-Type: application/json."]})
         )
-    if len(request.body) > MAX_BODY:
-        return Status(400, _error({"__all__": [f"The body is over {MAX_BODY:,} bytes."]}))
     try:
-        body = json.loads(request.body or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
-        return Status(400, _error({"__all__": [f"The body is not JSON: {exc}."]}))
+        body = read_json(request, max_bytes=MAX_BODY, max_depth=2)  # 2: a list is a type error
+    except safejson.JsonError as exc:
+        return Status(400, _error({"body": [str(exc)]}))
     if not isinstance(body, dict):
-        return Status(400, _error({"__all__": ["The body must be a JSON object."]}))
-    # Numbers go to the forms as text: a JSON integer of 400 digits would overflow float().
+        return Status(400, _error({"body": ["The body must be a JSON object."]}))
+    if errors := type_errors(body):
+        return Status(400, _error(errors))
+    # The forms read text, as from a browser: a number goes as its digits.
     data = {
-        k: str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
-        for k in (*SETUP_FIELDS, *ROW_FIELDS)
-        if (v := body.get(k)) is not None
+        name: value if isinstance(value, str) else str(value)
+        for name, value in body.items()
+        if value is not None and name not in ("quant", "flash_attn")
     }
-    quant = str(body.get("quant") or "")
+    quant = body.get("quant") or ""
     data |= {"quant": quant, "quant_text": ""} if quant in FILE_TYPES else {"quant_text": quant}
-    flash = body.get("flash_attn")
-    if flash is not None and not isinstance(flash, bool):
-        return Status(400, _error({"flash_attn": ["Must be true, false or null."]}))
-    data["flash_attn"] = {True: "true", False: "false", None: "unknown"}[flash]
-    data.setdefault("hardware_count", 1)
-    data.setdefault("depth", 0)
-    data.setdefault("batch", 1)
+    data["flash_attn"] = {True: "true", False: "false", None: "unknown"}[body.get("flash_attn")]
+    data.setdefault("hardware_count", "1")
+    data.setdefault("depth", "0")
+    data.setdefault("batch", "1")
     data.setdefault("kv_type", "f16")
     setup, row = SetupForm(data), RowForm(data)
     errors = {}

@@ -55,7 +55,7 @@ def test_another_device_is_stored_and_pending(client: Client) -> None:
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
-        ({"context": "abc"}, "context", "Enter a whole number."),
+        ({"context": "abc"}, "context", "Must be a whole number (a JSON integer, not a string)."),
         ({"gen_tokens_per_s": -1}, "gen_tokens_per_s", "greater than or equal to 0.01"),
         ({"hardware": "rtx-9999"}, "hardware", "No device “rtx-9999” in our catalog"),
         ({"model": "nope"}, "model", "No model with that slug in our catalog."),
@@ -75,7 +75,7 @@ def test_bad_fields_give_400_with_a_json_body_naming_them(
     assert not Submission.objects.exists()
 
 
-@pytest.mark.parametrize("raw", ["not json", "[1, 2]", ""])
+@pytest.mark.parametrize("raw", ["not json", "[1, 2]", "", "null"])
 def test_a_body_that_is_not_a_json_object_gives_400(client: Client, raw: str) -> None:
     response = post(client, raw)
     assert response.status_code == 400 and response.json()["error"]
@@ -133,3 +133,125 @@ def test_absurd_numbers_are_a_400_not_a_500(client: Client, value: Any) -> None:
     )
     response = post(client, raw)
     assert response.status_code == 400, response.content
+
+
+NUMBER = "Must be a number (a JSON number, not a string or boolean)."
+INTEGER = "Must be a whole number (a JSON integer, not a string)."
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"gen_tokens_per_s": True}, "gen_tokens_per_s", NUMBER),
+        ({"prompt_tokens_per_s": "512.5"}, "prompt_tokens_per_s", NUMBER),
+        ({"context": True}, "context", INTEGER),
+        ({"context": "128"}, "context", INTEGER),
+        ({"depth": 1.5}, "depth", INTEGER),
+        ({"batch": False}, "batch", INTEGER),
+        ({"hardware_count": [1]}, "hardware_count", INTEGER),
+        ({"model": ["llama-3-1-8b-instruct"]}, "model", "Must be a string."),
+        ({"notes": {"a": 1}}, "notes", "Must be a string."),
+        ({"quant": 4}, "quant", "Must be a string."),
+        ({"flash_attn": 1}, "flash_attn", "Must be true, false or null."),
+        (
+            {"gen_tps": 130.0},
+            "gen_tps",
+            "Not a field of a result; the OpenAPI document lists them.",
+        ),
+        ({"quant": ""}, "quant", "Choose a quant, or write the file name."),
+    ],
+)
+def test_wrong_json_types_are_a_400_naming_the_field(
+    client: Client, changes: dict[str, Any], field: str, message: str
+) -> None:
+    response = post(client, body(**changes))
+    assert response.status_code == 400
+    assert {"field": field, "message": message} in response.json()["detail"]
+    assert not Submission.objects.exists()
+
+
+NUL = "contains a NUL character (\\u0000), which we cannot store."
+NOT_A_NUMBER = "is not a JSON number; send a finite number or null."
+NO_SPEED = json.dumps(body(gen_tokens_per_s=None))
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (json.dumps(body(notes="a\x00b")), f"A string in 'notes' {NUL}"),
+        (json.dumps(body(name="\x00")), f"A string in 'name' {NUL}"),
+        (json.dumps(body() | {"\x00": 1}), f"A key {NUL}"),
+        (NO_SPEED.replace("null", "NaN"), f"NaN {NOT_A_NUMBER}"),
+        (NO_SPEED.replace("null", "-Infinity"), f"-Infinity {NOT_A_NUMBER}"),
+        ("[" * 9000 + "]" * 9000, "The JSON is nested more than 2 levels deep."),
+        ('{"model": "\\udc00"}',
+         "A string in 'model' contains an unpaired surrogate (\\udc00), which is not text."),
+    ],
+)  # fmt: skip
+def test_bad_bytes_and_numbers_are_a_400_not_a_database_error(
+    client: Client, postgres: None, raw: str, message: str
+) -> None:
+    response = post(client, raw)
+    assert response.status_code == 400
+    assert response.json() == {"error": message, "detail": [{"field": "body", "message": message}]}
+    assert not Submission.objects.exists()
+
+
+def test_invalid_utf8_is_a_400(client: Client) -> None:
+    response = client.post(URL, b'{"name": "\xff"}', content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"] == "The JSON is not valid UTF-8 (byte 0xff at 10)."
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(client: Client) -> None:
+    response = post(client, body(notes="x" * 20_000))
+    assert response.status_code == 400
+    assert response.json()["error"] == "The body is over 20,000 bytes."
+
+
+def test_the_openapi_document_states_the_bounds_the_forms_enforce(client: Client) -> None:
+    from benchmarks.forms import RowForm, SetupForm
+    from catalog.models import Model
+
+    spec = client.get("/api/v1/openapi.json").json()
+    post_op = spec["paths"]["/api/v1/benchmarks/"]["post"]
+    schema = post_op["requestBody"]["content"]["application/json"]["schema"]
+    fields = schema["properties"]
+    assert set(fields) == {
+        "model", "quant", "hardware", "hardware_text", "hardware_count", "runtime",
+        "runtime_version", "backend", "context", "depth", "batch", "flash_attn", "kv_type",
+        "prompt_tokens_per_s", "gen_tokens_per_s", "notes", "link", "name",
+    }  # fmt: skip
+    assert schema["additionalProperties"] is False
+    forms = SetupForm.base_fields | RowForm.base_fields
+    for name in ("hardware_count", "context", "depth", "batch"):
+        assert (fields[name]["minimum"], fields[name]["maximum"]) == (
+            forms[name].min_value,
+            forms[name].max_value,
+        ), name
+        assert "integer" in fields[name]["type"], name
+    for name in ("prompt_tokens_per_s", "gen_tokens_per_s"):
+        assert (fields[name]["minimum"], fields[name]["maximum"]) == (0.01, 10_000_000.0)
+        assert (forms[name].min_value, forms[name].max_value) == (0.01, 10_000_000.0)
+    for name in ("hardware", "hardware_text", "runtime_version", "notes", "link", "name"):
+        assert fields[name]["maxLength"] == forms[name].max_length, name
+    assert fields["quant"]["maxLength"] == forms["quant_text"].max_length == 200
+    assert fields["model"]["maxLength"] == Model._meta.get_field("slug").max_length == 120
+    for name in ("model", "quant", "hardware"):
+        assert fields[name]["minLength"] == 1, name
+    for name in ("runtime", "backend", "kv_type"):
+        choices = [value for value, _ in forms[name].choices]
+        assert [v for v in fields[name]["enum"] if v is not None] == choices, name
+    assert fields["context"]["minimum"] == 1
+    # Required where the form requires it and the API sets no default (quant: see its text).
+    assert sorted(schema["required"]) == [
+        "backend",
+        "context",
+        "hardware",
+        "model",
+        "quant",
+        "runtime",
+    ]
+    assert all(forms[name].required for name in schema["required"] if name != "quant")
+    for name, default in {"hardware_count": 1, "depth": 0, "batch": 1, "kv_type": "f16"}.items():
+        assert fields[name]["default"] == default == forms[name].initial, name
