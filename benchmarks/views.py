@@ -3,6 +3,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core import signing
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -77,9 +78,15 @@ def _read_paste(request: HttpRequest) -> HttpResponse:
     pasted = PasteForm(request.POST)
     kept = {k: v for k, v in request.POST.items() if k in SetupForm.base_fields and v}
     setup, rows, _ = _blank(request.POST)
+    status, retry_after = 200, 0
     if pasted.is_valid():
-        try:
+        try:  # reading up to 200,000 characters is work we do for a stranger
+            limit = getattr(settings, "BENCHMARK_PASTE_RATE_LIMIT", 60)
+            ratelimit.spend("paste", ratelimit.client_hash(request), limit, "pasted outputs")
             bench = llamabench.parse(pasted.cleaned_data["paste"])
+        except ratelimit.Limited as exc:
+            pasted.add_error("paste", str(exc))
+            status, retry_after = 429, exc.retry_after
         except llamabench.ParseError as exc:
             pasted.add_error("paste", str(exc))
         else:
@@ -104,7 +111,10 @@ def _read_paste(request: HttpRequest) -> HttpResponse:
                 rows = RowFormSet(prefix="rows", initial=initial)
                 return _render(request, setup, rows, pasted, skipped=skipped, read=len(initial))
     setup = SetupForm(initial=kept | {"hardware_count": kept.get("hardware_count", 1)})
-    return _render(request, setup, rows, pasted)
+    response = _render(request, setup, rows, pasted, status=status)
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 def _render(
