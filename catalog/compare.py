@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from catalog.model_page import DEFAULT_GPU, Snapshot
 from catalog.models import Model
+from catalog.snapshot import DEFAULT_GPU, Snapshot
 from catalog.templatetags.units import gib, params, tokens
 from estimator.estimate import max_contexts
 from estimator.fit import fit

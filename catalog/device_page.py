@@ -12,8 +12,8 @@ from typing import Any
 
 from django.core.cache import cache
 
-from catalog.model_page import Snapshot, _class
 from catalog.models import Hardware, Model
+from catalog.snapshot import Snapshot, class_of
 from catalog.templatetags.units import gib, params, tokens
 from estimator.devices import from_hardware
 from estimator.fit import fit
@@ -110,7 +110,7 @@ def _compute(hw: Hardware, settings: Settings, snap: Snapshot) -> list[dict[str,
     device = from_hardware(
         replace_memory(hw, settings.memory),
         settings.count,
-        snap.calibration.value(_class(hw)),
+        snap.calibration.value(class_of(hw)),
     )
     out = []
     models = Model.objects.select_related("provider").only(

@@ -1,8 +1,67 @@
+"""Forms that read a page's state from its query string.
+
+Every page reads its state one way: a `LenientForm`. A page never refuses its own URL: a value
+out of range is clamped, a value that is not a number or not one of the choices falls back to
+the default, and each correction is written to `notes`, which the page shows.
+"""
+
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django import forms
+from django.core.exceptions import ValidationError
 
 from catalog.models import Provider
+
+
+class LenientForm(forms.Form):
+    """A form over a query string that always yields a state (`read()`) and says what it had to
+    change (`notes`). A field's default is its `initial`; labels name the fields in notes."""
+
+    def __init__(self, data: Mapping[str, str] | None = None) -> None:
+        super().__init__(data if data is not None else {})
+        self.notes: list[str] = []
+
+    def read(self) -> dict[str, Any]:
+        """Every field's value: as given when valid, else corrected (and noted)."""
+        values: dict[str, Any] = {}
+        for name, field in self.fields.items():
+            raw = self.data.get(name)
+            default = field.initial
+            if raw is None or raw == "":
+                values[name] = default
+                continue
+            try:
+                values[name] = field.clean(raw)
+            except ValidationError:
+                values[name] = self._correct(field, str(raw), default)
+        return values
+
+    def _correct(self, field: forms.Field, raw: str, default: Any) -> Any:
+        label = field.label
+        if isinstance(field, forms.IntegerField):
+            try:
+                value = int(float(raw))
+            except (ValueError, OverflowError):
+                self.notes.append(f"{label} must be a number; using {default}.")
+                return default
+            low, high = field.min_value, field.max_value
+            clamped = min(max(value, low), high)  # type: ignore[type-var]
+            if clamped == value:  # written as 1e3 or 8192.0: a number, in range
+                return value
+            self.notes.append(
+                f"{label} {value} is out of range ({low} to {high}); using {clamped}."
+            )
+            return clamped
+        if isinstance(field, forms.ChoiceField):
+            lowered = {str(k).lower(): k for k, _ in field.choices}  # type: ignore[misc]
+            if raw.lower() in lowered:
+                return lowered[raw.lower()]
+        self.notes.append(f"{label} {raw[:40]!r} is not one of the options; using {default}.")
+        return default
+
 
 SORTS = {
     "-release_date": "Newest",

@@ -11,8 +11,8 @@ from typing import Any
 
 from django.utils.safestring import SafeString, mark_safe
 
-from catalog.model_page import Snapshot
 from catalog.models import Model, Score
+from catalog.snapshot import Snapshot
 from catalog.templatetags.units import gib, params
 from estimator.fit import fit
 from estimator.memory import MemoryOptions, estimate_memory, inventory

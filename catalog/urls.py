@@ -1,11 +1,12 @@
 from django.urls import path
 
 from catalog import views
+from catalog.model_page import views as model_views
 
 app_name = "catalog"
 urlpatterns = [
     path("", views.index, name="index"),
-    path("models/<slug:slug>/", views.model_detail, name="model_detail"),
+    path("models/<slug:slug>/", model_views.model_detail, name="model_detail"),
     path("providers/<slug:slug>/", views.provider_detail, name="provider_detail"),
     path("families/<slug:slug>/", views.family_detail, name="family_detail"),
     path("hardware/", views.hardware_list, name="hardware_list"),
@@ -14,5 +15,5 @@ urlpatterns = [
     path("methodology/", views.methodology, name="methodology"),
     path("compare/", views.compare_models, name="compare"),
     path("estimate/", views.estimate_start, name="estimate"),
-    path("estimate/<slug:key>/", views.estimate_detail, name="estimate_detail"),
+    path("estimate/<slug:key>/", model_views.estimate_detail, name="estimate_detail"),
 ]

@@ -1,34 +1,24 @@
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Callable
-from functools import cached_property
-from typing import Any
-
 from django.conf import settings
-from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import urlencode
-from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
 from benchmarks import community
-from catalog import compare, device_page, estimate, hub, lineup, model_page
+from catalog import compare, device_page, estimate, hub, lineup
 from catalog.forms import SORTS, BrowseForm
 from catalog.loader import HF_ID_RE
 from catalog.methodology import figures as methodology_figures
-from catalog.models import EstimateConfig, Family, Hardware, Model, Provider
+from catalog.models import Family, Hardware, Model, Provider
+from catalog.snapshot import device_groups, snapshot
 from catalog.templatetags.units import tokens
 from cloudprices.queries import offers_of as rentals_of
 from config import ratelimit
-from estimator.memory import MemoryOptions, estimate_memory, inventory
-from estimator.quant import FILE_TYPES
 
 PAGE_SIZE = 24
 
@@ -69,210 +59,6 @@ def index(request: HttpRequest) -> HttpResponse:
     )
 
 
-PAGE_CACHE_SECONDS = 3600
-RECENT_PARTS = 200  # about 10 MB of rendered parts per process
-TEMPLATE = "catalog/model_detail.html"
-
-
-@require_GET
-@vary_on_headers("HX-Request", "HX-Target", "HX-Trigger-Name", "HX-History-Restore-Request")
-def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    snap, prices = model_page.snapshot()
-    brief = snap.models.get(slug)
-    if brief is None:
-        raise Http404(f"No model {slug!r} in the catalog.")
-    if request.htmx and request.htmx.target == "community":
-        return HttpResponse(_community(request, snap, brief))
-    state = model_page.parse_state(request.GET, brief, list(snap.by_slug))
-    if request.htmx and not request.htmx.history_restore_request:
-        part, panels = model_page.panels_for(request.htmx.target, request.htmx.trigger_name)
-        live = LiveParts(snap, prices, brief, state)
-        response = HttpResponse(live.render(part, panels))
-        response["Server-Timing"] = f'panels;desc="{"cached" if live.hits else "rendered"}"'
-        return response
-    model = snap.model(brief.pk)
-    live = LiveParts(snap, prices, brief, state, model)
-    context = {
-        "model": model,
-        "state": state,
-        "facts_html": _facts(snap, brief, "facts"),
-        "controls_html": live.render("controls", ()),
-        "live_html": live.render("live", model_page.PANELS),
-        "facts_more_html": _facts(snap, brief, "facts-more"),
-        "community_html": _community(request, snap, brief),
-    }
-    return render(request, TEMPLATE, context)
-
-
-def _community(request: HttpRequest, snap: model_page.Snapshot, brief: model_page.Brief) -> str:
-    catalog_token = snap.revision.partition(".")[0]
-    return community.section(
-        request.GET, model=snap.model(brief.pk), catalog=catalog_token, calib=snap.calibration
-    )
-
-
-def _facts(snap: model_page.Snapshot, brief: model_page.Brief, part: str) -> SafeString:
-    """The model's specs, parameter breakdown and config: the same for every state, so
-    rendered once per catalog revision."""
-    key = f"model-facts:{snap.revision}:{brief.slug}:{part}"
-    return _recent.get_or_render(key, lambda: _render_facts(brief, part))[0]
-
-
-def _render_facts(brief: model_page.Brief, part: str) -> str:
-    model = (
-        Model.objects.select_related("provider", "family")
-        .prefetch_related("input_modalities", "output_modalities", "encoders__modality")
-        .get(pk=brief.pk)
-    )
-    return render_to_string(
-        f"{TEMPLATE}#{part}",
-        {
-            "model": model,
-            "published": _published_gguf(model),
-            **_breakdown(model),
-            "nested_configs": [
-                (k, v) for k, v in sorted(model.config.items()) if isinstance(v, dict)
-            ],
-            "siblings": model.family.models.exclude(pk=model.pk).select_related("provider")[:12],
-        },
-    )
-
-
-class LiveParts:
-    """Parts of the model page's live region, from the cache when this exact state was
-    rendered before; the model is read and the numbers computed only on a miss."""
-
-    def __init__(
-        self,
-        snap: model_page.Snapshot,
-        prices: str,
-        brief: model_page.Brief,
-        state: model_page.PageState,
-        model: Model | None = None,
-    ) -> None:
-        self.snap, self.brief, self.state, self.model = snap, brief, state, model
-        self.prices = prices
-        self.revisions = f"{snap.revision}:{prices}"
-        self.hits = 0
-
-    @cached_property
-    def page(self) -> model_page.Page:
-        model = self.model or self.snap.model(self.brief.pk)
-        return model_page.Page(model, self.state, self.snap, self.prices)
-
-    def render(self, part: str, panels: tuple[str, ...]) -> SafeString:
-        key = model_page.cache_key(
-            self.revisions, self.brief.slug, self.state, f"{part}:{','.join(panels)}"
-        )
-        html, hit = _recent.get_or_render(
-            key,
-            lambda: render_to_string(
-                f"{TEMPLATE}#{part}",
-                {
-                    "model": self.page.model,
-                    "state": self.state,
-                    "page": self.page,
-                    "panels": panels,
-                    "oob": part == "update",
-                    "oob_controls": part == "relink",
-                },
-            ),
-        )
-        self.hits += hit
-        return html
-
-
-class RecentParts:
-    """The parts this process served last, in front of the shared cache (Redis in production:
-    a network round trip and a 50 KB copy per hit). Keys hold the revisions, so a part never
-    changes under its key and a process-local copy cannot go stale."""
-
-    def get_or_render(self, key: str | None, render: Callable[[], str]) -> tuple[SafeString, bool]:
-        """The part under `key` from this process or the shared cache, else rendered and stored
-        in both; and whether it was cached. A None key (a corrected state) is not cached."""
-        if key is None:
-            return mark_safe(render()), False
-        html = self.get(key) or cache.get(key)
-        hit = html is not None
-        if html is None:
-            html = str(render())
-            cache.set(key, html, PAGE_CACHE_SECONDS)
-        self.put(key, html)
-        return mark_safe(html), hit
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.parts: OrderedDict[str, str] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: str) -> str | None:
-        with self.lock:
-            html = self.parts.get(key)
-            if html is not None:
-                self.parts.move_to_end(key)
-            return html
-
-    def put(self, key: str, html: str) -> None:
-        with self.lock:
-            self.parts[key] = html
-            self.parts.move_to_end(key)
-            while len(self.parts) > self.size:
-                self.parts.popitem(last=False)
-
-
-_recent = RecentParts(RECENT_PARTS)
-
-
-def _breakdown(model: Model) -> dict[str, Any]:
-    """The tensor inventory, parameters per part and the config's plain fields of a model."""
-    tensors = inventory(model.estimator_config)
-    groups: dict[str, int] = {}
-    for tensor in tensors.tensors:
-        group = _tensor_group(tensor.name)
-        groups[group] = groups.get(group, 0) + tensor.n_elements
-    return {
-        "inventory": tensors,
-        "param_groups": sorted(groups.items(), key=lambda kv: -kv[1]),
-        "config_rows": sorted(
-            (k, v) for k, v in model.config.items() if not isinstance(v, (dict, list))
-        ),
-    }
-
-
-def _published_gguf(model: Model) -> list[dict[str, object]]:
-    """The GGUF files quantizers published (catalog/hub.py), each beside our estimate."""
-    rows = []
-    for g in model.published_gguf:
-        if g.get("quant") not in FILE_TYPES:
-            continue
-        ours = estimate_memory(model.estimator_config, MemoryOptions(file_type=g["quant"]))
-        diff = 100 * (ours.file_bytes / g["size"] - 1)
-        rows.append(g | {"estimate": ours.file_bytes, "diff": f"{diff:+.1f} %"})
-    return rows
-
-
-def _tensor_group(name: str) -> str:
-    """Group a GGUF tensor name for the parameter breakdown."""
-    part = name.split(".")[2] if name.startswith("blk.") else name.split(".")[0]
-    if part in {"token_embd"}:
-        return "Token embeddings"
-    if part == "output":
-        return "Output head"
-    if part.endswith("_exps") or part == "exp_probs_b":
-        return "Routed experts"
-    if part.endswith("_shexp") or part == "ffn_gate_inp_shexp":
-        return "Shared experts"
-    if part == "ffn_gate_inp":
-        return "Expert routers"
-    if "norm" in part:
-        return "Norms"
-    if part.startswith("ssm_"):
-        return "Linear attention / state space"
-    if part.startswith("attn_"):
-        return "Attention"
-    return "Feed-forward"
-
-
 @require_GET
 def provider_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """A provider's line-up: figures, leaderboards, benchmark coverage, release timeline."""
@@ -303,7 +89,7 @@ def family_detail(request: HttpRequest, slug: str) -> HttpResponse:
         .prefetch_related("scores__model")
         .order_by("params_total", "name")
     )
-    snap, _ = model_page.snapshot()
+    snap, _ = snapshot()
     context = {
         "family": family,
         "models": models,
@@ -323,10 +109,10 @@ def hardware_list(request: HttpRequest) -> HttpResponse:
         members = [d for d in devices if d.segment == value]
         if members:
             segments.append((label, members))
-    snap, _ = model_page.snapshot()
+    snap, _ = snapshot()
     context = {
         "segments": segments,
-        "groups": model_page.device_groups(snap),
+        "groups": device_groups(snap),
         "missing": request.GET.get("missing") == "1",
         "contexts": [(c, tokens(c)) for c in device_page.CONTEXTS],
     }
@@ -337,7 +123,7 @@ def hardware_list(request: HttpRequest) -> HttpResponse:
 @vary_on_headers("HX-Request", "HX-Target")
 def hardware_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """A device's facts, everything that runs on it, its rental prices and community results."""
-    snap, _ = model_page.snapshot()
+    snap, _ = snapshot()
     device = snap.by_slug.get(slug)
     if device is None:
         raise Http404(f"No device {slug!r} in the catalog.")
@@ -364,7 +150,7 @@ def hardware_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def hardware_pick(request: HttpRequest) -> HttpResponse:
     """The "pick my device" form: to the device's page with its settings."""
-    snap, _ = model_page.snapshot()
+    snap, _ = snapshot()
     slug = request.GET.get("device", "")
     if slug not in snap.by_slug:
         return redirect(reverse("catalog:hardware_list") + "?missing=1")
@@ -383,7 +169,7 @@ def methodology(request: HttpRequest) -> HttpResponse:
 @require_GET
 def compare_models(request: HttpRequest) -> HttpResponse:
     """Up to six models side by side: specs, memory at common settings, speed on one device."""
-    snap, _ = model_page.snapshot()
+    snap, _ = snapshot()
     choice = compare.parse(request.GET, list(snap.models), list(snap.by_slug))
     if request.GET.get("add") and not choice.notes:  # the "add a model" form: one URL per set
         return redirect(f"{reverse('catalog:compare')}?{compare.query(choice)}")
@@ -403,7 +189,7 @@ def compare_models(request: HttpRequest) -> HttpResponse:
         "columns": columns,
         "quants": compare.QUANTS,
         "contexts": [(c, tokens(c)) for c in compare.CONTEXTS],
-        "devices": model_page.device_groups(snap),
+        "devices": device_groups(snap),
         "all_models": Model.objects.order_by("name").values_list("slug", "name"),
         "query": compare.query(choice),
         "scores": compare.scores(models),
@@ -454,30 +240,3 @@ def estimate_start(request: HttpRequest) -> HttpResponse:
     status = 400 if error else status
     context = {"error": error, "repo": repo, "text": text, "name": name}
     return render(request, "catalog/estimate.html", context, status=status)
-
-
-@require_GET
-@vary_on_headers("HX-Request", "HX-Target", "HX-Trigger-Name", "HX-History-Restore-Request")
-def estimate_detail(request: HttpRequest, key: str) -> HttpResponse:
-    """The model page's live panels for a model that is not in the catalog."""
-    stored = get_object_or_404(EstimateConfig, key=key)
-    try:
-        model = estimate.model(stored)
-    except estimate.BadConfig as exc:  # stored under older rules: say so, never a 500
-        context = {"error": f"This stored estimate can no longer be shown. {exc}"}
-        return render(request, "catalog/estimate.html", context, status=422)
-    snap, prices = model_page.snapshot()
-    brief = model_page.Brief(0, f"estimate-{key}", model.context_length, model.is_moe)
-    state = model_page.parse_state(request.GET, brief, list(snap.by_slug))
-    live = LiveParts(snap, prices, brief, state, model)
-    if request.htmx and not request.htmx.history_restore_request:
-        part, panels = model_page.panels_for(request.htmx.target, request.htmx.trigger_name)
-        return HttpResponse(live.render(part, panels))
-    context = {
-        "model": model,
-        "stored": stored,
-        **_breakdown(model),
-        "controls_html": live.render("controls", ()),
-        "live_html": live.render("live", model_page.PANELS),
-    }
-    return render(request, "catalog/estimate_detail.html", context)

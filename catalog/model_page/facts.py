@@ -1,0 +1,95 @@
+"""What a model page shows whatever the state: specifications with their sources, the
+published GGUF files beside our estimate, where the parameters are, and the config.json.
+Rendered once per catalog revision."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString
+
+from catalog import parts
+from catalog.models import Model
+from catalog.snapshot import Brief, Snapshot
+from estimator.memory import MemoryOptions, estimate_memory, inventory
+from estimator.quant import FILE_TYPES
+
+TEMPLATE = "catalog/model_detail.html"
+
+
+def facts(snap: Snapshot, brief: Brief, part: str) -> SafeString:
+    """The "facts" (above the live panels) or "facts-more" (below) part of the page."""
+    return parts.cached(
+        parts.key("model-facts", snap.revision, brief.slug, part), lambda: _render(brief, part)
+    )
+
+
+def _render(brief: Brief, part: str) -> str:
+    model = (
+        Model.objects.select_related("provider", "family")
+        .prefetch_related("input_modalities", "output_modalities", "encoders__modality")
+        .get(pk=brief.pk)
+    )
+    return render_to_string(
+        f"{TEMPLATE}#{part}",
+        {
+            "model": model,
+            "published": published_gguf(model),
+            **breakdown(model),
+            "nested_configs": [
+                (k, v) for k, v in sorted(model.config.items()) if isinstance(v, dict)
+            ],
+            "siblings": model.family.models.exclude(pk=model.pk).select_related("provider")[:12],
+        },
+    )
+
+
+def breakdown(model: Model) -> dict[str, Any]:
+    """The tensor inventory, parameters per part and the config's plain fields of a model."""
+    tensors = inventory(model.estimator_config)
+    groups: dict[str, int] = {}
+    for tensor in tensors.tensors:
+        group = tensor_group(tensor.name)
+        groups[group] = groups.get(group, 0) + tensor.n_elements
+    return {
+        "inventory": tensors,
+        "param_groups": sorted(groups.items(), key=lambda kv: -kv[1]),
+        "config_rows": sorted(
+            (k, v) for k, v in model.config.items() if not isinstance(v, (dict, list))
+        ),
+    }
+
+
+def published_gguf(model: Model) -> list[dict[str, object]]:
+    """The GGUF files quantizers published (catalog/hub.py), each beside our estimate."""
+    rows = []
+    for g in model.published_gguf:
+        if g.get("quant") not in FILE_TYPES:
+            continue
+        ours = estimate_memory(model.estimator_config, MemoryOptions(file_type=g["quant"]))
+        diff = 100 * (ours.file_bytes / g["size"] - 1)
+        rows.append(g | {"estimate": ours.file_bytes, "diff": f"{diff:+.1f} %"})
+    return rows
+
+
+def tensor_group(name: str) -> str:
+    """Group a GGUF tensor name for the parameter breakdown."""
+    part = name.split(".")[2] if name.startswith("blk.") else name.split(".")[0]
+    if part in {"token_embd"}:
+        return "Token embeddings"
+    if part == "output":
+        return "Output head"
+    if part.endswith("_exps") or part == "exp_probs_b":
+        return "Routed experts"
+    if part.endswith("_shexp") or part == "ffn_gate_inp_shexp":
+        return "Shared experts"
+    if part == "ffn_gate_inp":
+        return "Expert routers"
+    if "norm" in part:
+        return "Norms"
+    if part.startswith("ssm_"):
+        return "Linear attention / state space"
+    if part.startswith("attn_"):
+        return "Attention"
+    return "Feed-forward"

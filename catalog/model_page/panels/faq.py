@@ -1,0 +1,115 @@
+"""Questions people ask, answered from the numbers the other panels show (never computed
+separately), with schema.org FAQPage data for search engines."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from catalog.model_page.panels import DEVICE, EVERY_CHANGE, Panel
+from estimator.units import gib, params, tokens
+
+if TYPE_CHECKING:
+    from catalog.model_page.page import Page
+
+
+def build(page: Page) -> dict[str, Any]:
+    items = answers(page)
+    return {"items": items, "jsonld": jsonld(items)}
+
+
+def answers(page: Page) -> list[tuple[str, str]]:
+    model, state, est = page.model, page.state, page.est
+    quants: Sequence[Mapping[str, Any]] = page.data("quants")["rows"]
+    rows = {g["label"]: g["rows"] for g in page.data("devices")["groups"]}
+    at = f"At {state.quant} with a {tokens(state.ctx)} context"
+    items = [(
+        f"How much memory does {model.name} need?",
+        f"{at}: {gib(est.total_bytes)} in all — {gib(est.weights_bytes)} of weights, "
+        f"{gib(est.kv.bytes)} of KV cache and "
+        f"{gib(est.compute_buffer_bytes + est.output_buffer_bytes)} of buffers (llama.cpp).",
+    )]  # fmt: skip
+    fitting = [q for q in quants if q["status"] == "fits"]
+    question = f"Which quantization should I use on {page.device_label}?"
+    if fitting:
+        best = max(fitting, key=lambda q: q["bpw"])
+        items.append((
+            question,
+            f"The highest-precision file that fits with headroom is {best['quant']} "
+            f"({best['bpw_text']} bits per weight, {best['total']} at this context).",
+        ))  # fmt: skip
+    else:
+        items.append((question, f"None fits with headroom at a {tokens(state.ctx)} context."))
+    consumer = [r for r in rows.get("Consumer GPUs", []) if r["grade"] in "ABC"]
+    if consumer:
+        smallest = min(consumer, key=lambda r: (r["memory_bytes"], -(r["tps_value"] or 0)))
+        fastest = max(consumer, key=lambda r: r["tps_value"] or 0)
+        answer = (
+            f"{at}, the smallest consumer GPU in our catalog that runs it well is the "
+            f"{smallest['name']} (grade {smallest['grade']}, {smallest['tps']} t/s); the "
+            f"fastest is the {fastest['name']} ({fastest['tps']} t/s)."
+        )
+    else:
+        answer = f"{at}, no consumer GPU in our catalog runs it with a grade of C or better."
+    items.append((f"Which GPU do I need for {model.name}?", answer))
+    apple = rows.get("Apple silicon", [])
+    good = [r for r in apple if r["grade"] in "ABC"]
+    if apple:
+        answer = (
+            f"Yes: it runs on {len(good)} of {len(apple)} Apple chips in our catalog at these "
+            f"settings, e.g. {good[0]['name']} at about {good[0]['tps']} t/s."
+            if good
+            else "Not at these settings: no Apple chip in our catalog fits it with headroom."
+        )
+        items.append((f"Can I run {model.name} on a Mac?", answer))
+    cpus = rows.get("CPUs", [])
+    if cpus:
+        ok = [r for r in cpus if r["status"] in ("fits", "tight")]
+        answer = (
+            f"It fits in system memory ({gib(est.total_bytes)}), but decode is bound by RAM "
+            f"bandwidth: {', '.join(f'{r["name"]}: {r["tps"]} t/s' for r in ok)}."
+            if ok
+            else f"Not with the memory our CPU entries assume: it needs {gib(est.total_bytes)}."
+        )
+        items.append((f"Can I run {model.name} on a CPU?", answer))
+    smallest_file = min(quants, key=lambda q: q["total_bytes"])
+    items.append((
+        f"Does {model.name} run on a phone?",
+        f"Only if the phone can give it {smallest_file['total']}: that is the smallest total, "
+        f"{smallest_file['quant']} at a {tokens(state.ctx)} context. We do not list phones, "
+        "so we do not grade them.",
+    ))  # fmt: skip
+    items.append((
+        f"What is the context length of {model.name}?",
+        f"{tokens(model.context_length)} tokens ({model.context_length:,}).",
+    ))  # fmt: skip
+    if not model.in_catalog:
+        licence = "We do not know: it is not in our catalog. Read its licence before any use."
+    else:
+        licence = f"{'Yes' if model.commercial_use else 'No'}: {model.license}." + (
+            f" {model.license_note}" if model.license_note else ""
+        )
+    items.append((f"Can {model.name} be used commercially?", licence))
+    items.append((
+        f"How many parameters does {model.name} have?",
+        f"{params(model.params_total)} in total"
+        + (f", {params(model.params_active)} active per token" if model.is_moe else "") + ".",
+    ))  # fmt: skip
+    return items
+
+
+def jsonld(items: Sequence[tuple[str, str]]) -> str:
+    """schema.org FAQPage as JSON safe to embed in a <script type="application/ld+json">."""
+    data = {
+        "@context": "https://schema.org",
+        "@type": "FAQPage",
+        "mainEntity": [
+            {"@type": "Question", "name": q, "acceptedAnswer": {"@type": "Answer", "text": a}}
+            for q, a in items
+        ],
+    }
+    return json.dumps(data).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+PANEL = Panel("faq", 70, EVERY_CHANGE | DEVICE, build)

@@ -1,0 +1,95 @@
+"""Memory at this context: weights, KV cache (by kind of layer), buffers and the total, the
+change from the default context, and a chart of total memory against context."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from catalog.charts import Scale, path
+from catalog.model_page.panels import EVERY_CHANGE, Panel
+from estimator.memory import MemoryOptions, estimate_memory
+from estimator.units import GIB, gib, tokens
+
+if TYPE_CHECKING:
+    from catalog.model_page.page import Page
+
+CAPACITY_LINES_GB = (8, 12, 16, 24, 32, 48, 80)
+WIDTH, HEIGHT, PAD = 560, 220, 40
+MLA_TYPES = ("deepseek_v2", "deepseek_v3", "kimi_k2")
+
+
+def build(page: Page) -> dict[str, Any]:
+    est = page.est
+    default_total, totals = _context_curve(page)
+    delta = est.total_bytes - default_total
+    kv = est.kv
+    return {
+        "weights": gib(est.weights_bytes),
+        "kv": gib(kv.bytes),
+        "kv_full": gib(kv.full_bytes) if kv.swa_bytes else "",
+        "kv_swa": gib(kv.swa_bytes) if kv.swa_bytes else "",
+        "swa_cells": kv.cells_swa,
+        "recurrent": gib(kv.recurrent_bytes) if kv.recurrent_bytes else "",
+        "is_mla": page.model.model_type in MLA_TYPES,
+        "buffers": gib(est.compute_buffer_bytes + est.output_buffer_bytes),
+        "total": gib(est.total_bytes),
+        "delta": ("+" if delta >= 0 else "-") + gib(abs(delta)),
+        "chart": _chart(page, totals),
+    }
+
+
+def _context_curve(page: Page) -> tuple[int, list[float]]:
+    """Total bytes at the default context, and GiB at every context stop: the same for every
+    context, so computed once per model, quant and KV settings (per revision); a model
+    estimated from a pasted config is not kept."""
+    s = page.state
+
+    def compute() -> tuple[int, list[float]]:
+        default = MemoryOptions(file_type=s.quant, n_ctx=min(page.model.context_length, 8192))
+        return (
+            estimate_memory(page.config, default).total_bytes,
+            [
+                estimate_memory(page.config, s.options(n_ctx=c)).total_bytes / GIB
+                for c in page.context_stops
+            ],
+        )
+
+    if page.model.pk is None:
+        return compute()
+    return page.snap.remember(("context-curve", page.model.pk, s.quant, s.kv, s.fa), compute)
+
+
+def _chart(page: Page, totals: list[float]) -> dict[str, Any]:
+    """Total memory versus context (GiB), device capacity lines and the current point."""
+    stops = page.context_stops
+    current = page.est.total_bytes / GIB
+    top = max(*totals, current) * 1.1
+    lines = [c for c in CAPACITY_LINES_GB if c <= top * 1.5]
+    top = max(top, *(lines or [0]))
+    n = len(stops)
+    x = Scale(0, max(n - 1, 1), PAD, WIDTH - PAD)
+    y = Scale(0, top, HEIGHT - PAD, PAD)
+    # The current context sits between two stops: place it on the log scale between them.
+    ctx = page.state.ctx
+    i = next((k for k in range(n) if stops[k] >= ctx), n - 1)
+    position: float = i
+    if i > 0 and stops[i] != ctx:
+        low, high = stops[i - 1], stops[i]
+        position = i - 1 + math.log(ctx / low) / math.log(high / low)
+    return {
+        "width": WIDTH,
+        "height": HEIGHT,
+        "pad": PAD,
+        "right": WIDTH - 40,
+        "label_x": WIDTH - 38,
+        "base_y": HEIGHT - PAD,
+        "tick_y": HEIGHT - PAD + 14,
+        "path": path([(x(k), y(t)) for k, t in enumerate(totals)]),
+        "ticks": [(f"{x(k):.1f}", tokens(c)) for k, c in enumerate(stops) if k % 2 == 0],
+        "lines": [(f"{y(c):.1f}", f"{c} GiB") for c in lines],
+        "point": (f"{x(position):.1f}", f"{y(current):.1f}", f"{current:.1f} GiB"),
+    }
+
+
+PANEL = Panel("memory", 10, EVERY_CHANGE, build)

@@ -1,0 +1,92 @@
+"""Every file type at the current context for one user on the chosen GPUs: bits per weight,
+file size, memory, fit, and the quality llama.cpp measured for it.
+
+The rows are written here rather than in the template: this panel is in every slider
+response, and ~30 rows through the template engine cost ~0.4 ms more than this (measured for
+the context-slider fragment, docs/model-page.md)."""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from django.utils.safestring import SafeString, mark_safe
+
+from catalog.model_page.panels import DEVICE, EVERY_CHANGE, Panel
+from estimator.fit import fit
+from estimator.memory import with_file_type
+from estimator.units import gib
+
+if TYPE_CHECKING:
+    from catalog.model_page.page import Page
+
+QUALITY = tomllib.loads((Path(__file__).parents[2] / "data" / "quant_quality.toml").read_text())
+
+
+def build(page: Page) -> dict[str, Any]:
+    rows = []
+    rest = page.query.partition("&")[2]  # the query after "quant=...", which comes first
+    for quant in page.quant_names:
+        est = with_file_type(page.config, page.est, quant)
+        f = fit(page.inv, est, page.device)
+        rows.append(
+            {
+                "quant": quant,
+                "bpw": est.weights.bits_per_weight,
+                "bpw_text": f"{est.weights.bits_per_weight:.2f}",
+                "file": gib(est.file_bytes),
+                "total_bytes": est.total_bytes,
+                "total": gib(est.total_bytes),
+                "status": f.status,
+                "grade": f.grade,
+                "fit": f.status if f.status != "no" else "does not fit",
+                "quality": _quality(quant),
+                "current": quant == page.state.quant,
+                "query": f"quant={quant}&{rest}",
+            }
+        )
+    return {
+        "rows": rows,
+        "rows_html": mark_safe("".join(_row(r) for r in rows)),
+        "quality_model": QUALITY["model"],
+        "quality_source": QUALITY["source"],
+    }
+
+
+@lru_cache(maxsize=64)
+def _quality(quant: str) -> dict[str, str] | None:
+    row = QUALITY["types"].get(quant)
+    if row is None:
+        return None
+    ppl = 100 * (row["ppl"] / QUALITY["ppl_f16"] - 1)
+    imatrix = "" if row["imatrix"] == "none" else f", imatrix {row['imatrix']}"
+    return {
+        "kld": f"{row['kld']:.4f}",
+        "ppl": f"+{ppl:.1f}%" if ppl >= 0.05 else "±0%",
+        "title": f"measured on {QUALITY['model']} by llama.cpp{imatrix}",
+    }
+
+
+def _row(r: dict[str, Any]) -> SafeString:
+    query = escape(r["query"])
+    current = ' class="current" aria-current="true"' if r["current"] else ""
+    quality = r["quality"]
+    measured = (
+        f'<span title="{escape(quality["title"])}">{quality["kld"]} · {quality["ppl"]}</span>'
+        if quality
+        else '<small class="muted">not measured</small>'
+    )
+    return mark_safe(
+        f'<tr{current}><th scope="row"><a href="?{query}" hx-get="?{query}" hx-target="#live" '
+        f'hx-swap="outerHTML" hx-push-url="true">{r["quant"]}</a></th>'
+        f'<td class="num">{r["bpw_text"]}</td><td class="num">{r["file"]}</td>'
+        f'<td class="num">{r["total"]}</td>'
+        f'<td><span class="grade g{r["grade"]}">{r["grade"]}</span> {r["fit"]}</td>'
+        f'<td class="num">{measured}</td></tr>'
+    )
+
+
+PANEL = Panel("quants", 20, EVERY_CHANGE | DEVICE, build)

@@ -1,0 +1,84 @@
+"""The serving plan: memory for every user's cache against what the GPUs can use, the grade,
+aggregate and per-user decode speed, time to first token, vLLM's paged cache, and a chart of
+tokens/s as users grow."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from benchmarks import calibration
+from catalog.charts import Scale, path
+from catalog.model_page.panels import DEVICE, EVERY_CHANGE, SERVING, Panel
+from catalog.snapshot import engine
+from estimator.memory import estimate_memory
+from estimator.throughput import decode_tokens_per_s
+from estimator.units import gib
+
+if TYPE_CHECKING:
+    from catalog.model_page.page import Page
+
+CHART_USER_STOPS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+WIDTH, HEIGHT, PAD = 560, 220, 40
+
+
+def build(page: Page) -> dict[str, Any]:
+    serving = page.serving
+    memory, device = serving.memory, serving.device
+    assert device is not None  # the page always has a device
+    total, usable = memory.total_bytes, device.usable_bytes
+    scale = max(total, usable)
+    bar, x = [], 0.0
+    for label, amount, cls in (
+        ("Weights", memory.weights_bytes, "w"),
+        ("KV cache", memory.kv_cache_bytes, "k"),
+        ("Buffers", memory.compute_buffer_bytes + memory.output_buffer_bytes, "b"),
+    ):
+        pct = 100 * amount / scale
+        bar.append(
+            {"label": label, "size": gib(amount), "x": f"{x:.2f}", "pct": f"{pct:.2f}", "cls": cls}
+        )
+        x += pct
+    vllm = serving.vllm
+    return {
+        "memory": memory,
+        "device": device,
+        "vllm": vllm,
+        "vllm_concurrency": f"{vllm.vllm_kv_tokens / page.state.ctx:.1f}" if vllm else "",
+        "bar": bar,
+        "usable_pct": f"{100 * usable / scale:.2f}",
+        "usable": gib(usable),
+        "half_ctx": page.state.ctx // 2,
+        "chart": _chart(page),
+        "calibration": calibration.note(page.snap.calibration, engine(page.state.runtime)),
+    }
+
+
+def _chart(page: Page) -> dict[str, Any]:
+    """Aggregate and per-user decode tokens/s at 1 to 256 users of the current context."""
+    s = page.state
+    points = []
+    for users in CHART_USER_STOPS:
+        est = estimate_memory(page.config, s.options(n_ctx=s.ctx * users, n_seq=users))
+        aggregate, per_user = decode_tokens_per_s(
+            page.inv, est.weights, est.kv, page.serving_device, depth=s.ctx // 2, batch=users
+        )
+        points.append((users, aggregate, per_user))
+    top = max(p[1] for p in points) * 1.1
+    x = Scale(0, len(points) - 1, PAD, WIDTH - PAD)
+    y = Scale(0, top, HEIGHT - PAD, PAD)
+    return {
+        "width": WIDTH,
+        "height": HEIGHT,
+        "pad": PAD,
+        "right": WIDTH - 40,
+        "base_y": HEIGHT - PAD,
+        "tick_y": HEIGHT - PAD + 14,
+        "title_y": PAD - 8,
+        "aggregate": path([(x(i), y(p[1])) for i, p in enumerate(points)]),
+        "per_user": path([(x(i), y(p[2])) for i, p in enumerate(points)]),
+        "ticks": [(f"{x(i):.1f}", str(p[0])) for i, p in enumerate(points)],
+        "top": f"{top:.0f}",
+    }
+
+
+PANEL = Panel("serving", 30, EVERY_CHANGE | DEVICE | SERVING, build)

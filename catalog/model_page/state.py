@@ -1,0 +1,131 @@
+"""The model page's state: what the query string asks for, read by a lenient form (out-of-range
+values are clamped and noted, never refused), and the URL of any other state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django import forms
+
+from catalog.forms import LenientForm
+from catalog.snapshot import DEFAULT_GPU, Brief
+from estimator import limits
+from estimator.memory import MemoryOptions
+from estimator.quant import FILE_TYPES
+
+# About 1.5x apart: fine where most people work, a dozen steps up to a million tokens.
+CONTEXT_STOPS = (
+    512, 1024, 2048, 3072, 4096, 6144, 8192, 12288, 16384, 24576, 32768, 49152, 65536, 98304,
+    131072, 196608, 262144, 393216, 524288, 786432, 1048576,
+)  # fmt: skip
+USER_STOPS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
+KV_TYPES = ("f16", "q8_0", "q4_0")
+# Every file type but the ones nobody downloads (llama.cpp keeps them for completeness).
+QUANTS = tuple(q for q in FILE_TYPES if q not in ("Q2_K_S", "IQ3_S", "IQ3_XS", "IQ2_S"))
+RUNTIMES = limits.RUNTIMES
+SORTS = ("memory", "speed")
+
+
+@dataclass(frozen=True)
+class PageState:
+    quant: str
+    ctx: int
+    kv: str
+    fa: bool
+    users: int
+    gpu: str
+    gpu_count: int
+    runtime: str
+    fits: bool = False  # devices panel: only devices where it fits
+    sort: str = "memory"  # devices panel: by memory or by speed
+    notes: tuple[str, ...] = field(default=())
+
+    def options(self, **changes: Any) -> MemoryOptions:
+        """llama.cpp options for one user at this context (the serving plan passes n_seq)."""
+        values = {
+            "file_type": self.quant,
+            "n_ctx": self.ctx,
+            "type_k": self.kv,
+            "type_v": self.kv,
+            "flash_attn": self.fa,
+        }
+        return MemoryOptions(**(values | changes))
+
+    def query(self, **changes: Any) -> str:
+        """The query string of this state with some values changed (devices view if not default)."""
+        values: dict[str, Any] = {
+            "quant": self.quant,
+            "ctx": self.ctx,
+            "kv": self.kv,
+            "fa": "on" if self.fa else "off",
+            "users": self.users,
+            "gpu": self.gpu,
+            "gpu_count": self.gpu_count,
+            "runtime": self.runtime,
+            "fits": "1" if self.fits else "",
+            "sort": "" if self.sort == "memory" else self.sort,
+        }
+        values.update(changes)
+        return "&".join(f"{k}={v}" for k, v in values.items() if v != "")
+
+
+class StateForm(LenientForm):
+    """The query string of a model page; bounds from the estimator's limits (estimator.limits)."""
+
+    quant = forms.ChoiceField(label="Quant", initial="Q4_K_M")
+    ctx = forms.IntegerField(label="Context")  # bounds from the model (__init__)
+    kv = forms.ChoiceField(label="KV cache type", choices=[(k, k) for k in KV_TYPES], initial="f16")
+    fa = forms.CharField(label="Flash attention", initial="on")
+    users = forms.IntegerField(
+        label="Users", min_value=limits.PAGE_USERS.low, max_value=limits.PAGE_USERS.high,
+        initial=limits.PAGE_USERS.default,
+    )  # fmt: skip
+    gpu = forms.ChoiceField(label="GPU", initial=DEFAULT_GPU)
+    gpu_count = forms.IntegerField(
+        label="GPU count", min_value=limits.PAGE_GPU_COUNT.low,
+        max_value=limits.PAGE_GPU_COUNT.high, initial=limits.PAGE_GPU_COUNT.default,
+    )  # fmt: skip
+    runtime = forms.ChoiceField(
+        label="Runtime", choices=[(r, r) for r in RUNTIMES], initial="llama.cpp"
+    )
+    fits = forms.CharField(label="Only devices where it fits", initial="")
+    sort = forms.ChoiceField(label="Sort", choices=[(s, s) for s in SORTS], initial="memory")
+
+    def __init__(self, data: Mapping[str, str], model: Brief, gpus: Sequence[str]) -> None:
+        super().__init__(data)
+        most = model.context_length
+        self.fields["ctx"] = forms.IntegerField(
+            label="Context", min_value=min(512, most), max_value=most, initial=min(most, 8192)
+        )
+        self.fields["quant"].choices = [(q, q) for q in quant_choices(model)]
+        self.fields["gpu"].choices = [(g, g) for g in gpus]
+
+    def state(self) -> PageState:
+        values = self.read()
+        fa = values["fa"] not in ("off", "0", "false")
+        if values["kv"] != "f16" and not fa:
+            self.notes.append("A quantized KV cache needs flash attention; flash attention is on.")
+            fa = True
+        return PageState(
+            **(values | {"fa": fa, "fits": values["fits"] == "1"}), notes=tuple(self.notes)
+        )
+
+
+def read_state(params: Mapping[str, str], model: Brief, gpus: Sequence[str]) -> PageState:
+    """The page state a query string asks for; every correction is in `notes`."""
+    return StateForm(params, model, gpus).state()
+
+
+def quant_choices(model: Brief) -> tuple[str, ...]:
+    """File types worth offering: MXFP4_MOE only for mixture-of-experts models."""
+    if model.is_moe:
+        return QUANTS
+    return tuple(q for q in QUANTS if q != "MXFP4_MOE")
+
+
+def context_stops(max_context: int) -> list[int]:
+    """The context slider's stops up to the model's maximum context."""
+    stops = [s for s in CONTEXT_STOPS if s < max_context]
+    return [*stops, max_context]
