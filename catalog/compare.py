@@ -10,10 +10,10 @@ from typing import Any
 
 from catalog.models import Model
 from catalog.snapshot import DEFAULT_GPU, Snapshot
-from catalog.templatetags.units import gib, params, tokens
 from estimator.estimate import max_contexts
 from estimator.fit import fit
 from estimator.memory import MemoryOptions, estimate_memory, inventory
+from estimator.units import gib, params, tokens
 
 MAX_MODELS = 6
 QUANTS = ("Q4_K_M", "Q8_0")

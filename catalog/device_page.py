@@ -14,10 +14,10 @@ from django.core.cache import cache
 
 from catalog.models import Hardware, Model
 from catalog.snapshot import Snapshot, class_of
-from catalog.templatetags.units import gib, params, tokens
 from estimator.devices import from_hardware
 from estimator.fit import fit
 from estimator.memory import MemoryOptions, estimate_memory, inventory, with_file_type
+from estimator.units import gib, params, tokens
 
 CONTEXTS = (4096, 8192, 32768, 131072)
 COUNTS = (1, 2, 4, 8)

@@ -13,9 +13,9 @@ from django.utils.safestring import SafeString, mark_safe
 
 from catalog.models import Model, Score
 from catalog.snapshot import Snapshot
-from catalog.templatetags.units import gib, params
 from estimator.fit import fit
 from estimator.memory import MemoryOptions, estimate_memory, inventory
+from estimator.units import gib, params
 
 # Devices a "which size fits" table shows: one per common memory size.
 FIT_DEVICES = ("rtx-4060", "rtx-3060-12gb", "rtx-4080", "rtx-4090", "apple-m4-max",

@@ -16,9 +16,9 @@ from catalog.loader import HF_ID_RE
 from catalog.methodology import figures as methodology_figures
 from catalog.models import Family, Hardware, Model, Provider
 from catalog.snapshot import device_groups, snapshot
-from catalog.templatetags.units import tokens
 from cloudprices.queries import offers_of as rentals_of
 from config import ratelimit
+from estimator.units import tokens
 
 PAGE_SIZE = 24
 

@@ -8,10 +8,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from catalog.models import Revision
-from catalog.templatetags.units import gib
 from cloudprices import queries
 from cloudprices.forms import PriceFilterForm
 from cloudprices.models import SNAPSHOT_AS_OF
+from estimator.units import gib
 
 GIB = 1 << 30
 

@@ -7,10 +7,10 @@ import re
 import pytest
 from django.test import Client
 
-from catalog.templatetags.units import gib
 from estimator.devices import from_hardware
 from estimator.estimate import estimate
 from estimator.memory import MemoryOptions
+from estimator.units import gib
 
 pytestmark = pytest.mark.django_db
 URL = "/models/llama-3-1-8b-instruct/"

@@ -174,6 +174,6 @@ def test_readyz_is_503_with_the_reason_when_the_broker_is_down(
     ],
 )
 def test_parameter_counts_are_shown_with_sensible_precision(count: int, shown: str) -> None:
-    from catalog.templatetags.units import params
+    from estimator.units import params
 
     assert params(count) == shown
