@@ -144,24 +144,6 @@ def test_healthz_is_plain_ok(client: Client) -> None:
     assert response.status_code == 200 and response.content == b"ok"
 
 
-def test_readyz_reports_database_and_broker(client: Client) -> None:
-    response = client.get("/readyz")
-    assert response.status_code == 200, response.content
-    assert response.json() == {"status": "ok"}
-
-
-def test_readyz_is_503_with_the_reason_when_the_broker_is_down(
-    client: Client, settings: object
-) -> None:
-    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # type: ignore[attr-defined]
-    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {}  # type: ignore[attr-defined]
-    response = client.get("/readyz")
-    assert response.status_code == 503
-    body = response.json()
-    assert body["status"] == "unavailable"
-    assert body["problems"] and body["problems"][0].startswith("broker")
-
-
 @pytest.mark.parametrize(
     ("count", "shown"),
     [
