@@ -22,7 +22,7 @@ from django.template import loader
 from django.views import defaults
 
 RETRY_AFTER_SECONDS = 30
-DATABASE_DOWN = "The database is unavailable; please try again in a minute."
+DATABASE_DOWN = "The database is unavailable; try again in a minute."
 SERVER_ERROR = "Internal server error; it has been logged."
 
 

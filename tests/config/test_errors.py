@@ -106,6 +106,17 @@ def test_a_csrf_failure_on_a_form_is_the_styled_403_page() -> None:
     assert "<h1>This form has expired</h1>" in response.content.decode()
 
 
+def test_a_permission_denied_under_the_api_is_a_json_403(client: Client) -> None:
+    response = client.get("/api/test/forbidden/")
+    assert (response.status_code, response.json()) == (403, {"error": "Forbidden.", "detail": []})
+
+
+def test_a_permission_denied_on_a_page_is_the_styled_403_page(client: Client) -> None:
+    response = client.get("/test/forbidden/")
+    assert response.status_code == 403
+    assert "<h1>Forbidden</h1>" in response.content.decode()
+
+
 def test_an_unknown_api_path_is_a_json_404(client: Client) -> None:
     response = client.get("/api/v2/nothing/")
     assert response.status_code == 404

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.core.exceptions import PermissionDenied
 from django.db.utils import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
@@ -20,6 +21,10 @@ def database_down(request: HttpRequest) -> HttpResponse:
 
 def broken(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("a bug")
+
+
+def forbidden(request: HttpRequest) -> HttpResponse:
+    raise PermissionDenied
 
 
 def form(request: HttpRequest) -> HttpResponse:
@@ -45,5 +50,7 @@ urlpatterns = [
     path("test/broken/", broken),
     path("api/test/broken/", broken),
     path("api/test/form/", form),
+    path("test/forbidden/", forbidden),
+    path("api/test/forbidden/", forbidden),
     *site,
 ]
