@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from django import forms
@@ -93,15 +94,6 @@ class StateForm(LenientForm):
     fits = forms.CharField(label="Only devices where it fits", initial="")
     sort = forms.ChoiceField(label="Sort", choices=[(s, s) for s in SORTS], initial="memory")
 
-    def __init__(self, data: Mapping[str, str], model: Brief, gpus: Sequence[str]) -> None:
-        super().__init__(data)
-        most = model.context_length
-        self.fields["ctx"] = forms.IntegerField(
-            label="Context", min_value=min(512, most), max_value=most, initial=min(most, 8192)
-        )
-        self.fields["quant"].choices = [(q, q) for q in quant_choices(model)]
-        self.fields["gpu"].choices = [(g, g) for g in gpus]
-
     def state(self) -> PageState:
         values = self.read()
         fa = values["fa"] not in ("off", "0", "false")
@@ -115,14 +107,38 @@ class StateForm(LenientForm):
 
 def read_state(params: Mapping[str, str], model: Brief, gpus: Sequence[str]) -> PageState:
     """The page state a query string asks for; every correction is in `notes`."""
-    return StateForm(params, model, gpus).state()
+    return _form(model.context_length, model.is_moe, tuple(gpus))(params).state()
+
+
+@lru_cache(maxsize=512)
+def _form(context_length: int, is_moe: bool, gpus: tuple[str, ...]) -> type[StateForm]:
+    """The state form of models with this maximum context and kind, on these devices: the
+    bounds and choices that depend on them are set once on a subclass (see SharedFields)."""
+    return type(
+        "ModelStateForm",
+        (StateForm,),
+        {
+            "ctx": forms.IntegerField(
+                label="Context", min_value=min(512, context_length), max_value=context_length,
+                initial=min(context_length, 8192),
+            ),
+            "quant": forms.ChoiceField(
+                label="Quant", choices=[(q, q) for q in _quants(is_moe)], initial="Q4_K_M"
+            ),
+            "gpu": forms.ChoiceField(
+                label="GPU", choices=[(g, g) for g in gpus], initial=DEFAULT_GPU
+            ),
+        },
+    )  # fmt: skip
 
 
 def quant_choices(model: Brief) -> tuple[str, ...]:
     """File types worth offering: MXFP4_MOE only for mixture-of-experts models."""
-    if model.is_moe:
-        return QUANTS
-    return tuple(q for q in QUANTS if q != "MXFP4_MOE")
+    return _quants(model.is_moe)
+
+
+def _quants(is_moe: bool) -> tuple[str, ...]:
+    return QUANTS if is_moe else tuple(q for q in QUANTS if q != "MXFP4_MOE")
 
 
 def context_stops(max_context: int) -> list[int]:

@@ -1,9 +1,15 @@
 """The cheapest current cloud offers that can serve the serving plan's state, with the cost of
-a million output tokens on each (cloudprices.rentals)."""
+a million output tokens on each (cloudprices.rentals).
+
+The rows are written here rather than in the template (measured hot path: ~0.25 ms more
+through the template engine in every slider response, docs/model-page.md)."""
 
 from __future__ import annotations
 
+from html import escape
 from typing import TYPE_CHECKING, Any
+
+from django.utils.safestring import mark_safe
 
 from catalog.model_page.panels import EVERY_CHANGE, SERVING, Panel
 from catalog.snapshot import engine
@@ -46,7 +52,21 @@ def build(page: Page) -> dict[str, Any]:
                 "age": age,
             }
         )
-    return {"need": gib(need), "rows": rows}
+    return {"need": gib(need), "rows": rows, "rows_html": mark_safe("".join(map(_row, rows)))}
+
+
+def _row(r: dict[str, Any]) -> str:
+    gpus = f"{r['gpus']} \u00d7 " if r["gpus"] > 1 else ""
+    region = f' <small class="muted">{escape(r["region"])}</small>' if r["region"] else ""
+    lowest = ' <span class="tag ok">lowest</span>' if r["lowest"] else ""
+    age = escape(r["age"])
+    as_of = f'<span class="tag {escape(r["tag"])}">{age}</span>' if r["tag"] else age
+    return (
+        f'<tr><th scope="row">{gpus}{r["link"]}</th>'
+        f'<td>{escape(r["where"])}{region}</td><td class="num">{r["price"]}</td>'
+        f'<td class="num">{r["tps"]} t/s</td>'
+        f'<td class="num"><strong>{r["cost"]}</strong>{lowest}</td><td>{as_of}</td></tr>'
+    )
 
 
 PANEL = Panel("rentals", 40, EVERY_CHANGE | SERVING, build)

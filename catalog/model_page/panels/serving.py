@@ -1,10 +1,13 @@
 """The serving plan: memory for every user's cache against what the GPUs can use, the grade,
 aggregate and per-user decode speed, time to first token, vLLM's paged cache, and a chart of
-tokens/s as users grow."""
+tokens/s as users grow. The memory bar and the chart's ticks are written here (measured hot
+path, as the memory panel's chart)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
+from django.utils.safestring import mark_safe
 
 from benchmarks import calibration
 from catalog.charts import Scale, path
@@ -39,14 +42,26 @@ def build(page: Page) -> dict[str, Any]:
         )
         x += pct
     vllm = serving.vllm
+    usable_pct = f"{100 * usable / scale:.2f}"
+    rects = "".join(
+        f'<rect class="seg {b["cls"]}" x="{b["x"]}" y="1" width="{b["pct"]}" height="6">'
+        f"<title>{b['label']}: {b['size']}</title></rect>"
+        for b in bar
+    )
+    legend = "".join(
+        f'<li><span class="swatch {b["cls"]}"></span>{b["label"]} {b["size"]}</li>' for b in bar
+    )
     return {
         "memory": memory,
         "device": device,
         "vllm": vllm,
         "vllm_concurrency": f"{vllm.vllm_kv_tokens / page.state.ctx:.1f}" if vllm else "",
-        "bar": bar,
-        "usable_pct": f"{100 * usable / scale:.2f}",
-        "usable": gib(usable),
+        "bar": mark_safe(
+            '<svg class="bar" viewBox="0 0 100 8" preserveAspectRatio="none" role="img" '
+            f'aria-label="Memory needed against usable memory">{rects}<line class="usable" '
+            f'x1="{usable_pct}" x2="{usable_pct}" y1="0" y2="8"/></svg>\n'
+            f'<ul class="legend">{legend}<li>usable {gib(usable)}</li></ul>'
+        ),
         "half_ctx": page.state.ctx // 2,
         "chart": _chart(page),
         "calibration": calibration.note(page.snap.calibration, engine(page.state.runtime)),
@@ -72,11 +87,15 @@ def _chart(page: Page) -> dict[str, Any]:
         "pad": PAD,
         "right": WIDTH - 40,
         "base_y": HEIGHT - PAD,
-        "tick_y": HEIGHT - PAD + 14,
         "title_y": PAD - 8,
         "aggregate": path([(x(i), y(p[1])) for i, p in enumerate(points)]),
         "per_user": path([(x(i), y(p[2])) for i, p in enumerate(points)]),
-        "ticks": [(f"{x(i):.1f}", str(p[0])) for i, p in enumerate(points)],
+        "ticks": mark_safe(
+            "".join(
+                f'<text class="tick" x="{x(i):.1f}" y="{HEIGHT - PAD + 14}">{p[0]}</text>'
+                for i, p in enumerate(points)
+            )
+        ),
         "top": f"{top:.0f}",
     }
 

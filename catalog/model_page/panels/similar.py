@@ -1,10 +1,16 @@
 """Models of half to twice this one's size at the current quant and context on the chosen
-GPUs, newest first, with a link to compare them side by side."""
+GPUs, newest first, with a link to compare them side by side.
+
+The rows are written here rather than in the template (measured hot path: ~0.4 ms more
+through the template engine in every slider response, docs/model-page.md)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from html import escape
 from typing import TYPE_CHECKING, Any
+
+from django.utils.safestring import mark_safe
 
 from catalog.model_page.panels import DEVICE, EVERY_CHANGE, Panel
 from catalog.models import Model
@@ -52,7 +58,27 @@ def build(page: Page) -> dict[str, Any]:
             }
         )
     slugs = ",".join(r["model"].slug for r in rows[:COMPARED])
-    return {"rows": rows, "compare_query": f"models={slugs}&gpu={page.state.gpu}"}
+    query = escape(page.query)
+    return {
+        "rows": rows,
+        "rows_html": mark_safe("".join(_row(r, query) for r in rows)),
+        "compare_query": f"models={slugs}&gpu={page.state.gpu}",
+    }
+
+
+def _row(r: dict[str, Any], query: str) -> str:
+    m = r["model"]
+    name = escape(m.name)
+    link = name if r["current"] else f'<a href="{escape(m.url)}?{query}">{name}</a>'
+    tags = "".join(f'<span class="tag">{escape(code)}</span>' for code in m.modalities)
+    noncommercial = "" if m.commercial_use else ' <span class="tag warn">non-commercial</span>'
+    current = ' class="current"' if r["current"] else ""
+    return (
+        f'<tr{current}><th scope="row">{link}</th>'
+        f'<td class="num">{m.params}</td><td class="num">{r["context"]}</td><td>{tags}</td>'
+        f'<td>{escape(m.license)}{noncommercial}</td><td class="num">{r["total"]}</td>'
+        f'<td><span class="grade g{r["grade"]}">{r["grade"]}</span> {r["tps"]}</td></tr>'
+    )
 
 
 def _candidates(page: Page) -> list[Listing]:
