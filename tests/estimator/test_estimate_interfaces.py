@@ -186,3 +186,72 @@ def test_unknown_gpu_is_a_400_naming_gpu(client: Client) -> None:
     response = client.get("/api/v1/estimate?model=llama-3-1-8b-instruct&gpu=tpu-v9")
     assert response.status_code == 400
     assert response.json()["error"] == "gpu: no catalog hardware with slug 'tpu-v9'"
+
+
+def test_the_openapi_document_describes_every_field_of_the_estimate(client: Client) -> None:
+    from estimator.report import FIELDS, MemoryReport
+
+    schema = client.get("/api/v1/openapi.json").json()["components"]["schemas"]
+    out = schema["EstimateOut"]
+    assert set(out["properties"]) == {*FIELDS, "model"}
+    assert all(p.get("description") for p in out["properties"].values())
+    assert out["required"] == [f for f in FIELDS if f in MemoryReport.__dataclass_fields__]
+
+
+def test_the_openapi_bounds_of_the_options_are_the_estimators_limits(client: Client) -> None:
+    from estimator import limits
+
+    document = client.get("/api/v1/openapi.json").json()
+    parameters = {p["name"]: p["schema"] for p in document["paths"]["/api/v1/estimate"]["get"][
+        "parameters"
+    ]}  # fmt: skip
+    for name, bounds in (("ctx", limits.CONTEXT), ("users", limits.PARALLEL),
+                         ("ubatch", limits.UBATCH), ("depth", limits.DEPTH),
+                         ("gpu_count", limits.GPU_COUNT)):  # fmt: skip
+        assert (parameters[name]["minimum"], parameters[name]["maximum"]) == (
+            bounds.low, bounds.high,
+        ), name  # fmt: skip
+    assert parameters["quant"]["enum"] == list(limits.QUANTS)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({}, "config: Dictionary should have at least 1 item"),
+        (LLAMA_31_8B | {"num_hidden_layers": 1_000_000}, "config: 1,000,000 layers is more than"),
+        (
+            LLAMA_31_8B | {"num_local_experts": 8, "num_experts_per_tok": 9},
+            "config: num_experts_per_tok must be 1 to 8 (the experts), not 9",
+        ),
+        (LLAMA_31_8B | {"hidden_size": 1}, "config: hidden_size 1 over 32 attention heads"),
+    ],
+)
+def test_post_refuses_configs_that_would_stall_or_break_an_estimate(
+    client: Client, config: dict[str, object], message: str
+) -> None:
+    response = client.post(
+        "/api/v1/estimate", data=json.dumps({"config": config}), content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(message)
+
+
+@pytest.mark.django_db
+def test_post_estimates_are_limited_per_network(client: Client, settings: object) -> None:
+    from django.core.cache import cache
+
+    cache.clear()  # counts from an earlier run in this hour
+    settings.ESTIMATE_API_RATE_LIMIT = 2  # type: ignore[attr-defined]
+    body = json.dumps({"config": LLAMA_31_8B})
+    address = {"REMOTE_ADDR": "203.0.113.7"}
+    for _ in range(2):
+        ok = client.post("/api/v1/estimate", data=body, content_type="application/json", **address)
+        assert ok.status_code == 200
+    limited = client.post(
+        "/api/v1/estimate", data=body, content_type="application/json",
+        REMOTE_ADDR="203.0.113.99",  # the same /24
+    )  # fmt: skip
+    assert limited.status_code == 429
+    assert int(limited["Retry-After"]) > 0
+    assert limited.json()["error"].startswith("Too many estimates from your address: at most 2")
