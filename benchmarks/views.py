@@ -81,7 +81,7 @@ def _read_paste(request: HttpRequest) -> HttpResponse:
     status, retry_after = 200, 0
     if pasted.is_valid():
         try:  # reading up to 200,000 characters is work we do for a stranger
-            limit = getattr(settings, "BENCHMARK_PASTE_RATE_LIMIT", 60)
+            limit = settings.BENCHMARK_PASTE_RATE_LIMIT
             ratelimit.spend("paste", ratelimit.client_hash(request), limit, "pasted outputs")
             bench = llamabench.parse(pasted.cleaned_data["paste"])
         except ratelimit.Limited as exc:

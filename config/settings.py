@@ -98,6 +98,9 @@ BENCHMARK_RATE_LIMIT = env_int("BENCHMARK_RATE_LIMIT", 10)
 BENCHMARK_IP_SALT = env_str("BENCHMARK_IP_SALT", "")
 # /estimate/ requests (a pasted config or a Hub read) an address may make per clock hour.
 ESTIMATE_RATE_LIMIT = env_int("ESTIMATE_RATE_LIMIT", 30)
+# POST /api/v1/estimate (a pasted config) and reading a pasted llama-bench output, per hour.
+ESTIMATE_API_RATE_LIMIT = env_int("ESTIMATE_API_RATE_LIMIT", 300)
+BENCHMARK_PASTE_RATE_LIMIT = env_int("BENCHMARK_PASTE_RATE_LIMIT", 60)
 # Reverse proxies in front of the app that append to X-Forwarded-For (0: clients connect directly).
 TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
 

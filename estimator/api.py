@@ -161,7 +161,7 @@ def estimate_config(request: HttpRequest, body: ConfigEstimate) -> Any:
     try:
         ratelimit.spend(
             "estimate-api", ratelimit.client_hash(request),
-            getattr(settings, "ESTIMATE_API_RATE_LIMIT", 300), "estimates",
+            settings.ESTIMATE_API_RATE_LIMIT, "estimates",
         )  # fmt: skip
     except ratelimit.Limited as exc:
         response: HttpResponse = api.create_response(
