@@ -16,6 +16,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -169,6 +170,30 @@ def wait_until(condition: Any, seconds: float) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+def test_a_database_that_never_answers_holds_a_connection_attempt_3_seconds() -> None:
+    """A blackholed server (here: a port whose connections are never served) gives up after
+    connect_timeout, not the operating system's minutes."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        port = listener.getsockname()[1]
+        env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings", DEBUG="1",
+                   DATABASE_URL=f"postgres://postgres@127.0.0.1:{port}/x")  # fmt: skip
+        script = (
+            "import time, django; django.setup(); from django.db import connection\n"
+            "start = time.perf_counter()\n"
+            "try: connection.ensure_connection()\n"
+            "except Exception as e: print(type(e).__name__, round(time.perf_counter() - start, 1))"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+            timeout=30,
+        )  # fmt: skip
+    name, seconds = result.stdout.split()
+    assert name == "OperationalError"
+    assert 2.9 <= float(seconds) <= 3.5
 
 
 def test_every_page_answers_normally_and_fast_while_redis_is_down(stack: Stack) -> None:
