@@ -45,8 +45,7 @@ class Breaker:
     """Whether to skip the server for now; shared by every thread's cache object (Django
     builds one per thread) so a process notices and logs an outage once."""
 
-    def __init__(self, location: str) -> None:
-        self.location = location
+    def __init__(self) -> None:
         self.skip_until = 0.0
         self.down_since: float | None = None
         self.lock = threading.Lock()
@@ -83,7 +82,7 @@ _breakers_lock = threading.Lock()
 
 def breaker_for(location: str) -> Breaker:
     with _breakers_lock:
-        return breakers.setdefault(location, Breaker(location))
+        return breakers.setdefault(location, Breaker())
 
 
 class ReusedClient(RedisCacheClient):
