@@ -46,7 +46,7 @@ def reject_bad_input(
     get_response: Callable[[HttpRequest], HttpResponse],
 ) -> Callable[[HttpRequest], HttpResponse]:
     """400 for a NUL character (which PostgreSQL text cannot hold) in the path, the query
-    string or a posted form: no view or database ever sees one. JSON bodies are the API's:
+    string, a cookie or a posted form: no view or database ever sees one. JSON bodies are the API's:
     its parser refuses the same (config/safejson.py)."""
 
     def middleware(request: HttpRequest) -> HttpResponse:
@@ -55,6 +55,11 @@ def reject_bad_input(
         query = request.META.get("QUERY_STRING", "")
         if "%00" in query or "\x00" in query:
             return _bad_request(request, "The query string contains a NUL character (%00).")
+        # Parsed for the session middleware anyway; a quoted cookie may spell NUL as \000.
+        if any("\x00" in value for value in request.COOKIES.values()):
+            return _bad_request(
+                request, "A cookie contains a NUL character; clear this site's cookies."
+            )
         if (
             request.method == "POST"
             and request.content_type in FORM_TYPES

@@ -53,7 +53,7 @@ def loads(data: str | bytes, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX
         raise _too_deep(max_depth) from None
     except ValueError:  # Python will not read an integer of over 4,300 digits
         raise JsonError(f"An integer in the JSON is too large (over {MAX_INT:,}).") from None
-    _check(value, max_depth)
+    check(value, max_depth=max_depth)
     return value
 
 
@@ -61,8 +61,9 @@ def _refuse_constant(name: str) -> float:
     raise JsonError(f"{name} is not a JSON number; send a finite number or null.")
 
 
-def _check(value: Any, max_depth: int) -> None:
-    """JsonError if `value` nests deeper than `max_depth` or holds a value we cannot store.
+def check(value: Any, *, max_depth: int = MAX_DEPTH) -> None:
+    """JsonError if a decoded JSON `value` nests deeper than `max_depth` or holds a value we
+    cannot store (for readers that decode JSON themselves, as llama-bench pastes are).
 
     Iterative, so depth costs no stack; a path is spelled out for containers and errors only.
     """

@@ -76,6 +76,14 @@ def test_a_nul_in_a_multipart_form_field_name_is_a_400(client: Client) -> None:
     assert b"A form field contains a NUL character." in response.content
 
 
+@pytest.mark.parametrize("url", ["/", "/admin/", "/api/v1/models/"])
+def test_a_nul_in_a_cookie_is_a_400_before_the_session_is_read(client: Client, url: str) -> None:
+    # A quoted cookie value may spell NUL as \\000; the session store would query with it.
+    response = client.get(url, headers={"Cookie": 'sessionid="\\000abcdefghijklmnop"'})
+    assert response.status_code == 400
+    assert b"A cookie contains a NUL character; clear this site" in response.content
+
+
 def test_the_edge_check_costs_microseconds_on_a_page_request() -> None:
     middleware = reject_bad_input(lambda request: HttpResponse())
     request = RequestFactory().get("/models/llama-3-1-8b-instruct/?ctx=8192&users=4&kv=q8_0")
