@@ -198,12 +198,6 @@ def type_errors(body: dict[str, Any]) -> dict[str, list[str]]:
 )
 def create(request: HttpRequest) -> Any:
     """Submit one measured result; the same checks as the form. 201 with its status."""
-    if request.content_type != "application/json":
-        # Browsers send other types cross-site without asking (a CORS "simple request"); JSON
-        # needs a preflight this API never grants, so another site cannot submit for its visitors.
-        return Status(
-            400, _error({"__all__": ["Send the body as Content-Type: application/json."]})
-        )
     try:
         body = read_json(request, max_bytes=MAX_BODY, max_depth=2)  # 2: a list is a type error
     except safejson.JsonError as exc:

@@ -26,6 +26,10 @@ log = logging.getLogger("django.request")
 def read_json(request: HttpRequest, *, max_bytes: int, max_depth: int = MAX_DEPTH) -> Any:
     """The request body as JSON, or safejson.JsonError; an oversized body is refused by its
     Content-Length, before it is read."""
+    if request.content_type != "application/json":
+        # Browsers send other types cross-site without asking (a CORS "simple request"); JSON
+        # needs a preflight this API never grants, so another site cannot post for its visitors.
+        raise safejson.JsonError("Send the body as Content-Type: application/json.")
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:

@@ -149,6 +149,15 @@ def test_a_bad_json_body_to_the_api_is_a_400_naming_the_problem(
     assert data["detail"] == [{"field": "body", "message": data["error"]}]
 
 
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+def test_an_api_body_must_say_it_is_json(client: Client, content_type: str) -> None:
+    # A form on another site can post these without a CORS preflight; JSON cannot.
+    body = json.dumps({"config": CONFIG})
+    response = client.post("/api/v1/estimate", body, content_type=content_type)
+    assert response.status_code == 400
+    assert response.json()["error"] == "Send the body as Content-Type: application/json."
+
+
 def test_a_body_field_error_names_the_field_not_the_body(client: Client) -> None:
     body = {"config": CONFIG, "ctx": 0}
     response = client.post("/api/v1/estimate", body, content_type="application/json")
