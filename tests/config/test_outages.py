@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -124,6 +125,7 @@ def stack() -> Iterator[Stack]:
     redis = RedisServer()
     redis.start()
     postgres = PostgresCluster()
+    log = Path(tempfile.mkstemp(prefix="modelfit-gunicorn-", suffix=".log")[1])
     gunicorn = None
     try:
         postgres.init()
@@ -144,7 +146,6 @@ def stack() -> Iterator[Stack]:
         manage(env, "refresh_prices", "--from-snapshot", "-v0")
         manage(env, "collectstatic", "--noinput", "-v0")
         port = free_port()
-        log = postgres.data.parent / f"{postgres.data.name}-gunicorn.log"
         with log.open("wb") as out:
             gunicorn = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "config.wsgi:application", "-w", "2",
@@ -160,6 +161,7 @@ def stack() -> Iterator[Stack]:
         if postgres.data.joinpath("postmaster.pid").exists():
             postgres.stop()
         postgres.remove()
+        log.unlink()
         redis.stop()
 
 
