@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from io import StringIO
 
@@ -8,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.test import override_settings
+from pytest_httpserver import HTTPServer
 
 
 @pytest.fixture(scope="session")
@@ -51,3 +53,31 @@ def forget_remembered_revisions() -> None:
     import catalog.models
 
     catalog.models._seen_revisions = None
+
+
+class LocalHTTPServer(HTTPServer):
+    """pytest-httpserver's server on 127.0.0.1, threaded (a client's retry is served while an
+    answer it gave up on is still held back), whose thread notices a stop within 10 ms rather
+    than werkzeug's 0.5 s."""
+
+    def __init__(self) -> None:
+        super().__init__(host="127.0.0.1", threaded=True)
+        self.stopping = threading.Event()  # answers held back to make a client time out wait on it
+
+    def thread_target(self) -> None:
+        assert self.server is not None
+        self.server.serve_forever(poll_interval=0.01)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        super().stop()
+
+
+@pytest.fixture
+def httpserver() -> Iterator[LocalHTTPServer]:
+    """pytest-httpserver's `httpserver`, but one per test rather than one for the session, so
+    that an answer a client gave up on cannot reach the next test. A request no handler expected
+    fails the test."""
+    with LocalHTTPServer() as server:
+        yield server
+        server.check()

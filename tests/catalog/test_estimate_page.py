@@ -11,10 +11,7 @@ from django.test import Client
 
 from catalog import hub
 from catalog.models import EstimateConfig, Model
-from tests.catalog import hubserver
-from tests.catalog.hubserver import HubServer
-
-hub_server = hubserver.hub_server  # the fixture (an import would trip ruff F811)
+from tests.catalog.fakehub import FakeHub
 
 pytestmark = pytest.mark.django_db
 
@@ -86,7 +83,7 @@ def test_a_catalog_repo_goes_to_its_model_page(client: Client) -> None:
     assert response["Location"] == "/models/llama-3-1-8b-instruct/"
 
 
-def test_a_hub_repo_is_read_and_estimated(client: Client, hub_server: HubServer) -> None:
+def test_a_hub_repo_is_read_and_estimated(client: Client, hub_server: FakeHub) -> None:
     hub_server.add("someone/Qwen3-8B-finetune", {"pipeline_tag": "text-generation"},
                    config_of("qwen3-8b"))  # fmt: skip
     response = client.get("/estimate/?repo=someone/Qwen3-8B-finetune")
@@ -99,7 +96,7 @@ def test_a_hub_repo_is_read_and_estimated(client: Client, hub_server: HubServer)
     assert "vllm serve someone/Qwen3-8B-finetune" in html  # the repo id runs with vLLM
 
 
-def test_hub_problems_are_shown_on_the_form(client: Client, hub_server: HubServer) -> None:
+def test_hub_problems_are_shown_on_the_form(client: Client, hub_server: FakeHub) -> None:
     missing = client.get("/estimate/?repo=nobody/nothing")
     assert missing.status_code == 400
     assert "no such repository on the Hub" in missing.content.decode()
@@ -151,13 +148,13 @@ def test_two_estimates_do_not_share_a_memory_curve(client: Client) -> None:
 
 
 def test_the_hub_is_read_without_our_token_for_visitors(
-    client: Client, hub_server: HubServer, settings: Any
+    client: Client, hub_server: FakeHub, settings: Any
 ) -> None:
     settings.HF_TOKEN = "hf_operator_secret"
     hub_server.add("someone/Qwen3-8B-finetune", {}, config_of("qwen3-8b"))
     client.get("/estimate/?repo=someone/Qwen3-8B-finetune")
-    assert hub_server.headers_seen and all(
-        "authorization" not in h for h in hub_server.headers_seen
+    assert hub_server.requests and all(
+        "authorization" not in r.headers for r in hub_server.requests
     )
 
 

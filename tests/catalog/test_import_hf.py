@@ -1,4 +1,4 @@
-"""`import_hf` against a local server answering as the Hugging Face Hub (hubserver.py), never
+"""`import_hf` against a local server answering as the Hugging Face Hub (fakehub.py), never
 the network. The Hub's answers are built here in its API format; the config.json served
 for the new model is the catalog's own for Qwen2.5 1.5B Instruct, which its base model shares."""
 
@@ -14,10 +14,7 @@ from django.test import Client
 from catalog import hub
 from catalog.models import Model
 from estimator.memory import MemoryOptions, estimate_memory
-from tests.catalog import hubserver
-from tests.catalog.hubserver import HubServer
-
-hub_server = hubserver.hub_server  # the fixture (an import would trip ruff F811)
+from tests.catalog.fakehub import FakeHub
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +37,7 @@ def info(**changes: Any) -> dict[str, Any]:
     } | changes  # fmt: skip
 
 
-def gguf_repo(server: HubServer, repo: str, files: dict[str, int]) -> None:
+def gguf_repo(server: FakeHub, repo: str, files: dict[str, int]) -> None:
     server.add(repo, {"siblings": [{"rfilename": f, "size": n} for f, n in files.items()]})
 
 
@@ -50,7 +47,7 @@ def run(*repos: str) -> str:
     return out.getvalue()
 
 
-def test_a_new_model_is_created_from_what_the_hub_says(hub_server: HubServer) -> None:
+def test_a_new_model_is_created_from_what_the_hub_says(hub_server: FakeHub) -> None:
     config = Model.objects.get(slug="qwen2-5-1-5b-instruct").config
     hub_server.add(NEW, info(), config)
     gguf_repo(hub_server, "bartowski/Qwen2.5-1.5B-GGUF", {
@@ -73,7 +70,7 @@ def test_a_new_model_is_created_from_what_the_hub_says(hub_server: HubServer) ->
 
 
 def test_the_model_page_shows_published_sizes_beside_our_estimate(
-    hub_server: HubServer, client: Client
+    hub_server: FakeHub, client: Client
 ) -> None:
     config = Model.objects.get(slug="qwen2-5-1-5b-instruct").config
     hub_server.add(NEW, info(), config)
@@ -86,7 +83,7 @@ def test_the_model_page_shows_published_sizes_beside_our_estimate(
     assert f"{100 * (ours / 986_000_000 - 1):+.1f} %" in html
 
 
-def test_a_catalog_model_keeps_its_facts_and_gets_published_sizes(hub_server: HubServer) -> None:
+def test_a_catalog_model_keeps_its_facts_and_gets_published_sizes(hub_server: FakeHub) -> None:
     before = Model.objects.get(hf_id=KNOWN)
     hub_server.add(KNOWN, info(cardData={"license": "other"}), before.config)
     gguf_repo(hub_server, "bartowski/Llama-3.1-8B-Instruct-GGUF", {
@@ -97,14 +94,14 @@ def test_a_catalog_model_keeps_its_facts_and_gets_published_sizes(hub_server: Hu
     assert after.published_gguf[0]["size"] == 4_920_739_232 and after.hub_checked_at
 
 
-def test_an_unknown_repository_says_so(hub_server: HubServer) -> None:
+def test_an_unknown_repository_says_so(hub_server: FakeHub) -> None:
     with pytest.raises(CommandError, match="1 of 1 not imported"):
         out = StringIO()
         call_command("import_hf", "nobody/nothing", stdout=out, stderr=out)
     assert "nobody/nothing: no such repository on the Hub" in out.getvalue()
 
 
-def test_a_gated_repository_asks_for_a_token(hub_server: HubServer) -> None:
+def test_a_gated_repository_asks_for_a_token(hub_server: FakeHub) -> None:
     hub_server.gated.add("meta-llama/Llama-4-Scout")
     with pytest.raises(
         hub.HubError, match=r"gated; accept its terms on huggingface\.co and set HF_TOKEN"
@@ -112,19 +109,22 @@ def test_a_gated_repository_asks_for_a_token(hub_server: HubServer) -> None:
         hub.fetch("meta-llama/Llama-4-Scout")
 
 
-def test_hf_token_is_sent(hub_server: HubServer, settings: Any) -> None:
+def test_hf_token_is_sent(hub_server: FakeHub, settings: Any) -> None:
     settings.HF_TOKEN = "hf_test_token"
     hub_server.add(NEW, info(), Model.objects.get(slug="qwen2-5-1-5b-instruct").config)
     hub.fetch(NEW)
-    assert hub_server.headers_seen
-    assert all(h.get("authorization") == "Bearer hf_test_token" for h in hub_server.headers_seen)
+    assert hub_server.requests
+    assert all(
+        r.headers.get("authorization") == "Bearer hf_test_token" for r in hub_server.requests
+    )
 
 
-def test_a_busy_hub_is_retried(hub_server: HubServer) -> None:
+def test_a_busy_hub_is_retried(hub_server: FakeHub) -> None:
     hub_server.add(NEW, info(), Model.objects.get(slug="qwen2-5-1-5b-instruct").config)
-    hub_server.failures[f"/api/models/{NEW}"] = 2
+    hub_server.busy(f"/api/models/{NEW}", times=2)
     assert hub.fetch(NEW).safetensors_total == 1543714304
-    assert hub_server.paths.count(f"GET /api/models/{NEW}") == 3
+    asked = [(r.method, r.path, r.query_string) for r in hub_server.requests]
+    assert asked.count(("GET", f"/api/models/{NEW}", b"")) == 3
 
 
 def test_offline_gives_a_clear_message(settings: Any) -> None:
@@ -133,7 +133,7 @@ def test_offline_gives_a_clear_message(settings: Any) -> None:
         hub.fetch(NEW)
 
 
-def test_a_config_we_cannot_estimate_is_refused(hub_server: HubServer) -> None:
+def test_a_config_we_cannot_estimate_is_refused(hub_server: FakeHub) -> None:
     hub_server.add("someone/odd", info(), {"model_type": "mystery", "architectures": ["X"]})
     with pytest.raises(CommandError):
         out = StringIO()
@@ -142,14 +142,14 @@ def test_a_config_we_cannot_estimate_is_refused(hub_server: HubServer) -> None:
     assert not Model.objects.filter(hf_id="someone/odd").exists()
 
 
-def test_a_malformed_repo_id_is_refused_before_any_request(hub_server: HubServer) -> None:
+def test_a_malformed_repo_id_is_refused_before_any_request(hub_server: FakeHub) -> None:
     with pytest.raises(CommandError):
         call_command("import_hf", "not a repo", stdout=StringIO(), stderr=StringIO())
-    assert hub_server.paths == []
+    assert hub_server.requests == []
 
 
 def test_a_repository_named_like_a_catalog_model_is_refused_clearly(
-    hub_server: HubServer,
+    hub_server: FakeHub,
 ) -> None:
     hub_server.add("unsloth/Llama-3.1-8B-Instruct", info(),
                    Model.objects.get(slug="llama-3-1-8b-instruct").config)  # fmt: skip
@@ -164,7 +164,7 @@ def test_a_repository_named_like_a_catalog_model_is_refused_clearly(
                                               "num_attention_heads": 2, "intermediate_size": 128,
                                               "vocab_size": 100}])  # fmt: skip
 def test_a_config_that_is_no_object_or_has_no_context_is_refused(
-    hub_server: HubServer, config: Any
+    hub_server: FakeHub, config: Any
 ) -> None:
     hub_server.add("someone/broken", info(), config)
     with pytest.raises(CommandError):

@@ -1,11 +1,13 @@
-"""The RunPod, Vast.ai and Azure clients against a real local HTTP server, and the snapshot."""
+"""The RunPod, Vast.ai and Azure clients against a real local HTTP server (pytest-httpserver),
+and the snapshot."""
 
 from __future__ import annotations
 
-import json
+import json as jsonlib  # `json` is reply()'s argument, as in requests
 import logging
 import socket
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -13,15 +15,11 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from werkzeug import Request, Response
 
 import cloudprices
 from cloudprices.clients import FetchedOffer, ProviderError, azure, runpod, vast
-from tests.cloudprices import httpserver
-from tests.cloudprices.httpserver import ProviderServer
-
-# The fixture, bound by assignment: an import of it would be "redefined" (F811) by every test
-# that takes it as a parameter.
-provider_server = httpserver.provider_server
+from tests.conftest import LocalHTTPServer
 
 GIB = 2**30
 MIB = 2**20
@@ -29,11 +27,53 @@ SNAPSHOT = Path(cloudprices.__file__).parent / "snapshot"
 
 
 def snapshot(name: str) -> Any:
-    return json.loads((SNAPSHOT / name).read_text())
+    return jsonlib.loads((SNAPSHOT / name).read_text())
 
 
 def dont_sleep(seconds: float) -> None:
     """A sleep for tests that do not look at the waits."""
+
+
+def reply(
+    server: LocalHTTPServer,
+    path: str,
+    *,
+    status: int = 200,
+    json: Any = None,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    delay: float = 0.0,
+    times: int = 1,
+) -> None:
+    """Queue an answer for `path` (whatever the query string), `times` times over; queued
+    answers are used once each, in order. `delay` holds each back, to make clients time out."""
+    if body is None:
+        body = jsonlib.dumps(json).encode() if json is not None else b""
+        headers = {"Content-Type": "application/json"} | (headers or {})
+    response = Response(body, status, headers)
+    for _ in range(times):
+        answer = server.expect_oneshot_request(path)
+        if delay:
+            answer.respond_with_handler(held_back(server, response, delay))
+        else:
+            answer.respond_with_response(response)
+
+
+def held_back(
+    server: LocalHTTPServer, response: Response, seconds: float
+) -> Callable[[Request], Response]:
+    """An answer given `seconds` late, or when the server stops (its client has given up)."""
+
+    def answer(request: Request) -> Response:
+        server.stopping.wait(seconds)
+        return response
+
+    return answer
+
+
+def received(server: LocalHTTPServer) -> list[Request]:
+    """The requests `server` answered, oldest first."""
+    return [request for request, _ in server.log]
 
 
 # --- provider replies -------------------------------------------------------------------------
@@ -130,14 +170,14 @@ class Client:
     searches: int  # requests one fetch makes (Vast searches on-demand, then bid)
     pause: tuple[float, ...]  # sleeps one fetch makes besides retries
 
-    def fetch(self, server: ProviderServer, sleeps: list[float], **kw: Any) -> list[FetchedOffer]:
+    def fetch(self, server: LocalHTTPServer, sleeps: list[float], **kw: Any) -> list[FetchedOffer]:
         offers: list[FetchedOffer] = self.module.fetch(
-            base_url=server.url + self.path, sleep=sleeps.append, **kw
+            base_url=server.url_for(self.path), sleep=sleeps.append, **kw
         )
         return offers
 
-    def good_replies(self, server: ProviderServer) -> None:
-        server.reply(self.path, json=self.reply, times=self.searches)
+    def good_replies(self, server: LocalHTTPServer) -> None:
+        reply(server, self.path, json=self.reply, times=self.searches)
 
 
 RUNPOD = Client(
@@ -161,123 +201,123 @@ KEYED_CLIENTS = [pytest.param(RUNPOD, id="runpod"), pytest.param(VAST, id="vast"
 
 @pytest.mark.parametrize("client", CLIENTS)
 def test_a_good_reply_yields_its_offers_without_sleeping_on_retries(
-    client: Client, provider_server: ProviderServer
+    client: Client, httpserver: LocalHTTPServer
 ) -> None:
-    client.good_replies(provider_server)
+    client.good_replies(httpserver)
     sleeps: list[float] = []
-    offers = client.fetch(provider_server, sleeps)
+    offers = client.fetch(httpserver, sleeps)
     assert len(offers) == client.offers
     assert sleeps == list(client.pause)
-    assert len(provider_server.requests) == client.searches
+    assert len(received(httpserver)) == client.searches
 
 
 @pytest.mark.parametrize("client", KEYED_CLIENTS)
 def test_the_api_key_is_sent_as_a_bearer_token_when_given(
-    client: Client, provider_server: ProviderServer
+    client: Client, httpserver: LocalHTTPServer
 ) -> None:
-    client.good_replies(provider_server)
-    client.fetch(provider_server, [], api_key="secret-key")
-    assert [r.headers.get("authorization") for r in provider_server.requests] == [
+    client.good_replies(httpserver)
+    client.fetch(httpserver, [], api_key="secret-key")
+    assert [r.headers.get("authorization") for r in received(httpserver)] == [
         "Bearer secret-key"
     ] * client.searches
 
 
 @pytest.mark.parametrize("client", KEYED_CLIENTS)
 def test_no_authorization_header_is_sent_without_a_key(
-    client: Client, provider_server: ProviderServer
+    client: Client, httpserver: LocalHTTPServer
 ) -> None:
-    client.good_replies(provider_server)
-    client.fetch(provider_server, [])
-    assert all("authorization" not in r.headers for r in provider_server.requests)
-    assert len(provider_server.requests) == client.searches
+    client.good_replies(httpserver)
+    client.fetch(httpserver, [])
+    assert all("authorization" not in r.headers for r in received(httpserver))
+    assert len(received(httpserver)) == client.searches
 
 
 def test_azure_sends_no_authorization_header_even_when_given_a_key(
-    provider_server: ProviderServer,
+    httpserver: LocalHTTPServer,
 ) -> None:
-    AZURE.good_replies(provider_server)
-    AZURE.fetch(provider_server, [], api_key="ignored")
-    assert "authorization" not in provider_server.requests[0].headers
+    AZURE.good_replies(httpserver)
+    AZURE.fetch(httpserver, [], api_key="ignored")
+    assert "authorization" not in received(httpserver)[0].headers
 
 
 @pytest.mark.parametrize("client", CLIENTS)
 def test_a_500_then_a_200_succeeds_after_one_retry(
-    client: Client, provider_server: ProviderServer
+    client: Client, httpserver: LocalHTTPServer
 ) -> None:
-    provider_server.reply(client.path, status=500, body=b"upstream hiccup")
-    client.good_replies(provider_server)
+    reply(httpserver, client.path, status=500, body=b"upstream hiccup")
+    client.good_replies(httpserver)
     sleeps: list[float] = []
-    offers = client.fetch(provider_server, sleeps)
+    offers = client.fetch(httpserver, sleeps)
     assert len(offers) == client.offers
     assert sleeps == [1.0, *client.pause]
-    assert len(provider_server.requests) == client.searches + 1
+    assert len(received(httpserver)) == client.searches + 1
 
 
 @pytest.mark.parametrize("client", CLIENTS)
 def test_a_429_with_retry_after_7_sleeps_7_seconds(
-    client: Client, provider_server: ProviderServer
+    client: Client, httpserver: LocalHTTPServer
 ) -> None:
-    provider_server.reply(client.path, status=429, headers={"Retry-After": "7"})
-    client.good_replies(provider_server)
+    reply(httpserver, client.path, status=429, headers={"Retry-After": "7"})
+    client.good_replies(httpserver)
     sleeps: list[float] = []
-    assert len(client.fetch(provider_server, sleeps)) == client.offers
+    assert len(client.fetch(httpserver, sleeps)) == client.offers
     assert sleeps == [7.0, *client.pause]
 
 
 @pytest.mark.parametrize("client", CLIENTS)
 def test_a_429_without_retry_after_backs_off_exponentially(
-    client: Client, provider_server: ProviderServer
+    client: Client, httpserver: LocalHTTPServer
 ) -> None:
-    provider_server.reply(client.path, status=429, times=2)
-    provider_server.reply(client.path, status=503, headers={"Retry-After": "soon"})
-    client.good_replies(provider_server)
+    reply(httpserver, client.path, status=429, times=2)
+    reply(httpserver, client.path, status=503, headers={"Retry-After": "soon"})
+    client.good_replies(httpserver)
     sleeps: list[float] = []
-    assert len(client.fetch(provider_server, sleeps)) == client.offers
+    assert len(client.fetch(httpserver, sleeps)) == client.offers
     assert sleeps == [1.0, 2.0, 4.0, *client.pause]
 
 
 @pytest.mark.parametrize("client", CLIENTS)
 def test_a_retry_after_above_a_minute_is_capped_at_60_seconds(
-    client: Client, provider_server: ProviderServer
+    client: Client, httpserver: LocalHTTPServer
 ) -> None:
-    provider_server.reply(client.path, status=503, headers={"Retry-After": "3600"})
-    client.good_replies(provider_server)
+    reply(httpserver, client.path, status=503, headers={"Retry-After": "3600"})
+    client.good_replies(httpserver)
     sleeps: list[float] = []
-    client.fetch(provider_server, sleeps)
+    client.fetch(httpserver, sleeps)
     assert sleeps == [60.0, *client.pause]
 
 
 @pytest.mark.parametrize("client", CLIENTS)
 def test_a_persistent_500_raises_the_provider_error_after_three_retries(
-    client: Client, provider_server: ProviderServer
+    client: Client, httpserver: LocalHTTPServer
 ) -> None:
-    provider_server.reply(client.path, status=500, body=b"still down", times=4)
+    reply(httpserver, client.path, status=500, body=b"still down", times=4)
     sleeps: list[float] = []
     with pytest.raises(client.error, match=r"HTTP 500: still down"):
-        client.fetch(provider_server, sleeps)
+        client.fetch(httpserver, sleeps)
     assert sleeps == [1.0, 2.0, 4.0]
-    assert len(provider_server.requests) == 4
+    assert len(received(httpserver)) == 4
 
 
 @pytest.mark.parametrize("client", CLIENTS)
 def test_a_client_error_status_raises_at_once_without_retrying(
-    client: Client, provider_server: ProviderServer
+    client: Client, httpserver: LocalHTTPServer
 ) -> None:
-    provider_server.reply(client.path, status=401, json={"error": "invalid key"})
+    reply(httpserver, client.path, status=401, json={"error": "invalid key"})
     sleeps: list[float] = []
     with pytest.raises(client.error, match="HTTP 401"):
-        client.fetch(provider_server, sleeps)
+        client.fetch(httpserver, sleeps)
     assert sleeps == []
-    assert len(provider_server.requests) == 1
+    assert len(received(httpserver)) == 1
 
 
 @pytest.mark.parametrize("client", CLIENTS)
 def test_a_reply_slower_than_the_timeout_raises_the_provider_error(
-    client: Client, provider_server: ProviderServer
+    client: Client, httpserver: LocalHTTPServer
 ) -> None:
-    provider_server.reply(client.path, json=client.reply, delay=3.0)
+    reply(httpserver, client.path, json=client.reply, delay=3.0)
     with pytest.raises(client.error, match="timed out"):
-        client.fetch(provider_server, [], timeout=0.2)
+        client.fetch(httpserver, [], timeout=0.2)
 
 
 @pytest.mark.parametrize("client", CLIENTS)
@@ -291,20 +331,20 @@ def test_an_unreachable_server_raises_the_provider_error(client: Client) -> None
 
 @pytest.mark.parametrize("client", CLIENTS)
 def test_a_body_that_is_not_json_raises_the_provider_error(
-    client: Client, provider_server: ProviderServer
+    client: Client, httpserver: LocalHTTPServer
 ) -> None:
-    provider_server.reply(client.path, body=b'{"data": {"gpuTypes": [', times=client.searches)
+    reply(httpserver, client.path, body=b'{"data": {"gpuTypes": [', times=client.searches)
     with pytest.raises(client.error, match="not JSON"):
-        client.fetch(provider_server, [])
+        client.fetch(httpserver, [])
 
 
 @pytest.mark.parametrize("client", CLIENTS)
 def test_a_reply_that_is_not_a_json_object_raises_the_provider_error(
-    client: Client, provider_server: ProviderServer
+    client: Client, httpserver: LocalHTTPServer
 ) -> None:
-    provider_server.reply(client.path, json=[1, 2], times=client.searches)
+    reply(httpserver, client.path, json=[1, 2], times=client.searches)
     with pytest.raises(client.error, match=r"must be a JSON object, got \[1, 2\]"):
-        client.fetch(provider_server, [])
+        client.fetch(httpserver, [])
 
 
 # --- RunPod -----------------------------------------------------------------------------------
@@ -324,9 +364,9 @@ def runpod_offer(gpu: str, suffix: str, tier: str, price: str, **kw: Any) -> Fet
 
 
 def test_runpod_posts_the_gpu_types_query_and_parses_every_offered_tier(
-    provider_server: ProviderServer,
+    httpserver: LocalHTTPServer,
 ) -> None:
-    reply = runpod_reply(
+    payload = runpod_reply(
         runpod_gpu(),
         # communityPrice on a GPU with communityCloud false is a placeholder, not an offer
         runpod_gpu(
@@ -368,9 +408,9 @@ def test_runpod_posts_the_gpu_types_query_and_parses_every_offered_tier(
             communitySpotPrice=None,
         ),
     )
-    provider_server.reply("/graphql", json=reply)
+    reply(httpserver, "/graphql", json=payload)
 
-    offers = runpod.fetch(base_url=provider_server.url + "/graphql", sleep=dont_sleep)
+    offers = runpod.fetch(base_url=httpserver.url_for("/graphql"), sleep=dont_sleep)
 
     a100, b200, rtx = "NVIDIA A100 80GB PCIe", "NVIDIA B200", "NVIDIA GeForce RTX 3070"
     assert offers == [
@@ -382,7 +422,7 @@ def test_runpod_posts_the_gpu_types_query_and_parses_every_offered_tier(
         runpod_offer(rtx, "community", "community", "0.13", gib=8, available=None),
         runpod_offer(rtx, "community_spot", "spot", "0.07", gib=8, available=None),
     ]
-    [request] = provider_server.requests
+    [request] = received(httpserver)
     assert request.method == "POST"
     assert request.json == {"query": runpod.QUERY}
 
@@ -396,14 +436,15 @@ def test_runpod_query_asks_for_every_field_the_parser_reads() -> None:
 
 
 def test_runpod_graphql_errors_on_http_200_raise_with_their_messages(
-    provider_server: ProviderServer,
+    httpserver: LocalHTTPServer,
 ) -> None:
-    provider_server.reply(
+    reply(
+        httpserver,
         "/graphql",
         json={"errors": [{"message": 'Cannot query field "gpuTypes"'}], "data": None},
     )
     with pytest.raises(runpod.RunPodError, match='GraphQL errors: Cannot query field "gpuTypes"'):
-        runpod.fetch(base_url=provider_server.url + "/graphql", sleep=dont_sleep)
+        runpod.fetch(base_url=httpserver.url_for("/graphql"), sleep=dont_sleep)
 
 
 def test_runpod_graphql_errors_raise_even_next_to_data() -> None:
@@ -549,18 +590,18 @@ def test_vast_rejects_a_tier_it_does_not_price() -> None:
 
 
 def test_vast_fetch_searches_on_demand_then_bid_and_waits_between_them(
-    provider_server: ProviderServer,
+    httpserver: LocalHTTPServer,
 ) -> None:
-    provider_server.reply("/api/v0/bundles/", json={"offers": [vast_offer()]})
-    provider_server.reply("/api/v0/bundles/", json={"offers": [vast_offer(id=7, min_bid=0.8)]})
+    reply(httpserver, "/api/v0/bundles/", json={"offers": [vast_offer()]})
+    reply(httpserver, "/api/v0/bundles/", json={"offers": [vast_offer(id=7, min_bid=0.8)]})
     sleeps: list[float] = []
     requests_seen_at_sleep: list[int] = []
 
     def sleep(seconds: float) -> None:
-        requests_seen_at_sleep.append(len(provider_server.requests))
+        requests_seen_at_sleep.append(len(received(httpserver)))
         sleeps.append(seconds)
 
-    offers = vast.fetch(base_url=provider_server.url + "/api/v0/bundles/", sleep=sleep)
+    offers = vast.fetch(base_url=httpserver.url_for("/api/v0/bundles/"), sleep=sleep)
 
     assert [(o.key, o.price_per_gpu_hour) for o in offers] == [
         ("30877120:on_demand", Decimal("0.34625")),
@@ -569,30 +610,28 @@ def test_vast_fetch_searches_on_demand_then_bid_and_waits_between_them(
     assert sleeps == [6.5]
     assert requests_seen_at_sleep == [1]  # the wait falls between the two searches
     filters = {"rentable": {"eq": True}, "verified": {"eq": True}, "rented": {"eq": False}}
-    bodies = [r.json for r in provider_server.requests]
+    bodies = [r.json for r in received(httpserver)]
     assert bodies == [
         {"type": "on-demand", **filters, "limit": 1000},
         {"type": "bid", **filters, "limit": 1000},
     ]
-    assert all(r.method == "POST" for r in provider_server.requests)
+    assert all(r.method == "POST" for r in received(httpserver))
 
 
-def test_vast_fetch_waits_the_given_min_interval(provider_server: ProviderServer) -> None:
-    provider_server.reply("/api/v0/bundles/", json={"offers": []}, times=2)
+def test_vast_fetch_waits_the_given_min_interval(httpserver: LocalHTTPServer) -> None:
+    reply(httpserver, "/api/v0/bundles/", json={"offers": []}, times=2)
     sleeps: list[float] = []
-    vast.fetch(
-        base_url=provider_server.url + "/api/v0/bundles/", sleep=sleeps.append, min_interval=9
-    )
+    vast.fetch(base_url=httpserver.url_for("/api/v0/bundles/"), sleep=sleeps.append, min_interval=9)
     assert sleeps == [9]
 
 
 def test_vast_a_broken_first_reply_is_not_followed_by_a_second_search(
-    provider_server: ProviderServer,
+    httpserver: LocalHTTPServer,
 ) -> None:
-    provider_server.reply("/api/v0/bundles/", json={"results": []}, times=2)
+    reply(httpserver, "/api/v0/bundles/", json={"results": []}, times=2)
     with pytest.raises(vast.VastError):
-        vast.fetch(base_url=provider_server.url + "/api/v0/bundles/", sleep=dont_sleep)
-    assert len(provider_server.requests) == 1
+        vast.fetch(base_url=httpserver.url_for("/api/v0/bundles/"), sleep=dont_sleep)
+    assert len(received(httpserver)) == 1
 
 
 def test_vast_reply_without_offers_raises_naming_the_field() -> None:
@@ -703,34 +742,35 @@ def test_azure_filter_selects_consumption_prices_of_every_gpu_size() -> None:
         assert f"armSkuName eq '{sku}'" in text
 
 
-def test_azure_fetch_follows_next_page_link_across_pages(provider_server: ProviderServer) -> None:
+def test_azure_fetch_follows_next_page_link_across_pages(httpserver: LocalHTTPServer) -> None:
     path = "/api/retail/prices"
-    next_link = provider_server.url + path + "?$filter=same&$skip=100"
-    provider_server.reply(path, json=azure_page(azure_item(retailPrice=3.9), next_link=next_link))
+    next_link = httpserver.url_for(path) + "?$filter=same&$skip=100"
+    reply(httpserver, path, json=azure_page(azure_item(retailPrice=3.9), next_link=next_link))
     spot = azure_item(skuName="NC24ads A100 v4 Spot", retailPrice=0.7345)
-    provider_server.reply(path, json=azure_page(azure_item(), spot))
+    reply(httpserver, path, json=azure_page(azure_item(), spot))
 
-    offers = azure.fetch(base_url=provider_server.url + path, sleep=dont_sleep)
+    offers = azure.fetch(base_url=httpserver.url_for(path), sleep=dont_sleep)
 
     assert offers == [
         azure_offer("Standard_NC24ads_A100_v4", "on_demand", "3.673"),  # page 2 undercut page 1
         azure_offer("Standard_NC24ads_A100_v4", "spot", "0.7345"),
     ]
-    first, second = provider_server.requests
-    assert (first.method, first.query) == ("GET", {"$filter": [azure.price_filter()]})
-    assert second.query == {"$filter": ["same"], "$skip": ["100"]}
+    first, second = received(httpserver)
+    assert first.method == "GET"
+    assert first.args.to_dict(flat=False) == {"$filter": [azure.price_filter()]}
+    assert second.args.to_dict(flat=False) == {"$filter": ["same"], "$skip": ["100"]}
 
 
 def test_azure_fetch_stops_after_max_pages_and_warns(
-    provider_server: ProviderServer, caplog: pytest.LogCaptureFixture
+    httpserver: LocalHTTPServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = "/api/retail/prices"
-    link = provider_server.url + path + "?$skip=100"
-    provider_server.reply(path, json=azure_page(azure_item(), next_link=link), times=3)
+    link = httpserver.url_for(path) + "?$skip=100"
+    reply(httpserver, path, json=azure_page(azure_item(), next_link=link), times=3)
     with caplog.at_level(logging.WARNING, logger="cloudprices.clients.azure"):
-        offers = azure.fetch(base_url=provider_server.url + path, sleep=dont_sleep, max_pages=2)
+        offers = azure.fetch(base_url=httpserver.url_for(path), sleep=dont_sleep, max_pages=2)
     assert len(offers) == 1
-    assert len(provider_server.requests) == 2
+    assert len(received(httpserver)) == 2
     assert "stopped after 2 pages" in caplog.text
 
 
@@ -741,10 +781,10 @@ def test_azure_page_without_items_raises_naming_the_field() -> None:
         azure.parse(page)
 
 
-def test_azure_next_page_link_that_is_not_a_url_raises(provider_server: ProviderServer) -> None:
-    provider_server.reply("/api/retail/prices", json=azure_page(next_link=42))
+def test_azure_next_page_link_that_is_not_a_url_raises(httpserver: LocalHTTPServer) -> None:
+    reply(httpserver, "/api/retail/prices", json=azure_page(next_link=42))
     with pytest.raises(azure.AzureError, match="`NextPageLink` must be a URL or null, got 42"):
-        azure.fetch(base_url=provider_server.url + "/api/retail/prices", sleep=dont_sleep)
+        azure.fetch(base_url=httpserver.url_for("/api/retail/prices"), sleep=dont_sleep)
 
 
 def test_azure_empty_items_parse_to_no_offers() -> None:
@@ -810,7 +850,7 @@ def test_vast_bid_snapshot_parses_into_the_2_recorded_spot_offers() -> None:
 def test_an_azure_retail_prices_page_parses_into_11_east_us_pay_as_you_go_offers() -> None:
     # Test data in the API's format; the bundled snapshot has no Azure prices (see its README).
     page = Path(__file__).parent / "data" / "azure_page.json"
-    offers, skipped = azure.parse_report(json.loads(page.read_text()))
+    offers, skipped = azure.parse_report(jsonlib.loads(page.read_text()))
     assert skipped == []
     assert len(offers) == 11
     assert {(o.region, o.tier) for o in offers} == {("eastus", "on_demand")}

@@ -1,6 +1,6 @@
-"""Refreshing prices with the real clients against a real local HTTP server: a good fetch is
-stored and matched; every kind of failure keeps the last good offers, records why, and the
-offers turn stale two hours after their fetch."""
+"""Refreshing prices with the real clients against a real local HTTP server (pytest-httpserver):
+a good fetch is stored and matched; every kind of failure keeps the last good offers, records
+why, and the offers turn stale two hours after their fetch."""
 
 from __future__ import annotations
 
@@ -26,12 +26,10 @@ from cloudprices.refresh import (
     release_lock,
     renew_lock,
 )
-from tests.cloudprices import httpserver
-from tests.cloudprices.httpserver import ProviderServer
-from tests.cloudprices.test_clients import runpod_gpu, runpod_reply, vast_offer
+from tests.cloudprices.test_clients import reply, runpod_gpu, runpod_reply, vast_offer
+from tests.conftest import LocalHTTPServer
 
 pytestmark = pytest.mark.django_db
-provider_server = httpserver.provider_server
 
 GOOD = runpod_reply(
     runpod_gpu(),  # A100 80GB PCIe: secure, community and two spot prices
@@ -47,26 +45,26 @@ GOOD = runpod_reply(
 )  # fmt: skip
 
 
-def runpod_live(server: ProviderServer) -> dict[str, Callable[[], Fetched]]:
+def runpod_live(server: LocalHTTPServer) -> dict[str, Callable[[], Fetched]]:
     """The real RunPod client against the local server, without waiting between retries."""
     return {
         "runpod": lambda: runpod.fetch_report(
-            base_url=server.url + "/graphql", timeout=0.5, sleep=lambda seconds: None
+            base_url=server.url_for("/graphql"), timeout=0.5, sleep=lambda seconds: None
         )
     }
 
 
-def run(server: ProviderServer) -> Any:
+def run(server: LocalHTTPServer) -> Any:
     return refresh(["runpod"], live=runpod_live(server))[0]
 
 
 @pytest.fixture
-def stored(provider_server: ProviderServer) -> ProviderServer:
+def stored(httpserver: LocalHTTPServer) -> LocalHTTPServer:
     """RunPod's good fetch is stored: 7 offers, 6 of them on catalog GPUs."""
-    provider_server.reply("/graphql", json=GOOD)
-    outcome = run(provider_server)
+    reply(httpserver, "/graphql", json=GOOD)
+    outcome = run(httpserver)
     assert outcome.ok and outcome.fetched == 7
-    return provider_server
+    return httpserver
 
 
 def snapshot_of_offers() -> list[tuple[str, Decimal, Any]]:
@@ -74,7 +72,7 @@ def snapshot_of_offers() -> list[tuple[str, Decimal, Any]]:
     return list(offers.values_list("key", "price_per_gpu_hour", "fetched_at"))
 
 
-def test_a_good_fetch_is_stored_matched_and_counted(stored: ProviderServer) -> None:
+def test_a_good_fetch_is_stored_matched_and_counted(stored: LocalHTTPServer) -> None:
     runpod_offers = Offer.objects.filter(provider="runpod").select_related("hardware")
     offers = {o.key: o for o in runpod_offers}
     assert set(offers) == {
@@ -122,11 +120,11 @@ def test_a_good_fetch_is_stored_matched_and_counted(stored: ProviderServer) -> N
     ],
 )  # fmt: skip
 def test_a_failed_fetch_keeps_the_last_good_offers_and_records_why(
-    stored: ProviderServer, replies: list[dict[str, Any]], error: str
+    stored: LocalHTTPServer, replies: list[dict[str, Any]], error: str
 ) -> None:
     before = snapshot_of_offers()
-    for reply in replies:
-        stored.reply("/graphql", **reply)
+    for answer in replies:
+        reply(stored, "/graphql", **answer)
     outcome = run(stored)
     assert not outcome.ok and outcome.kept == 7
     assert error.lower() in outcome.error.lower()
@@ -136,9 +134,10 @@ def test_a_failed_fetch_keeps_the_last_good_offers_and_records_why(
 
 
 def test_a_partly_malformed_fetch_stores_the_good_rows_and_counts_the_rest(
-    stored: ProviderServer,
+    stored: LocalHTTPServer,
 ) -> None:
-    stored.reply(
+    reply(
+        stored,
         "/graphql",
         json=runpod_reply(
             runpod_gpu(communityPrice=1.05),
@@ -155,9 +154,9 @@ def test_a_partly_malformed_fetch_stores_the_good_rows_and_counts_the_rest(
 
 
 def test_offers_turn_stale_two_hours_after_their_fetch_and_the_page_says_so(
-    stored: ProviderServer, client: Client
+    stored: LocalHTTPServer, client: Client
 ) -> None:
-    stored.reply("/graphql", status=500, times=4)
+    reply(stored, "/graphql", status=500, times=4)
     run(stored)
     api = client.get("/api/v1/prices/?provider=runpod").json()
     assert api["count"] == 6 and not any(item["stale"] for item in api["items"])
@@ -171,13 +170,13 @@ def test_offers_turn_stale_two_hours_after_their_fetch_and_the_page_says_so(
     assert "HTTP 500" in page and "showing the 7 offers of the last good fetch" in page
 
 
-def test_each_provider_fails_alone(stored: ProviderServer) -> None:
-    stored.reply("/graphql", status=500, times=4)
-    stored.reply("/bundles/", json={"offers": [vast_offer()]})
-    stored.reply("/bundles/", json={"offers": []})
+def test_each_provider_fails_alone(stored: LocalHTTPServer) -> None:
+    reply(stored, "/graphql", status=500, times=4)
+    reply(stored, "/bundles/", json={"offers": [vast_offer()]})
+    reply(stored, "/bundles/", json={"offers": []})
     live = runpod_live(stored) | {
         "vast": lambda: vast.fetch_report(
-            base_url=stored.url + "/bundles/", timeout=0.5, sleep=lambda s: None
+            base_url=stored.url_for("/bundles/"), timeout=0.5, sleep=lambda s: None
         )
     }
     runpod_outcome, vast_outcome = refresh(["runpod", "vast"], live=live)
@@ -188,21 +187,21 @@ def test_each_provider_fails_alone(stored: ProviderServer) -> None:
     assert rtx.gpu_count == 8 and rtx.price_per_gpu_hour == Decimal("0.3462")  # 2.77 / 8
 
 
-def test_a_successful_refresh_invalidates_cached_model_page_parts(stored: ProviderServer) -> None:
+def test_a_successful_refresh_invalidates_cached_model_page_parts(stored: LocalHTTPServer) -> None:
     before = Revision.current()
-    stored.reply("/graphql", json=GOOD)
+    reply(stored, "/graphql", json=GOOD)
     run(stored)
     after = Revision.current()
     assert after[0] == before[0] and after[1] != before[1]  # prices changed, catalog did not
 
 
 def test_runs_never_overlap_and_an_expired_lock_is_taken_over(
-    provider_server: ProviderServer,
+    httpserver: LocalHTTPServer,
 ) -> None:
     holder = acquire_lock()
     assert holder is not None
     with pytest.raises(RefreshBusy):
-        refresh(["runpod"], live=runpod_live(provider_server))
+        refresh(["runpod"], live=runpod_live(httpserver))
     assert acquire_lock() is None
     release_lock(holder)
     second = acquire_lock()
@@ -220,7 +219,7 @@ def test_runs_never_overlap_and_an_expired_lock_is_taken_over(
 
 
 def test_an_admin_match_sticks_and_moves_the_offers(
-    stored: ProviderServer, admin_client: Client
+    stored: LocalHTTPServer, admin_client: Client
 ) -> None:
     mystery = GpuName.objects.get(name="NVIDIA Mystery X1")
     l40s = Hardware.objects.get(slug="l40s")
@@ -234,7 +233,7 @@ def test_an_admin_match_sticks_and_moves_the_offers(
     )  # fmt: skip
     assert response.status_code == 302
     assert Offer.objects.get(key="NVIDIA Mystery X1:secure").hardware == l40s
-    stored.reply("/graphql", json=GOOD)
+    reply(stored, "/graphql", json=GOOD)
     run(stored)  # the hourly rules do not undo a person's match
     mystery.refresh_from_db()
     assert mystery.hardware == l40s and mystery.matched_by == "admin"
@@ -242,21 +241,21 @@ def test_an_admin_match_sticks_and_moves_the_offers(
 
 
 def test_the_command_prints_a_summary_and_fails_when_a_provider_does(
-    stored: ProviderServer, settings: Any
+    stored: LocalHTTPServer, settings: Any
 ) -> None:
-    settings.RUNPOD_API_URL = stored.url + "/graphql"
-    stored.reply("/graphql", json=GOOD)
+    settings.RUNPOD_API_URL = stored.url_for("/graphql")
+    reply(stored, "/graphql", json=GOOD)
     out = StringIO()
     call_command("refresh_prices", "--provider", "runpod", stdout=out)
     assert "runpod: 7 offers, 6 matched to devices, 1 unmatched, 0 malformed rows" in out.getvalue()
     assert "fetched 7, matched 6, unmatched 1, failed 0 of 1 providers" in out.getvalue()
-    stored.reply("/graphql", status=400)  # a client error is not retried
+    reply(stored, "/graphql", status=400)  # a client error is not retried
     with pytest.raises(CommandError, match=r"runpod: FAILED .*kept 7 offers"):
         call_command("refresh_prices", "--provider", "runpod", stdout=StringIO())
 
 
 def test_the_snapshot_loads_through_the_parsers_and_never_overwrites_newer_prices(
-    stored: ProviderServer,
+    stored: LocalHTTPServer,
 ) -> None:
     out = StringIO()
     call_command("refresh_prices", "--from-snapshot", stdout=out)

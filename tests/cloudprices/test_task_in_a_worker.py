@@ -11,14 +11,11 @@ from django.core.management import call_command
 
 from cloudprices.models import FetchRun, Offer
 from config.celery import app
-from tests.cloudprices import httpserver
-from tests.cloudprices.httpserver import ProviderServer
-from tests.cloudprices.test_clients import azure_item, azure_page
+from tests.cloudprices.test_clients import azure_item, azure_page, received, reply
 from tests.cloudprices.test_refresh import GOOD
-from tests.conftest import require_service
+from tests.conftest import LocalHTTPServer, require_service
 
 pytestmark = pytest.mark.django_db(transaction=True)
-provider_server = httpserver.provider_server
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 30) -> None:
@@ -41,16 +38,16 @@ def worker(settings: Any) -> Any:
 
 
 def test_the_task_refreshes_in_a_worker_and_retries_the_provider_that_failed(
-    worker: Any, provider_server: ProviderServer, settings: Any
+    worker: Any, httpserver: LocalHTTPServer, settings: Any
 ) -> None:
     from cloudprices.tasks import refresh_prices
 
-    settings.RUNPOD_API_URL = provider_server.url + "/graphql"
-    settings.AZURE_PRICES_URL = provider_server.url + "/prices"
+    settings.RUNPOD_API_URL = httpserver.url_for("/graphql")
+    settings.AZURE_PRICES_URL = httpserver.url_for("/prices")
     settings.PRICE_REFRESH_RETRY_SECONDS = 0.5
-    provider_server.reply("/graphql", status=400)  # RunPod fails once (not retried by the client)
-    provider_server.reply("/graphql", json=GOOD)  # and answers on the task's retry
-    provider_server.reply("/prices", json=azure_page(azure_item()))
+    reply(httpserver, "/graphql", status=400)  # RunPod fails once (not retried by the client)
+    reply(httpserver, "/graphql", json=GOOD)  # and answers on the task's retry
+    reply(httpserver, "/prices", json=azure_page(azure_item()))
     refresh_prices.delay(["runpod", "azure"])
     live = FetchRun.objects.filter(from_snapshot=False)
     wait_for(lambda: live.filter(provider="runpod", ok=True).exists())
@@ -59,4 +56,4 @@ def test_the_task_refreshes_in_a_worker_and_retries_the_provider_that_failed(
     assert Offer.objects.filter(provider="runpod").count() == 7
     azure = Offer.objects.get(provider="azure")
     assert azure.hardware is not None and azure.hardware.slug == "a100-80gb-pcie"
-    assert len(provider_server.requests_to("/graphql")) == 2
+    assert [r.path for r in received(httpserver)].count("/graphql") == 2
