@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from config import safejson
+
 MAX_CHARS = 200_000
 MAX_ROWS = 200
 
@@ -380,11 +382,16 @@ def _read_json(lines: list[str], start: int) -> list[BenchRow]:
 
 
 def _decode(text: str, pos: int, decoder: json.JSONDecoder) -> tuple[object, int]:
-    """Return one JSON value decoded at pos and where it ends."""
+    """Return one JSON value decoded at pos and where it ends; a value we could not store or
+    show (NaN, NUL, a lone surrogate, deep nesting) is a ParseError like invalid JSON."""
     try:
-        return decoder.raw_decode(text, pos)
+        value, end = decoder.raw_decode(text, pos)
+        safejson.check(value)
     except json.JSONDecodeError as error:
         raise ParseError(f"invalid JSON: {error.msg}", error.lineno) from None
+    except safejson.JsonError as error:
+        raise ParseError(str(error), text.count("\n", 0, pos) + 1) from None
+    return value, end
 
 
 def _decode_array(

@@ -9,7 +9,6 @@ when set (gated repos). Each call is retried on network errors and 5xx with back
 from __future__ import annotations
 
 import datetime as dt
-import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from huggingface_hub.errors import (
 )
 
 from benchmarks.llamabench import quant_from_filename
+from config import safejson
 
 # Organisations whose GGUF conversions we cross-check file sizes against.
 QUANTIZERS = ("bartowski", "unsloth", "lmstudio-community")
@@ -131,11 +131,11 @@ def fetch_config(
             ),
             f"{repo_id} config.json",
         )
-        with open(str(path)) as f:
+        with open(str(path), "rb") as f:
             try:
-                config = json.load(f)
-            except (ValueError, RecursionError) as exc:
-                raise HubError(f"{repo_id}: config.json is not valid JSON: {exc}") from exc
+                config = safejson.loads(f.read())
+            except safejson.JsonError as exc:
+                raise HubError(f"{repo_id}: config.json: {exc}") from exc
     if not isinstance(config, dict):
         raise HubError(f"{repo_id}: config.json is not a JSON object.")
     card = info.card_data.to_dict() if info.card_data else {}

@@ -8,13 +8,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import HttpError, ValidationError
 from ninja.parser import Parser
 
 from config import safejson
+from config.errors import DATABASE_DOWN, RETRY_AFTER_SECONDS, SERVER_ERROR, database_down
 
 MAX_BODY = 256 * 1024  # bytes: a pasted config.json (at most 200,000 characters) and options
 MAX_DEPTH = 32
@@ -111,13 +111,15 @@ def server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
     logs an unhandled exception (django-ninja would hand it to Django's HTML error page)."""
     if isinstance(exc, RequestDataTooBig):
         return _too_large(request)
-    status = 503 if isinstance(exc, (OperationalError, InterfaceError)) else 500
+    status = 503 if database_down(exc) else 500
     log.error(
         "%s: %s", "Service Unavailable" if status == 503 else "Internal Server Error",
         request.path, exc_info=exc, extra={"status_code": status, "request": request},
     )  # fmt: skip
     if status == 503:
-        return error(request, "The database is unavailable; try again in a minute.", 503)
+        response = error(request, DATABASE_DOWN, 503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     if settings.DEBUG:
         return error(request, f"{type(exc).__name__}: {exc}", 500)
-    return error(request, "Internal server error; it has been logged.", 500)
+    return error(request, SERVER_ERROR, 500)

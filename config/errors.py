@@ -47,8 +47,9 @@ def bad_request_message(exception: Exception) -> str:
 
 
 def handler400(request: HttpRequest, exception: Exception) -> HttpResponse:
-    if is_api(request):
-        return api_error(bad_request_message(exception), 400)
+    if is_api(request):  # an oversized body is a 413, as inside the API's own endpoints
+        status = 413 if isinstance(exception, RequestDataTooBig) else 400
+        return api_error(bad_request_message(exception), status)
     return defaults.bad_request(request, exception)
 
 

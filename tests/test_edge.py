@@ -207,4 +207,5 @@ def test_an_unreachable_database_in_the_api_is_a_json_503(
     monkeypatch.setattr("catalog.api.Hardware.objects.all", down)
     response = client.get("/api/v1/hardware/")
     assert response.status_code == 503
+    assert response["Retry-After"] == "30"
     assert response.json()["error"] == "The database is unavailable; try again in a minute."

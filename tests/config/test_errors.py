@@ -65,10 +65,10 @@ def test_any_other_error_under_the_api_is_a_json_500(client: Client) -> None:
 
 
 @override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1000)
-def test_an_oversized_body_under_the_api_is_a_json_400(client: Client) -> None:
+def test_an_oversized_body_under_the_api_is_a_json_413(client: Client) -> None:
     body = json.dumps({"notes": "x" * 2000})
     response = client.post("/api/test/form/", body, content_type="application/json")
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert response.json() == {
         "error": "The request body is too large: at most 1000 bytes.",
         "detail": [],
