@@ -19,6 +19,8 @@ import ipaddress
 import logging
 import threading
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -58,6 +60,14 @@ def login_address(request: HttpRequest) -> str | None:
         return str(ipaddress.ip_address(address))
     except ValueError:
         return None
+
+
+def login_username(request: HttpRequest, credentials: Mapping[str, Any] | None) -> str | None:
+    """The username of a login attempt for django-axes, cut to the 150 characters a Django
+    username holds: axes stores it in a column of 255, and a longer one was a database error."""
+    source = credentials if credentials else request.POST
+    username = source.get("username")
+    return None if username is None else str(username)[:150]
 
 
 def client_network(request: HttpRequest) -> str:

@@ -130,6 +130,7 @@ AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_CLIENT_IP_CALLABLE = "config.ratelimit.login_address"
+AXES_USERNAME_CALLABLE = "config.ratelimit.login_username"
 AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
 AXES_RESET_ON_SUCCESS = True
 # Attempts during a lockout do not push its end further: the page can say when it ends.

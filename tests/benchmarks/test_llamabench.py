@@ -719,3 +719,18 @@ MD_HEADER = (
 def test_absurd_values_are_a_parse_error_not_a_crash(text: str) -> None:
     with pytest.raises(ParseError):
         parse(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[{"model_type": "\\ud800 7B", "n_prompt": 512}]', "unpaired surrogate"),
+        ('[{"model_type": "llama\\u0000", "n_prompt": 512}]', "NUL"),
+        ('[{"avg_ts": NaN}]', "finite"),
+    ],
+)
+def test_json_values_that_cannot_be_stored_or_shown_are_a_parse_error(
+    text: str, message: str
+) -> None:
+    with pytest.raises(ParseError, match=message):
+        parse(text)

@@ -81,3 +81,14 @@ def test_a_forwarded_value_that_is_no_address_does_not_break_the_login(
     response = log_in(client, "wrong", address="10.0.0.2", HTTP_X_FORWARDED_FOR="not-an-ip")
     assert response.status_code == 200
     assert AccessAttempt.objects.get().ip_address is None
+
+
+def test_a_username_longer_than_any_account_is_a_wrong_login_not_a_500(
+    client: Client, postgres: None
+) -> None:
+    response = client.post(
+        LOGIN, {"username": "x" * 5000, "password": "wrong"}, REMOTE_ADDR="203.0.113.9"
+    )
+    assert response.status_code == 200  # the form again, with its error
+    attempt = AccessAttempt.objects.get()
+    assert attempt.username == "x" * 150
