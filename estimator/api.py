@@ -12,7 +12,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema
 from ninja.errors import HttpError
-from pydantic import Field, create_model
+from pydantic import ConfigDict, Field, create_model
 
 from config import ratelimit
 from config.api import ErrorOut, api
@@ -72,6 +72,10 @@ class ModelEstimateQuery(EstimateOptions):
 
 
 class ConfigEstimate(EstimateOptions):
+    # A JSON body says what it means: true is not a context and "128" not a number (query
+    # parameters arrive as text and stay lax).
+    model_config = ConfigDict(strict=True)
+
     config: dict[str, Any] = Field(
         ...,
         min_length=1,

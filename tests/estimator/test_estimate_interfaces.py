@@ -255,3 +255,22 @@ def test_post_estimates_are_limited_per_network(client: Client, settings: object
     assert limited.status_code == 429
     assert int(limited["Retry-After"]) > 0
     assert limited.json()["error"].startswith("Too many estimates from your address: at most 2")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"ctx": True}, "ctx: Input should be a valid integer"),
+        ({"ctx": "128"}, "ctx: Input should be a valid integer"),
+        ({"fa": 1}, "fa: Input should be a valid boolean"),
+        ({"users": 2.0}, "users: Input should be a valid integer"),
+    ],
+)
+def test_a_json_body_takes_json_types_only(
+    client: Client, options: dict[str, object], message: str
+) -> None:
+    body = json.dumps({"config": LLAMA_31_8B, **options})
+    response = client.post("/api/v1/estimate", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"] == message
