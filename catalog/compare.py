@@ -1,6 +1,6 @@
 """Side-by-side comparison of a few models: specs, memory at common settings, speed on one
 device. Every figure comes from the catalog (with its source on the model page) or the
-estimator."""
+estimator. Rendered once per catalog revision and comparison."""
 
 from __future__ import annotations
 
@@ -8,8 +8,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django import forms
+from django.template.loader import render_to_string
+
+from catalog import parts
+from catalog.forms import LenientForm
 from catalog.models import Model
-from catalog.snapshot import DEFAULT_GPU, Snapshot
+from catalog.snapshot import DEFAULT_GPU, Snapshot, device_groups
 from estimator.estimate import max_contexts
 from estimator.fit import fit
 from estimator.memory import MemoryOptions, estimate_memory, inventory
@@ -29,35 +34,88 @@ class Choice:
     notes: list[str]
 
 
-def parse(params_: Mapping[str, str], known: Sequence[str], gpus: Sequence[str]) -> Choice:
-    """The models, device and context asked for; unknown or surplus values are reported."""
-    notes: list[str] = []
+class CompareForm(LenientForm):
+    """The comparison's query string: models (comma-separated, checked against the catalog by
+    `parse`), a model to add, the device and the context. Device choices are set on a subclass
+    per catalog (`compare_form`)."""
+
+    models = forms.CharField(label="Models", required=False, initial="")
+    add = forms.CharField(label="Add a model", required=False, initial="")
+    gpu = forms.ChoiceField(label="Device", choices=[], initial=DEFAULT_GPU)
+    ctx = forms.TypedChoiceField(
+        label="Context", coerce=int, choices=[(c, tokens(c)) for c in CONTEXTS],
+        initial=DEFAULT_CTX,
+    )  # fmt: skip
+
+
+def compare_form(snap: Snapshot) -> type[CompareForm]:
+    """The form with the catalog's devices to choose from, made once per catalog revision (a
+    lenient form's fields are shared: choices are set on a subclass)."""
+
+    def make() -> type[CompareForm]:
+        choices = [(d.slug, d.name) for d in snap.devices]
+        gpu = forms.ChoiceField(label="Device", choices=choices, initial=DEFAULT_GPU)
+        return type("CatalogCompareForm", (CompareForm,), {"gpu": gpu})
+
+    return snap.remember("compare-form", make)
+
+
+def parse(params_: Mapping[str, str], snap: Snapshot) -> Choice:
+    """The models, device and context asked for; unknown or surplus values are noted."""
+    form = compare_form(snap)(params_)
+    values = form.read()
     slugs: list[str] = []
-    raw = [s.strip() for s in str(params_.get("models", "")).split(",") if s.strip()]
-    if add := str(params_.get("add", "")).strip():
-        raw.append(add)
+    raw = [s.strip() for s in values["models"].split(",") if s.strip()]
+    if values["add"]:
+        raw.append(values["add"])
     for slug in raw:
         if slug in slugs:
             continue
-        if slug not in known:
-            notes.append(f"No model {slug[:60]!r} in our catalog; left out.")
+        if slug not in snap.models:
+            form.notes.append(f"No model {slug[:60]!r} in our catalog; left out.")
         elif len(slugs) == MAX_MODELS:
-            notes.append(f"At most {MAX_MODELS} models side by side; {slug} left out.")
+            form.notes.append(f"At most {MAX_MODELS} models side by side; {slug} left out.")
         else:
             slugs.append(slug)
-    gpu = str(params_.get("gpu") or DEFAULT_GPU)
-    if gpu not in gpus:
-        notes.append(f"No device {gpu[:60]!r}; using the default.")
-        gpu = DEFAULT_GPU
-    try:
-        ctx = int(params_.get("ctx") or DEFAULT_CTX)
-    except ValueError:
-        notes.append("The context must be a number; using 8K.")
-        ctx = DEFAULT_CTX
-    if ctx not in CONTEXTS:
-        notes.append(f"Context is one of {', '.join(tokens(c) for c in CONTEXTS)}; using 8K.")
-        ctx = DEFAULT_CTX
-    return Choice(slugs, gpu, ctx, notes)
+    return Choice(slugs, values["gpu"], values["ctx"], form.notes)
+
+
+def names(snap: Snapshot) -> dict[str, str]:
+    """Every model's name by slug, in name order (read once per catalog revision)."""
+    return snap.remember(
+        "model-names", lambda: dict(Model.objects.order_by("name").values_list("slug", "name"))
+    )
+
+
+def content(choice: Choice, snap: Snapshot) -> str:
+    """The comparison: once per catalog revision and choice (not kept when the choice needed
+    corrections)."""
+    key = None if choice.notes else parts.key("compare", snap.revision, query(choice))
+    return parts.cached(key, lambda: _render(choice, snap))
+
+
+def _render(choice: Choice, snap: Snapshot) -> str:
+    found = {
+        m.slug: m
+        for m in Model.objects.with_listing()
+        .prefetch_related("scores")
+        .filter(slug__in=choice.slugs)
+    }
+    models = [found[s] for s in choice.slugs]
+    shown = columns(models, choice, snap)
+    for column in shown:
+        others = [s for s in choice.slugs if s != column["model"].slug]
+        column["remove"] = query(choice, models=others)
+    context = {
+        "choice": choice,
+        "columns": shown,
+        "quants": QUANTS,
+        "contexts": [(c, tokens(c)) for c in CONTEXTS],
+        "devices": device_groups(snap),
+        "all_models": names(snap).items(),
+        "scores": scores(models),
+    }
+    return render_to_string("catalog/compare.html#content", context)
 
 
 def columns(models: Sequence[Model], choice: Choice, snap: Snapshot) -> list[dict[str, Any]]:

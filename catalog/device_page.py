@@ -1,19 +1,29 @@
 """What runs on one device: per model the most precise quant that fits (with headroom when any
-does) at a chosen context,
-its memory, decode speed and grade; for 1, 2, 4 or 8 of the device and, on Apple chips, each
-memory configuration. Computed once per catalog revision and settings, then cached."""
+does) at a chosen context, its memory, decode speed and grade; for 1, 2, 4 or 8 of the device
+and, on Apple chips, each memory configuration. Computed once per catalog revision and settings,
+then cached; the section is rendered once per settings (`runs_content`), the rentals once per
+prices revision (`rent_content`)."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
+from urllib.parse import urlencode
 
+from django import forms
 from django.core.cache import cache
+from django.template.loader import render_to_string
+from django.utils import timezone
 
+from catalog import parts
+from catalog.forms import LenientForm
 from catalog.models import Hardware, Model
 from catalog.snapshot import Snapshot, class_of
+from cloudprices.queries import offers_of
+from estimator import units
 from estimator.devices import from_hardware
 from estimator.fit import fit
 from estimator.memory import MemoryOptions, estimate_memory, inventory, with_file_type
@@ -37,6 +47,10 @@ class Settings:
     q: str
     notes: tuple[str, ...]
 
+    @property
+    def memory_gib(self) -> int:
+        return self.memory >> 30
+
     def query(self, **changes: Any) -> str:
         values = {
             "ctx": self.ctx,
@@ -46,42 +60,92 @@ class Settings:
             "sort": self.sort,
             "q": self.q,
         } | changes
-        return "&".join(f"{k}={v}" for k, v in values.items() if v not in ("", None))
+        return urlencode({k: v for k, v in values.items() if v not in ("", None)})
 
 
 def memory_options(hw: Hardware) -> list[int]:
     return sorted(set(hw.memory_options_bytes or []) | {hw.memory_bytes})
 
 
-def parse(params_: Mapping[str, str], hw: Hardware) -> Settings:
-    """The page's settings from its query string; bad values are reported and replaced."""
-    notes: list[str] = []
+class SettingsForm(LenientForm):
+    """The hardware page's settings; the device counts and memory sizes a device offers are
+    set on a subclass per device (`settings_form`)."""
 
-    def number(name: str, default: int, allowed: tuple[int, ...], label: str) -> int:
-        raw = params_.get(name)
-        if raw in (None, ""):
-            return default
-        try:
-            value = int(str(raw))
-        except ValueError:
-            value = -1
-        if value not in allowed:
-            notes.append(f"{label} is one of {', '.join(map(str, allowed))}; using {default}.")
-            return default
-        return value
+    ctx = forms.TypedChoiceField(
+        label="Context", coerce=int, choices=[(c, tokens(c)) for c in CONTEXTS], initial=8192
+    )
+    count = forms.TypedChoiceField(label="Devices", coerce=int, choices=[], initial=1)
+    mem = forms.TypedChoiceField(label="Memory", coerce=int, choices=[])
+    sort = forms.ChoiceField(label="Sort", choices=list(SORTS.items()), initial="speed")
+    q = forms.CharField(label="Model", max_length=60, required=False, initial="")
+    all = forms.BooleanField(label="Also what does not fit", required=False, initial=False)
 
-    ctx = number("ctx", 8192, CONTEXTS, "Context")
-    count = number("count", 1, COUNTS if hw.kind == "gpu" else (1,), "The number of devices")
-    options = tuple(m >> 30 for m in memory_options(hw))
-    mem = number("mem", hw.memory_bytes >> 30, options, "Memory (GiB)") << 30
-    sort = str(params_.get("sort") or "speed")
-    if sort not in SORTS:
-        notes.append(f"Sort is one of {', '.join(SORTS)}; sorting by speed.")
-        sort = "speed"
-    return Settings(
-        ctx, count, mem, params_.get("all") != "1", sort, str(params_.get("q", ""))[:60].strip(),
-        tuple(notes),
+    def settings(self) -> Settings:
+        values = self.read()
+        return Settings(
+            values["ctx"], values["count"], values["mem"] << 30, not values["all"],
+            values["sort"], values["q"], tuple(self.notes),
+        )  # fmt: skip
+
+
+@lru_cache(maxsize=256)
+def settings_form(kind: str, memories: tuple[int, ...], memory: int) -> type[SettingsForm]:
+    """The settings form of a device of this kind with these memory sizes (GiB; `memory` the
+    catalog's): a lenient form's fields are shared, so they are set on a subclass."""
+    counts = COUNTS if kind == "gpu" else (1,)
+    return type(
+        "DeviceSettingsForm",
+        (SettingsForm,),
+        {
+            "count": forms.TypedChoiceField(
+                label="Devices", coerce=int, choices=[(n, str(n)) for n in counts], initial=1
+            ),
+            "mem": forms.TypedChoiceField(
+                label="Memory", coerce=int, choices=[(m, f"{m} GiB") for m in memories],
+                initial=memory,
+            ),
+        },
     )  # fmt: skip
+
+
+def parse(params_: Mapping[str, str], hw: Hardware) -> tuple[Settings, SettingsForm]:
+    """The page's settings from its query string (bad values are noted and replaced), and the
+    form that read them (its fields are the page's controls)."""
+    memories = tuple(m >> 30 for m in memory_options(hw))
+    form = settings_form(hw.kind, memories, hw.memory_bytes >> 30)(params_)
+    return form.settings(), form
+
+
+def runs_content(hw: Hardware, settings: Settings, form: SettingsForm, snap: Snapshot) -> str:
+    """The "what runs on it" section: once per catalog revision, device and settings (not kept
+    when the settings needed corrections)."""
+    key = None if settings.notes else parts.key("device-runs", snap.revision, hw.slug,
+                                                 settings.query())  # fmt: skip
+
+    def render() -> str:
+        shown = rows(hw, settings, snap)
+        context = {
+            "device": hw,
+            "settings": settings,
+            "fields": form.fields,
+            "rows": shown,
+            "fitting": sum(r["fits"] for r in shown),
+        }
+        return render_to_string("catalog/hardware_detail.html#runs", context)
+
+    return parts.cached(key, render)
+
+
+def rent_content(hw: Hardware, prices: str) -> str:
+    """The device's cheapest rentals: once per prices revision and minute (an offer's age
+    shows as stale after two hours)."""
+    now = timezone.now()
+
+    def render() -> str:
+        context = {"offers": offers_of(hw), "now": now}
+        return render_to_string("catalog/hardware_detail.html#rent", context)
+
+    return parts.cached(parts.key("device-rent", prices, hw.slug, f"{now:%Y-%m-%d %H:%M}"), render)
 
 
 def rows(hw: Hardware, settings: Settings, snap: Snapshot) -> list[dict[str, Any]]:
@@ -157,7 +221,7 @@ def _compute(hw: Hardware, settings: Settings, snap: Snapshot) -> list[dict[str,
                 "grade": f.grade,
                 "reason": f.reason,
                 "tps_value": f.decode_tokens_per_s,
-                "tps": f"{f.decode_tokens_per_s:.0f}" if f.decode_tokens_per_s else "—",
+                "tps": units.tps(f.decode_tokens_per_s or None),
                 "fits": f.status in ("fits", "tight"),
                 "query": f"quant={quant}&ctx={ctx}&gpu={hw.slug}&gpu_count={settings.count}",
             }

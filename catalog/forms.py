@@ -7,14 +7,16 @@ the default, and each correction is written to `notes`, which the page shows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.forms import DeclarativeFieldsMetaclass
-
-from catalog.models import Provider
+from django.http import QueryDict
 
 
 class SharedFields(dict[str, forms.Field]):
@@ -59,26 +61,56 @@ class LenientForm(forms.Form, metaclass=LenientFormMetaclass):
 
     def _correct(self, field: forms.Field, raw: str, default: Any) -> Any:
         label = field.label
-        if isinstance(field, forms.IntegerField):
-            try:
-                value = int(float(raw))
-            except (ValueError, OverflowError):
-                self.notes.append(f"{label} must be a number; using {default}.")
-                return default
-            low, high = field.min_value, field.max_value
-            clamped = min(max(value, low), high)  # type: ignore[type-var]
-            if clamped == value:  # written as 1e3 or 8192.0: a number, in range
-                return value
-            self.notes.append(
-                f"{label} {value} is out of range ({low} to {high}); using {clamped}."
-            )
-            return clamped
+        if isinstance(field, forms.IntegerField):  # FloatField and DecimalField are ones too
+            return self._number(field, raw, default)
         if isinstance(field, forms.ChoiceField):
             lowered = {str(k).lower(): k for k, _ in field.choices}  # type: ignore[misc]
             if raw.lower() in lowered:
-                return lowered[raw.lower()]
+                return field.clean(lowered[raw.lower()])
+            shown = dict((str(k), v) for k, v in field.choices).get(  # type: ignore[misc]
+                "" if default is None else str(default), default
+            )
+            self.notes.append(f"{label} {raw[:40]!r} is not one of the options; using {shown}.")
+            return default
+        most = getattr(field, "max_length", None)
+        if isinstance(field, forms.CharField) and most is not None and len(raw) > most:
+            self.notes.append(f"{label} is longer than {most} characters; using the first {most}.")
+            return field.clean(raw[:most])
         self.notes.append(f"{label} {raw[:40]!r} is not one of the options; using {default}.")
         return default
+
+    def _number(self, field: forms.IntegerField, raw: str, default: Any) -> Any:
+        """A number written another way (1e3, 8192.0) as the field's type, clamped into its
+        range; the default when it is not a finite number."""
+        label = field.label
+        try:
+            number = float(raw)
+            if isinstance(field, forms.DecimalField):
+                places = Decimal(1).scaleb(-(field.decimal_places or 0))
+                value: Any = Decimal(raw.strip()).quantize(places)
+            elif isinstance(field, forms.FloatField):
+                if not math.isfinite(number):
+                    raise ValueError(raw)
+                value = number
+            else:
+                value = int(number)
+        except (ValueError, OverflowError, ArithmeticError):
+            if default is None:
+                self.notes.append(f"{label} must be a number; ignored.")
+            else:
+                self.notes.append(f"{label} must be a number; using {default}.")
+            return default
+        low = value if field.min_value is None else field.min_value
+        high = value if field.max_value is None else field.max_value
+        clamped = min(max(value, low), high)
+        if clamped == value:  # in range: an integer written as 1e3, a price with more places
+            return value
+        self.notes.append(
+            f"{label} {value:g} is out of range ({low} to {high}); using {clamped}."
+            if isinstance(value, float)
+            else f"{label} {value} is out of range ({low} to {high}); using {clamped}."
+        )
+        return clamped
 
 
 SORTS = {
@@ -91,10 +123,11 @@ SORTS = {
 CONTEXT_STOPS = [4096, 8192, 32768, 131072, 262144, 1_000_000]
 
 
-class BrowseForm(forms.Form):
-    """The browse page's filters; every value arrives in the query string and is bounded."""
+class BrowseForm(LenientForm):
+    """The browse page's filters (`Model.objects.browse` applies them); provider choices come
+    from the catalog (`browse_form`)."""
 
-    q = forms.CharField(required=False, max_length=100, label="Search")
+    q = forms.CharField(required=False, max_length=100, label="Search", initial="")
     params_min = forms.FloatField(
         required=False, min_value=0, max_value=10000, label="Min params (B)"
     )
@@ -105,6 +138,7 @@ class BrowseForm(forms.Form):
         required=False,
         choices=[("", "Any input"), ("image", "Images"), ("audio", "Audio"), ("video", "Video")],
         label="Input",
+        initial="",
     )
     license = forms.ChoiceField(
         required=False,
@@ -113,8 +147,10 @@ class BrowseForm(forms.Form):
             ("commercial", "Commercial use"),
             ("noncommercial", "Non-commercial"),
         ],
+        label="License",
+        initial="",
     )
-    provider = forms.ChoiceField(required=False, choices=[])
+    provider = forms.ChoiceField(required=False, choices=[], label="Provider", initial="")
     context_min = forms.TypedChoiceField(
         required=False,
         coerce=int,
@@ -123,17 +159,38 @@ class BrowseForm(forms.Form):
         + [(str(c), f"≥ {c // 1024}K" if c % 1024 == 0 else f"≥ {c:,}") for c in CONTEXT_STOPS],
         label="Context",
     )
-    sort = forms.ChoiceField(required=False, choices=list(SORTS.items()))
+    sort = forms.ChoiceField(
+        required=False, choices=list(SORTS.items()), label="Sort", initial="-release_date"
+    )
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["provider"].choices = [("", "Any provider")] + [
-            (p.slug, p.name) for p in Provider.objects.order_by("name")
-        ]
-
-    def clean(self) -> dict[str, object]:
-        data = super().clean() or {}
-        low, high = data.get("params_min"), data.get("params_max")
+    def read(self) -> dict[str, Any]:
+        values = super().read()
+        low, high = values["params_min"], values["params_max"]
         if low is not None and high is not None and low > high:
-            self.add_error("params_max", "Max params must not be below min params.")
-        return data
+            self.notes.append(f"Max params (B) {high:g} is below min params ({low:g}); ignored.")
+            values["params_max"] = None
+        return values
+
+    @classmethod
+    def query(cls, values: Mapping[str, Any]) -> str:
+        """The query string of these filters: only the values that are not the default."""
+        shown = {
+            name: f"{value:g}" if isinstance(value, float) else str(value)
+            for name, value in values.items()
+            if value not in (None, "") and value != cls.base_fields[name].initial
+        }
+        return urlencode(shown)
+
+    @classmethod
+    def showing(cls, values: Mapping[str, Any]) -> BrowseForm:
+        """A form bound to these (corrected) values, for the page to show."""
+        return cls(QueryDict(cls.query(values)))
+
+
+def browse_form(providers: Sequence[tuple[str, str]]) -> type[BrowseForm]:
+    """The browse form with these (slug, name) providers to choose from (set on a subclass:
+    a lenient form's fields are shared, see SharedFields)."""
+    provider = forms.ChoiceField(
+        required=False, choices=[("", "Any provider"), *providers], label="Provider", initial=""
+    )
+    return type("CatalogBrowseForm", (BrowseForm,), {"provider": provider})

@@ -1,17 +1,25 @@
 """A provider's or family's line-up: figures, leaderboards of published scores, benchmark
-coverage, a release timeline and which size fits which GPU."""
+coverage, a release timeline and which size fits which GPU.
+
+Both pages are a function of the catalog alone: their content is rendered once per catalog
+revision (`provider_content`, `family_content`) and the page around it per request.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
-from html import escape
+from dataclasses import dataclass
 from typing import Any
 
-from django.utils.safestring import SafeString, mark_safe
+from django.db.models import Count, Max, Min
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString
 
-from catalog.models import Model, Score
+from catalog import parts
+from catalog.charts import Scale
+from catalog.models import Family, Model, Provider, Score
 from catalog.snapshot import Snapshot
 from estimator.fit import fit
 from estimator.memory import MemoryOptions, estimate_memory, inventory
@@ -22,6 +30,86 @@ FIT_DEVICES = ("rtx-4060", "rtx-3060-12gb", "rtx-4080", "rtx-4090", "apple-m4-ma
                "rtx-a6000", "h100-sxm")  # fmt: skip
 FIT_QUANT = "Q4_K_M"
 FIT_CTX = 8192
+
+
+@dataclass(frozen=True)
+class Heading:
+    """What a provider's or family's title and description name."""
+
+    name: str
+    count: int
+    smallest: str
+    largest: str
+    provider: str = ""  # a family's provider
+
+
+def headings(snap: Snapshot) -> dict[tuple[str, str], Heading]:
+    """("provider" or "family", slug) -> its heading, for every provider and family: read once
+    per catalog revision, so a page served from its cached content makes no query (and an
+    unknown slug is a 404 without one)."""
+    return snap.remember("lineup-headings", _headings)
+
+
+def _headings() -> dict[tuple[str, str], Heading]:
+    sizes = {"n": Count("models"), "low": Min("models__params_total")}
+    sizes["high"] = Max("models__params_total")
+    fields = ("slug", "name", "n", "low", "high")
+    providers = Provider.objects.annotate(**sizes).values_list(*fields)
+    families = Family.objects.annotate(**sizes).values_list(*fields, "provider__name")
+    out = {}
+    for kind, rows in (("provider", providers), ("family", families)):
+        for slug, name, n, low, high, *provider in rows:
+            smallest, largest = (params(low), params(high)) if n else ("", "")
+            out[(kind, slug)] = Heading(name, n, smallest, largest, *provider)
+    return out
+
+
+def provider_content(snap: Snapshot, slug: str) -> SafeString:
+    """The provider page's content, rendered once per catalog revision."""
+    return parts.cached(parts.key("provider", snap.revision, slug), lambda: _provider(slug))
+
+
+def _provider(slug: str) -> str:
+    provider = Provider.objects.get(slug=slug)
+    models = list(
+        provider.models.with_listing()
+        .prefetch_related("scores__model")
+        .order_by("-release_date", "name")
+    )
+    context = {
+        "provider": provider,
+        "models": models,
+        "families": provider.families.all(),
+        "stats": stats(models),
+        "boards": leaderboards(models),
+        "coverage": coverage(models),
+        "timeline": timeline(models),
+    }
+    return render_to_string("catalog/provider_detail.html#content", context)
+
+
+def family_content(snap: Snapshot, slug: str) -> SafeString:
+    """The family page's content, rendered once per catalog revision and calibration (its
+    speeds take the community's factors)."""
+    return parts.cached(parts.key("family", snap.revision, slug), lambda: _family(snap, slug))
+
+
+def _family(snap: Snapshot, slug: str) -> str:
+    family = Family.objects.select_related("provider").get(slug=slug)
+    models = list(
+        family.models.with_listing()
+        .prefetch_related("scores__model")
+        .order_by("params_total", "name")
+    )
+    context = {
+        "family": family,
+        "models": models,
+        "stats": stats(models),
+        "boards": leaderboards(models),
+        "timeline": timeline(models),
+        "fits": size_fit(models, snap),
+    }
+    return render_to_string("catalog/family_detail.html#content", context)
 
 
 def stats(models: Sequence[Model]) -> dict[str, Any]:
@@ -86,46 +174,44 @@ def coverage(models: Sequence[Model]) -> dict[str, Any]:
     return {"labels": [f"{b} ({s})" if s else b for b, s in labels], "rows": grid}
 
 
-def timeline(models: Sequence[Model]) -> SafeString:
-    """An SVG of release dates: one dot per model, labelled, on a time axis."""
+def timeline(models: Sequence[Model]) -> dict[str, Any] | None:
+    """Where the release timeline (templates/catalog/charts/timeline.html) puts each model: one
+    dot per dated model, a row each, on a time axis with year and half-year ticks (quarters
+    under two years); None when no model has a release date."""
     dated = sorted((m for m in models if m.release_date), key=lambda m: m.release_date)  # type: ignore[arg-type,return-value]
     if not dated:
-        return mark_safe("")
+        return None
     first: dt.date = dated[0].release_date  # type: ignore[assignment]
     last: dt.date = dated[-1].release_date  # type: ignore[assignment]
     span = max((last - first).days, 30)
-    width, pad, row = 760, 24, 16
+    width, pad, row, labels = 760, 24, 16, 200
     height = pad * 2 + row * len(dated) + 14
-
-    def x(day: dt.date) -> float:
-        return pad + (width - 2 * pad - 200) * (day - first).days / span
-
-    parts = [
-        f'<svg class="chart timeline" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="Release timeline, {first:%Y-%m} to {last:%Y-%m}">',
-        f'<line class="axis" x1="{pad}" x2="{width - pad - 200}" y1="{height - pad}" '
-        f'y2="{height - pad}"/>',
-    ]
+    x = Scale(0, span, pad, width - pad - labels)
+    ticks = []
     for year in range(first.year, last.year + 1):
         for month, label in ((1, str(year)), (4, "Apr"), (7, "Jul"), (10, "Oct")):
             tick = dt.date(year, month, 1)
             if first <= tick <= last and (month in (1, 7) or span < 730):
-                parts.append(
-                    f'<text class="tick" x="{x(tick):.1f}" y="{height - pad + 12}">{label}</text>'
-                )
+                ticks.append({"x": f"{x((tick - first).days):.1f}", "label": label})
+    points = []
     for i, m in enumerate(dated):
-        cx, cy = x(m.release_date), pad + i * row  # type: ignore[arg-type]
-        parts.append(
-            f'<a href="{escape(m.get_absolute_url())}"><circle class="point" cx="{cx:.1f}" '
-            f'cy="{cy}" r="4"><title>{escape(m.name)}: {m.release_date}</title></circle>'
-            f'<text class="point-label" x="{cx + 8:.1f}" y="{cy + 4}">{escape(m.name)} '
-            f"({params(m.params_total)})</text></a>"
+        cx, cy = x((m.release_date - first).days), pad + i * row  # type: ignore[operator]
+        points.append(
+            {"model": m, "x": f"{cx:.1f}", "y": cy, "label_x": f"{cx + 8:.1f}", "label_y": cy + 4}
         )
-    parts.append(
-        f'<text class="chart-title" x="{pad}" y="{pad - 8}">{first:%Y-%m-%d} to '
-        f"{last:%Y-%m-%d}</text></svg>"
-    )
-    return mark_safe("".join(parts))
+    return {
+        "width": width,
+        "height": height,
+        "pad": pad,
+        "axis_end": width - pad - labels,
+        "axis_y": height - pad,
+        "tick_y": height - pad + 12,
+        "title_y": pad - 8,
+        "first": first,
+        "last": last,
+        "ticks": ticks,
+        "points": points,
+    }
 
 
 def size_fit(models: Sequence[Model], snap: Snapshot) -> dict[str, Any]:
@@ -140,9 +226,7 @@ def size_fit(models: Sequence[Model], snap: Snapshot) -> dict[str, Any]:
         cells = []
         for hw in devices:
             f = fit(inv, est, snap.single[hw.slug])
-            tps = f.decode_tokens_per_s
-            speed = "" if not tps else f"{tps:.0f}" if tps >= 10 else f"{tps:.1f}"
-            cells.append({"grade": f.grade, "reason": f.reason, "tps": speed})
+            cells.append({"grade": f.grade, "reason": f.reason, "tps": f.decode_tokens_per_s})
         rows.append(
             {
                 "model": m,

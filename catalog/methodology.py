@@ -7,6 +7,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from django.template.loader import render_to_string
+
 from benchmarks import calibration, plausibility
 from estimator import estimate, fit, throughput
 from estimator.memory import MemoryOptions, estimate_memory
@@ -20,6 +22,14 @@ def _diff(ours: float, real: float) -> str:
     if real == 0:
         return "0 %" if ours == 0 else "—"
     return f"{100 * (ours / real - 1):+.1f} %"
+
+
+@lru_cache(maxsize=1)
+def content() -> str:
+    """The page's content, rendered once per process: like its figures, it changes only with
+    the code (so it is not kept in the shared cache, which outlives a deploy)."""
+    data = figures()
+    return render_to_string("catalog/methodology.html#content", {**data, "c": data["constants"]})
 
 
 @lru_cache(maxsize=1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Any, NamedTuple
 
@@ -81,6 +82,26 @@ class ModelQuerySet(models.QuerySet["Model"]):
         return self.select_related("provider", "family").prefetch_related(
             "input_modalities", "output_modalities"
         )
+
+    def browse(self, filters: Mapping[str, Any]) -> ModelQuerySet:
+        """The browse page's list: models passing its filters (catalog.forms.BrowseForm's
+        values; None or "" is no filter), in its sort order."""
+        qs = self.with_listing()
+        if text := filters.get("q"):
+            qs = qs.search(text)
+        if (low := filters.get("params_min")) is not None:
+            qs = qs.filter(params_total__gte=int(low * 1e9))
+        if (high := filters.get("params_max")) is not None:
+            qs = qs.filter(params_total__lte=int(high * 1e9))
+        if modality := filters.get("modality"):
+            qs = qs.filter(input_modalities__code=modality)
+        if terms := filters.get("license"):
+            qs = qs.filter(commercial_use=terms == "commercial")
+        if provider := filters.get("provider"):
+            qs = qs.filter(provider__slug=provider)
+        if context_min := filters.get("context_min"):
+            qs = qs.filter(context_length__gte=context_min)
+        return qs.order_by(filters.get("sort") or "-release_date", "name")
 
 
 class Model(models.Model):

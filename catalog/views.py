@@ -3,145 +3,134 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
 from benchmarks import community
-from catalog import compare, device_page, estimate, hub, lineup
-from catalog.forms import SORTS, BrowseForm
+from catalog import compare, device_page, estimate, hub, lineup, parts
+from catalog.forms import BrowseForm, browse_form
 from catalog.loader import HF_ID_RE
-from catalog.methodology import figures as methodology_figures
-from catalog.models import Family, Hardware, Model, Provider
-from catalog.snapshot import device_groups, snapshot
-from cloudprices.queries import offers_of as rentals_of
+from catalog.methodology import content as methodology_content
+from catalog.models import Hardware, Model, Provider
+from catalog.snapshot import Snapshot, device_groups, snapshot
 from config import ratelimit
 from estimator.units import tokens
 
 PAGE_SIZE = 24
 
+# Every page is its content, rendered once per revision (catalog, prices or community runs) and
+# page state and kept as a part (catalog.parts), inside a page rendered per request: the page
+# carries the visitor's CSRF token, so it is never cached whole.
+
 
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
-    form = BrowseForm(request.GET or None)
-    models = Model.objects.with_listing()
-    data: dict[str, object] = {}
-    if form.is_bound:
-        form.is_valid()  # invalid fields are reported on the page and left out of cleaned_data
-        data = form.cleaned_data
-    if text := str(data.get("q") or ""):
-        models = models.search(text)
-    if (low := data.get("params_min")) is not None:
-        models = models.filter(params_total__gte=int(low * 1e9))
-    if (high := data.get("params_max")) is not None:
-        models = models.filter(params_total__lte=int(high * 1e9))
-    if modality := data.get("modality"):
-        models = models.filter(input_modalities__code=modality)
-    if data.get("license") == "commercial":
-        models = models.filter(commercial_use=True)
-    elif data.get("license") == "noncommercial":
-        models = models.filter(commercial_use=False)
-    if provider := data.get("provider"):
-        models = models.filter(provider__slug=provider)
-    if context_min := data.get("context_min"):
-        models = models.filter(context_length__gte=context_min)
-    sort = data.get("sort") or "-release_date"
-    models = models.order_by(sort, "name") if sort in SORTS else models
-    page = Paginator(models, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(
-        request,
-        "catalog/index.html",
-        {"form": form, "page": page, "query": query.urlencode(), "total": Model.objects.count()},
+    """Browse and search: the filters are read leniently (corrections are noted on the page)."""
+    snap, _ = snapshot()
+    form = _browse_form(snap)(request.GET)
+    filters = form.read()
+    query = form.query(filters)
+    raw_page = request.GET.get("page", "")
+    number = int(raw_page) if raw_page.isdigit() and len(raw_page) < 7 else 1
+    key = None if form.notes else parts.key("browse", snap.revision, query, number)
+
+    def render_list() -> str:
+        page = Paginator(Model.objects.browse(filters), PAGE_SIZE).get_page(number)
+        context = {
+            "form": form.showing(filters),
+            "notes": form.notes,
+            "page": page,
+            "query": query,
+            "total": len(snap.models),
+        }
+        return render_to_string("catalog/index.html#content", context)
+
+    return render(request, "catalog/index.html", {"content_html": parts.cached(key, render_list)})
+
+
+def _browse_form(snap: Snapshot) -> type[BrowseForm]:
+    """The browse form with the catalog's providers, made once per catalog revision."""
+    return snap.remember(
+        "browse-form",
+        lambda: browse_form(list(Provider.objects.order_by("name").values_list("slug", "name"))),
     )
 
 
 @require_GET
 def provider_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """A provider's line-up: figures, leaderboards, benchmark coverage, release timeline."""
-    provider = get_object_or_404(Provider, slug=slug)
-    models = list(
-        provider.models.with_listing()
-        .prefetch_related("scores__model")
-        .order_by("-release_date", "name")
-    )
-    context = {
-        "provider": provider,
-        "models": models,
-        "families": provider.families.all(),
-        "stats": lineup.stats(models),
-        "boards": lineup.leaderboards(models),
-        "coverage": lineup.coverage(models),
-        "timeline": lineup.timeline(models),
-    }
+    snap, _ = snapshot()
+    heading = lineup.headings(snap).get(("provider", slug))
+    if heading is None:
+        raise Http404(f"No provider {slug!r} in the catalog.")
+    context = {"heading": heading, "content_html": lineup.provider_content(snap, slug)}
     return render(request, "catalog/provider_detail.html", context)
 
 
 @require_GET
 def family_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """A family: its sizes, leaderboards, timeline and which size fits which GPU."""
-    family = get_object_or_404(Family.objects.select_related("provider"), slug=slug)
-    models = list(
-        family.models.with_listing()
-        .prefetch_related("scores__model")
-        .order_by("params_total", "name")
-    )
     snap, _ = snapshot()
+    heading = lineup.headings(snap).get(("family", slug))
+    if heading is None:
+        raise Http404(f"No family {slug!r} in the catalog.")
     context = {
-        "family": family,
-        "models": models,
-        "stats": lineup.stats(models),
-        "boards": lineup.leaderboards(models),
-        "timeline": lineup.timeline(models),
-        "fits": lineup.size_fit(models, snap),
+        "heading": heading,
+        "fit_quant": lineup.FIT_QUANT,
+        "content_html": lineup.family_content(snap, slug),
     }
     return render(request, "catalog/family_detail.html", context)
 
 
 @require_GET
 def hardware_list(request: HttpRequest) -> HttpResponse:
-    segments = []
-    devices = list(Hardware.objects.all())
-    for value, label in Hardware.Segment.choices:
-        members = [d for d in devices if d.segment == value]
-        if members:
-            segments.append((label, members))
     snap, _ = snapshot()
-    context = {
-        "segments": segments,
-        "groups": device_groups(snap),
-        "missing": request.GET.get("missing") == "1",
-        "contexts": [(c, tokens(c)) for c in device_page.CONTEXTS],
-    }
-    return render(request, "catalog/hardware_list.html", context)
+    missing = request.GET.get("missing") == "1"
+
+    def render_list() -> str:
+        labels = dict(Hardware.Segment.choices)
+        segments = [
+            (labels[value], [d for d in snap.devices if d.segment == value])
+            for value in labels
+            if any(d.segment == value for d in snap.devices)
+        ]
+        context = {
+            "segments": segments,
+            "groups": device_groups(snap),
+            "missing": missing,
+            "contexts": [(c, tokens(c)) for c in device_page.CONTEXTS],
+        }
+        return render_to_string("catalog/hardware_list.html#content", context)
+
+    content = parts.cached(parts.key("hardware-list", snap.revision, missing), render_list)
+    return render(request, "catalog/hardware_list.html", {"content_html": content})
 
 
 @require_GET
 @vary_on_headers("HX-Request", "HX-Target")
 def hardware_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """A device's facts, everything that runs on it, its rental prices and community results."""
-    snap, _ = snapshot()
+    snap, prices = snapshot()
     device = snap.by_slug.get(slug)
     if device is None:
         raise Http404(f"No device {slug!r} in the catalog.")
-    section = community.section(request.GET, hardware=device)
+    section = community.section(
+        request.GET,
+        hardware=device,
+        catalog=snap.revision.partition(".")[0],
+        calib=snap.calibration,
+    )
     if request.htmx and request.htmx.target == "community":
         return HttpResponse(section)
-    chosen = device_page.parse(request.GET, device)
-    rows = device_page.rows(device, chosen, snap)
+    settings, form = device_page.parse(request.GET, device)
     context = {
         "device": device,
-        "settings": chosen,
-        "rows": rows,
-        "fitting": sum(r["fits"] for r in rows),
-        "contexts": [(c, tokens(c)) for c in device_page.CONTEXTS],
-        "counts": device_page.COUNTS if device.kind == "gpu" else (1,),
-        "memories": [m >> 30 for m in device_page.memory_options(device)],
-        "sorts": device_page.SORTS,
-        "offers": rentals_of(device),
+        "runs_html": device_page.runs_content(device, settings, form, snap),
+        "rent_html": device_page.rent_content(device, prices),
         "community_html": section,
     }
     return render(request, "catalog/hardware_detail.html", context)
@@ -162,37 +151,20 @@ def hardware_pick(request: HttpRequest) -> HttpResponse:
 @require_GET
 def methodology(request: HttpRequest) -> HttpResponse:
     """How every number is computed, and the estimator beside real llama.cpp."""
-    data = methodology_figures()
-    return render(request, "catalog/methodology.html", {**data, "c": data["constants"]})
+    return render(request, "catalog/methodology.html", {"content_html": methodology_content()})
 
 
 @require_GET
 def compare_models(request: HttpRequest) -> HttpResponse:
     """Up to six models side by side: specs, memory at common settings, speed on one device."""
     snap, _ = snapshot()
-    choice = compare.parse(request.GET, list(snap.models), list(snap.by_slug))
+    choice = compare.parse(request.GET, snap)
     if request.GET.get("add") and not choice.notes:  # the "add a model" form: one URL per set
         return redirect(f"{reverse('catalog:compare')}?{compare.query(choice)}")
-    found = {
-        m.slug: m
-        for m in Model.objects.with_listing()
-        .prefetch_related("scores")
-        .filter(slug__in=choice.slugs)
-    }
-    models = [found[s] for s in choice.slugs]
-    columns = compare.columns(models, choice, snap)
-    for column in columns:
-        others = [s for s in choice.slugs if s != column["model"].slug]
-        column["remove"] = compare.query(choice, models=others)
+    names = compare.names(snap)
     context = {
-        "choice": choice,
-        "columns": columns,
-        "quants": compare.QUANTS,
-        "contexts": [(c, tokens(c)) for c in compare.CONTEXTS],
-        "devices": device_groups(snap),
-        "all_models": Model.objects.order_by("name").values_list("slug", "name"),
-        "query": compare.query(choice),
-        "scores": compare.scores(models),
+        "names": [names[s] for s in choice.slugs],
+        "content_html": compare.content(choice, snap),
     }
     return render(request, "catalog/compare.html", context)
 

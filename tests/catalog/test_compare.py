@@ -33,10 +33,13 @@ def test_unknown_duplicate_and_surplus_models_are_reported(client: Client) -> No
         "gemma-3-12b-it", "gemma-3-27b-it", "phi-4", "mistral-7b-instruct-v0-3",
     ])  # fmt: skip
     html = client.get(URL + f"?models={many}&ctx=abc&gpu=<x>").content.decode()
-    assert "No model &#x27;nope&#x27; in our catalog; left out." in html
-    assert "At most 6 models side by side; mistral-7b-instruct-v0-3 left out." in html
-    assert "The context must be a number; using 8K." in html
-    assert "No device &#x27;&lt;x&gt;&#x27;; using the default." in html
+    box = html[html.index('<div class="errors" role="status">') :].split("</div>")[0]
+    assert re.findall(r"<li>([^<]*)</li>", box) == [
+        "Device &#x27;&lt;x&gt;&#x27; is not one of the options; using NVIDIA GeForce RTX 4090.",
+        "Context &#x27;abc&#x27; is not one of the options; using 8K.",
+        "No model &#x27;nope&#x27; in our catalog; left out.",
+        "At most 6 models side by side; mistral-7b-instruct-v0-3 left out.",
+    ]
     assert len(header(html)) == 6
 
 

@@ -49,25 +49,43 @@ def test_browse_sorts_by_size(client: Client) -> None:
 
 
 @pytest.mark.parametrize(
-    "query",
+    ("query", "note"),
     [
-        "?params_min=abc",
-        "?params_min=-5",
-        "?params_min=1e400",
-        "?params_min=20&params_max=1",
-        "?sort=evil",
-        "?page=zzz",
-        "?page=99999",
-        "?modality=smell",
-        "?context_min=7",
-        "?provider=%01",
-        "?q=" + "x" * 500,
+        ("?params_min=abc", "Min params (B) must be a number; ignored."),
+        ("?params_min=1e400", "Min params (B) must be a number; ignored."),
+        ("?params_min=-5", "Min params (B) -5 is out of range (0 to 10000); using 0."),
+        ("?params_min=20&params_max=1", "Max params (B) 1 is below min params (20); ignored."),
+        ("?sort=evil", "Sort &#x27;evil&#x27; is not one of the options; using Newest."),
+        ("?modality=smell", "Input &#x27;smell&#x27; is not one of the options; using Any input."),
+        ("?context_min=7", "Context &#x27;7&#x27; is not one of the options; using Any context."),
+        ("?provider=%01",
+         "Provider &#x27;\\x01&#x27; is not one of the options; using Any provider."),
+        ("?q=" + "x" * 500, "Search is longer than 100 characters; using the first 100."),
     ],
-)
-def test_browse_survives_junk_and_says_what_was_ignored(client: Client, query: str) -> None:
+)  # fmt: skip
+def test_browse_corrects_junk_and_says_how(client: Client, query: str, note: str) -> None:
     html = get(client, "/" + query)
-    if "page=" not in query:
-        assert "Some filters were not applied" in html
+    notes = html[html.index("Some filters were corrected:") :].split("</ul>")[0]
+    assert re.findall(r"<li>(.*?)</li>", notes) == [note]
+
+
+def test_a_corrected_filter_shows_its_corrected_value(client: Client) -> None:
+    html = get(client, "/?params_min=-5&modality=smell")
+    assert 'name="params_min" value="0"' in html
+    assert '<option value="" selected>Any input</option>' in html
+
+
+@pytest.mark.parametrize(("query", "shown"), [("?page=zzz", 1), ("?page=99999", "last")])
+def test_browse_pages_past_the_end_show_the_last(client: Client, query: str, shown: object) -> None:
+    html = get(client, "/" + query)
+    number, last = map(int, re.search(r"page (\d+) of (\d+)", html).groups())  # type: ignore[union-attr]
+    assert number == (last if shown == "last" else shown)
+    assert "Some filters were corrected" not in html
+
+
+def test_browse_links_pages_with_the_filters_as_read(client: Client) -> None:
+    html = get(client, "/?params_max=10.0&sort=-release_date&license=commercial")
+    assert 'href="?params_max=10&amp;license=commercial&amp;page=2" rel="next"' in html
 
 
 def test_model_page_shows_specs_with_sources(client: Client) -> None:
