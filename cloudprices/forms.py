@@ -2,19 +2,26 @@ from __future__ import annotations
 
 from django import forms
 
+from catalog.forms import LenientForm
 from cloudprices.models import Provider, Tier
 
 SORTS = {"price": "Cheapest", "memory": "Most memory", "name": "Name"}
 
 
-class PriceFilterForm(forms.Form):
-    """The prices page's filters; every value arrives in the query string and is bounded."""
+class PriceFilterForm(LenientForm):
+    """The prices page's filters, read leniently: every value arrives in the query string and
+    is bounded; a value out of range is clamped, an unknown one ignored, and the page says so."""
 
     min_memory_gb = forms.IntegerField(
         required=False, min_value=0, max_value=2048, label="Min memory per GPU (GB)"
     )
-    provider = forms.ChoiceField(required=False, choices=[("", "Any provider"), *Provider.choices])
-    tier = forms.ChoiceField(required=False, choices=[("", "Any tier"), *Tier.choices])
+    provider = forms.ChoiceField(
+        required=False, choices=[("", "Any provider"), *Provider.choices], label="Provider",
+        initial="",
+    )  # fmt: skip
+    tier = forms.ChoiceField(
+        required=False, choices=[("", "Any tier"), *Tier.choices], label="Tier", initial=""
+    )
     gpu_count = forms.TypedChoiceField(
         required=False,
         coerce=int,
@@ -26,4 +33,6 @@ class PriceFilterForm(forms.Form):
     max_price = forms.DecimalField(
         required=False, min_value=0, max_value=1000, decimal_places=2, label="Max $/GPU-hour"
     )
-    sort = forms.ChoiceField(required=False, choices=list(SORTS.items()))
+    sort = forms.ChoiceField(
+        required=False, choices=list(SORTS.items()), label="Sort", initial="price"
+    )

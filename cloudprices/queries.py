@@ -5,16 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.core.cache import cache
 from django.db.models import Count, Max, Min, Q, QuerySet
 from django.db.models.functions import TruncDay
 from django.utils import timezone
 
+from catalog.charts import Scale, path
 from catalog.models import Hardware
 from cloudprices.models import STALE_AFTER, FetchRun, Offer, PriceHistory, Provider
 
 SPARK_DAYS = 30
+SPARK_WIDTH, SPARK_HEIGHT = 120, 24  # the sparkline's viewBox
 OFFER_FIELDS = (
     "provider", "hardware", "gpu_count", "tier", "price_per_gpu_hour", "region", "fetched_at",
     "from_snapshot",
@@ -80,15 +83,11 @@ def cheapest_per_device(offers: QuerySet[Offer]) -> list[Cheapest]:
 
 
 def sparklines(
-    hardware_ids: list[int],
-    provider: str | None,
-    tier: str | None,
-    prices_token: str,
-    width: int = 120,
-    height: int = 24,
+    hardware_ids: list[int], provider: str | None, tier: str | None, prices_token: str
 ) -> dict[int, str]:
-    """SVG paths of each device's daily minimum price over the last 30 days (cached until a
-    refresh stores prices, which changes the prices token)."""
+    """SVG path data of each device's daily minimum price over the last 30 days, in a
+    SPARK_WIDTH x SPARK_HEIGHT box (cached until a refresh stores prices, which changes the
+    prices token)."""
     key = f"sparklines:{prices_token}:{provider}:{tier}:{timezone.now():%Y-%m-%d}"
     paths: dict[int, str] | None = cache.get(key)
     if paths is None:
@@ -107,25 +106,21 @@ def sparklines(
         )
         for hw, day, low in rows:
             daily.setdefault(hw, []).append((day, low))
-        paths = {hw: _path(points, since, width, height) for hw, points in daily.items()}
+        paths = {hw: _path(points, since) for hw, points in daily.items()}
         cache.set(key, paths, 3600)
     return {hw: paths[hw] for hw in hardware_ids if hw in paths}
 
 
-def _path(points: list[tuple[datetime, Decimal]], since: datetime, width: int, height: int) -> str:
+def _path(points: list[tuple[datetime, Decimal]], since: datetime) -> str:
+    """The line through a device's daily lows: days across, the lowest price at the bottom
+    (2 units of margin); "" under two days."""
     if len(points) < 2:
         return ""
-    low = min(p for _, p in points)
-    high = max(p for _, p in points)
-    span = (high - low) or Decimal(1)
-    total = SPARK_DAYS * 86400
-
-    def xy(day: datetime, price: Decimal) -> str:
-        x = max(0.0, (day - since).total_seconds()) / total * width
-        y = height - 2 - float((price - low) / span) * (height - 4)
-        return f"{x:.1f},{y:.1f}"
-
-    return "M" + " L".join(xy(d, p) for d, p in points)
+    low = float(min(p for _, p in points))
+    high = float(max(p for _, p in points))
+    x = Scale(0, SPARK_DAYS * 86400, 0, SPARK_WIDTH)
+    y = Scale(low, high, SPARK_HEIGHT - 2, 2)
+    return path([(x(max(0.0, (d - since).total_seconds())), y(float(p))) for d, p in points])
 
 
 @dataclass
@@ -146,20 +141,7 @@ class ProviderStatus:
 def provider_status(prices_token: str, now: datetime | None = None) -> list[ProviderStatus]:
     """Per provider: current offers, the last run and the last good one, and staleness."""
     now = now or timezone.now()
-    key = f"gpu-prices-totals:{prices_token}"
-    totals = cache.get(key)  # offer counts change only when a refresh stores prices
-    if totals is None:
-        totals = {
-            row["provider"]: row
-            for row in Offer.objects.order_by()
-            .values("provider")
-            .annotate(
-                n=Count("id"),
-                unmatched=Count("id", filter=Q(hardware__isnull=True)),
-                newest=Max("fetched_at"),
-            )
-        }
-        cache.set(key, totals, 3600)
+    totals = _offer_totals(prices_token)
     last_run: dict[str, FetchRun] = {}
     last_good: dict[str, FetchRun] = {}
     for run in FetchRun.objects.order_by("-started_at")[:30]:
@@ -186,6 +168,33 @@ def provider_status(prices_token: str, now: datetime | None = None) -> list[Prov
             )
         )
     return statuses
+
+
+_totals: tuple[str, dict[str, dict[str, Any]]] | None = None  # (prices token, totals)
+
+
+def _offer_totals(prices_token: str) -> dict[str, dict[str, Any]]:
+    """Per provider: its offers, unmatched offers and newest fetch. They change only when a
+    refresh stores prices (a new token): kept in this process and the shared cache."""
+    global _totals
+    if _totals is not None and _totals[0] == prices_token:
+        return _totals[1]
+    key = f"gpu-prices-totals:{prices_token}"
+    totals = cache.get(key)
+    if totals is None:
+        totals = {
+            row["provider"]: row
+            for row in Offer.objects.order_by()
+            .values("provider")
+            .annotate(
+                n=Count("id"),
+                unmatched=Count("id", filter=Q(hardware__isnull=True)),
+                newest=Max("fetched_at"),
+            )
+        }
+        cache.set(key, totals, 3600)
+    _totals = (prices_token, totals)
+    return totals
 
 
 def offers_of(hardware: Hardware, limit: int = 10) -> list[Offer]:

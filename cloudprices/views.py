@@ -1,55 +1,68 @@
 from __future__ import annotations
 
-from django.core.cache import cache
+from datetime import datetime
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from catalog import parts
 from catalog.models import Revision
 from cloudprices import queries
 from cloudprices.forms import PriceFilterForm
 from cloudprices.models import SNAPSHOT_AS_OF
-from estimator.units import gib
-
-GIB = 1 << 30
+from estimator.units import GIB, gib
 
 
 @require_GET
 def prices(request: HttpRequest) -> HttpResponse:
-    form = PriceFilterForm(request.GET or None)
-    data: dict[str, object] = {}
-    if form.is_bound:
-        form.is_valid()  # invalid fields are reported on the page and left out of cleaned_data
-        data = form.cleaned_data
-    min_gb = data.get("min_memory_gb")
-    provider = str(data.get("provider") or "") or None
-    tier = str(data.get("tier") or "") or None
-    offers = queries.filtered(
-        min_memory_bytes=int(min_gb) * GIB if min_gb else None,  # type: ignore[call-overload]
-        provider=provider,
-        tier=tier,
-        gpu_count=data.get("gpu_count"),  # type: ignore[arg-type]
-        max_price=data.get("max_price"),  # type: ignore[arg-type]
-    )
+    """The cheapest offer of every GPU and the providers' status, each rendered once per prices
+    revision and minute (a price turns stale two hours after its fetch; a failed fetch is
+    recorded without a new revision, so the status shows it within a minute); the table also
+    once per filters."""
+    form = PriceFilterForm(request.GET)
+    values = form.read()
     now = timezone.now()
-    # Offers change only when a refresh stores some (it bumps the prices token): until then the
-    # cheapest rows of each filter are cached; staleness is worked out on every request.
-    prices_token = Revision.current()[1]
-    filters = "&".join(f"{k}={v}" for k, v in sorted(data.items()) if k != "sort" and v)
-    key = f"gpu-prices:{prices_token}:{filters}"
-    rows: list[queries.Cheapest] | None = cache.get(key)
-    if rows is None:
-        rows = queries.cheapest_per_device(offers)
-        cache.set(key, rows, 3600)
-    sort = data.get("sort") or "price"
-    if sort == "memory":
+    token = Revision.current().prices
+    minute = f"{now:%Y-%m-%d %H:%M}"
+    shown = sorted((k, str(v)) for k, v in values.items() if v not in (None, ""))
+    key = None if form.notes else parts.key("gpu-prices", token, shown, minute)
+    table = parts.cached(
+        key,
+        lambda: render_to_string("cloudprices/prices.html#table", _table(form, values, token, now)),
+    )
+    status = parts.cached(
+        parts.key("gpu-prices-status", token, minute),
+        lambda: render_to_string(
+            "cloudprices/prices.html#status",
+            {"statuses": queries.provider_status(token, now), "snapshot_as_of": SNAPSHOT_AS_OF},
+        ),
+    )
+    return render(request, "cloudprices/prices.html", {"table_html": table, "status_html": status})
+
+
+def _table(
+    form: PriceFilterForm, values: dict[str, Any], token: str, now: datetime
+) -> dict[str, Any]:
+    """The filters (as read) and the cheapest offer of each device passing them."""
+    min_gb, provider, tier = values["min_memory_gb"], values["provider"], values["tier"]
+    offers = queries.filtered(
+        min_memory_bytes=min_gb * GIB if min_gb else None,
+        provider=provider or None,
+        tier=tier or None,
+        gpu_count=values["gpu_count"],
+        max_price=values["max_price"],
+    )
+    rows = queries.cheapest_per_device(offers)
+    if values["sort"] == "memory":
         rows.sort(key=lambda r: (-r.hardware.memory_bytes, r.offer.price_per_gpu_hour))
-    elif sort == "name":
+    elif values["sort"] == "name":
         rows.sort(key=lambda r: r.hardware.name)
-    spark = queries.sparklines([r.hardware.pk for r in rows], provider, tier, prices_token)
-    # Formatted here: the template engine's filters cost more than the rest of the page.
+    spark = queries.sparklines([r.hardware.pk for r in rows], provider or None, tier or None, token)
     table = [
         {
             "url": reverse("catalog:hardware_detail", args=[r.hardware.slug]),
@@ -65,25 +78,23 @@ def prices(request: HttpRequest) -> HttpResponse:
         }
         for r in rows
     ]
-    return render(
-        request,
-        "cloudprices/prices.html",
-        {
-            "form": form,
-            "selects": [
-                (
-                    name,
-                    form.fields[name].label or name.capitalize(),
-                    [
-                        (str(value), text, str(value) == request.GET.get(name, ""))
-                        for value, text in form.fields[name].choices  # type: ignore[attr-defined]
-                    ],
-                )
-                for name in ("provider", "tier", "gpu_count", "sort")
-            ],
-            "rows": table,
-            "statuses": queries.provider_status(prices_token, now),
-            "snapshot_as_of": SNAPSHOT_AS_OF,
-            "spark_days": queries.SPARK_DAYS,
-        },
-    )
+    fields = form.fields
+    return {
+        "notes": form.notes,
+        "values": values,
+        "selects": [
+            (
+                name,
+                fields[name].label,
+                [
+                    (str(value), text, str(value) == str(values[name] or ""))
+                    for value, text in fields[name].choices  # type: ignore[attr-defined]
+                ],
+            )
+            for name in ("provider", "tier", "gpu_count", "sort")
+        ],
+        "rows": table,
+        "spark_days": queries.SPARK_DAYS,
+        "spark_width": queries.SPARK_WIDTH,
+        "spark_height": queries.SPARK_HEIGHT,
+    }

@@ -47,9 +47,14 @@ def test_filters_narrow_the_table_and_bad_values_are_reported(client: Client) ->
     bad = client.get("/gpus/prices/?min_memory_gb=-5&tier=gold&max_price=abc&gpu_count=3")
     assert bad.status_code == 200
     text = bad.content.decode()
-    assert "Some filters were not applied" in text
-    assert "Ensure this value is greater than or equal to 0." in text
-    assert "Select a valid choice. gold is not one of the available choices." in text
+    box = text[text.index("Some filters were corrected:") :].split("</ul>")[0]
+    assert re.findall(r"<li>([^<]*)</li>", box) == [
+        "Min memory per GPU (GB) -5 is out of range (0 to 2048); using 0.",
+        "Tier &#x27;gold&#x27; is not one of the options; using Any tier.",
+        "GPUs &#x27;3&#x27; is not one of the options; using Any count.",
+        "Max $/GPU-hour must be a number; ignored.",
+    ]
+    assert 'name="min_memory_gb" id="id_min_memory_gb" min="0" max="2048" value="0"' in text
 
 
 def test_max_price_and_gpu_count_filters(client: Client) -> None:
@@ -117,8 +122,11 @@ def test_the_model_page_lists_rentals_with_their_cost_per_million_tokens(client:
     count, slug, price, tps, per_million = rows[0]
     hw = Hardware.objects.get(slug=slug)
     report = estimate(
-        model.config, MemoryOptions(n_ctx=8192 * 4, n_seq=4), from_hardware(hw, int(count or 1)),
-        depth=4096, batch=4,
+        model.config,
+        MemoryOptions(n_ctx=8192 * 4, n_seq=4),
+        from_hardware(hw, int(count or 1)),
+        depth=4096,
+        batch=4,
     ).device
     assert report is not None and report.fits and report.aggregate_tokens_per_s
     assert int(tps) == round(report.aggregate_tokens_per_s)
