@@ -1,30 +1,31 @@
 """The "Community benchmarks" section of model and hardware pages: published results beside
 our estimate for the same setup, medians per device and quant, and a chart.
 
-Rendered once per catalog and benchmarks revision, subject and filters, then cached.
+Rendered once per catalog and benchmarks revision, subject and filters, then kept as a part
+(catalog.parts). Its filters offer only values some published result has, so they are checked
+while rendering, not by a form before it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
-from html import escape
 from typing import Any
 
-from django.core.cache import cache
 from django.template.loader import render_to_string
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 
 from benchmarks import calibration
 from benchmarks.models import ENGINES, Runtime, Submission
 from benchmarks.plausibility import estimate_gen, setup_of
+from catalog import parts
+from catalog.charts import Scale
 from catalog.models import Hardware, Model, Revision
 from estimator.devices import device_class
+from estimator.units import tps
 
 SHOWN = 100  # individual results listed, newest first
-CACHE_SECONDS = 3600
 FILTERS = ("bhw", "bq", "brt")  # device, quant, runtime: apart from the model page's own state
 
 
@@ -54,15 +55,13 @@ def section(
         catalog, calib = tokens.catalog, calibration.current(tokens.benchmarks)
     subject = f"m{model.pk}" if model else f"h{hardware.pk}"  # type: ignore[union-attr]
     chosen = {k: str(params.get(k, ""))[:120] for k in FILTERS}
-    name = f"{catalog}:{calib.token}:{subject}:{sorted(chosen.items())}"
-    key = f"community:{hashlib.blake2b(name.encode(), digest_size=16).hexdigest()}"
-    html = cache.get(key)
-    if html is None:
-        html = render_to_string(
+    key = parts.key("community", catalog, calib.token, subject, sorted(chosen.items()))
+    return parts.cached(
+        key,
+        lambda: render_to_string(
             "benchmarks/_community.html", _context(chosen, calib, model, hardware)
-        )
-        cache.set(key, html, CACHE_SECONDS)
-    return mark_safe(html)
+        ),
+    )
 
 
 def _context(
@@ -145,12 +144,6 @@ def _estimate(s: Submission, calib: calibration.Calibration) -> float | None:
     return estimate_gen(setup_of(s), factor)
 
 
-def _tps(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
-
-
 def _row(r: Result, *, by_model: bool) -> dict[str, Any]:
     s = r.submission
     settings = [f"ctx {s.context:,}"]
@@ -171,9 +164,9 @@ def _row(r: Result, *, by_model: bool) -> dict[str, Any]:
         "backend": s.get_backend_display(),
         "test": s.test,
         "settings": ", ".join(settings),
-        "pp": _tps(s.prompt_tokens_per_s),
-        "tg": _tps(s.gen_tokens_per_s),
-        "estimate": _tps(r.estimate),
+        "pp": tps(s.prompt_tokens_per_s),
+        "tg": tps(s.gen_tokens_per_s),
+        "estimate": tps(r.estimate),
         "ratio": f"{r.ratio:.2f}" if r.ratio else "—",
         "other": s.hardware is None,
         "name": s.name or "anonymous",
@@ -216,43 +209,41 @@ def _groups(results: list[Result], *, by_model: bool) -> list[dict[str, Any]]:
         )
     out.sort(key=lambda g: -g["median"])
     for g in out:
-        g["median_text"] = _tps(g["median"])
-        g["estimate_text"] = _tps(g["estimate"])
+        g["median_text"] = tps(g["median"])
+        g["estimate_text"] = tps(g["estimate"])
     return out
 
 
-def _chart(groups: list[dict[str, Any]]) -> SafeString:
-    """Horizontal bars of measured median generation tokens/s, our estimate as a tick."""
+def _chart(groups: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Where the chart (templates/catalog/charts/bars.html) draws each group: a bar of the
+    measured median generation tokens/s, our estimate as a tick."""
     if not groups:
-        return mark_safe("")
+        return None
     width, label_w, row_h, pad = 560, 210, 22, 8
     top = max(max(g["median"], g["estimate"] or 0) for g in groups) * 1.1
-    scale = (width - label_w - 50) / top
+    x = Scale(0, top, label_w, width - 50)
     height = pad * 2 + row_h * len(groups) + 16
-    parts = [
-        f'<svg class="chart bench" viewBox="0 0 {width} {height}" role="img" '
-        'aria-label="Measured generation tokens per second by device, with our estimate">'
-    ]
+    bars = []
     for i, g in enumerate(groups):
         y = pad + i * row_h
-        bar = g["median"] * scale
-        label = escape(f"{g['subject']} · {g['quant']}")
-        parts.append(
-            f'<text class="bar-label" x="{label_w - 6}" y="{y + 14}">{label}</text>'
-            f'<rect class="measured" x="{label_w}" y="{y + 3}" width="{bar:.1f}" height="14">'
-            f"<title>{label}: median {g['median_text']} tokens/s over {g['runs']} "
-            f"run{'s' if g['runs'] != 1 else ''}</title></rect>"
-            f'<text class="bar-value" x="{label_w + bar + 4:.1f}" y="{y + 14}">'
-            f"{g['median_text']}</text>"
+        end = x(g["median"])
+        bars.append(
+            {
+                "group": g,
+                "text_y": y + 14,
+                "bar_y": y + 3,
+                "width": f"{end - label_w:.1f}",
+                "value_x": f"{end + 4:.1f}",
+                "tick_x": f"{x(g['estimate']):.1f}" if g["estimate"] else "",
+                "tick_y": (y + 1, y + 19),
+            }
         )
-        if g["estimate"]:
-            x = label_w + g["estimate"] * scale
-            parts.append(
-                f'<line class="estimate" x1="{x:.1f}" x2="{x:.1f}" y1="{y + 1}" y2="{y + 19}">'
-                f"<title>our estimate: {g['estimate_text']} tokens/s</title></line>"
-            )
-    parts.append(
-        f'<text class="chart-title" x="{pad}" y="{height - 4}">bars: measured median '
-        "generation tokens/s; ticks: our estimate</text></svg>"
-    )
-    return mark_safe("".join(parts))
+    return {
+        "width": width,
+        "height": height,
+        "pad": pad,
+        "label_x": label_w - 6,
+        "bar_x": label_w,
+        "title_y": height - 4,
+        "bars": bars,
+    }
