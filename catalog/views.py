@@ -12,8 +12,8 @@ from django.views.decorators.vary import vary_on_headers
 
 from benchmarks import community
 from catalog import compare, device_page, estimate, hub, lineup, parts
+from catalog.datafiles import HF_ID_RE
 from catalog.forms import BrowseForm, browse_form
-from catalog.loader import HF_ID_RE
 from catalog.methodology import content as methodology_content
 from catalog.models import Hardware, Model, Provider
 from catalog.snapshot import Snapshot, device_groups, snapshot

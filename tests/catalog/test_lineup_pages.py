@@ -8,7 +8,7 @@ import re
 import pytest
 from django.test import Client
 
-from catalog.loader import CatalogError, _parse_score
+from catalog.datafiles import CatalogError, _parse_score
 from catalog.models import Model, Score
 
 pytestmark = pytest.mark.django_db
