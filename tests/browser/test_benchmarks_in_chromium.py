@@ -95,3 +95,22 @@ def test_a_pasted_table_is_submitted_moderated_and_shown(browser: Any, site: Any
     page.set_viewport_size({"width": 390, "height": 800})
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
     assert problems == []
+
+
+def test_over_the_paste_limit_the_message_shows_in_place(
+    browser: Any, site: Any, settings: Any
+) -> None:
+    """htmx does not swap a 4xx answer unless told to: the 429's message must still show."""
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.BENCHMARK_PASTE_RATE_LIMIT = 0
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{site.url}/benchmarks/submit/?model=llama-3-3-70b-instruct")
+    page.fill("#id_paste", PASTE)
+    with page.expect_response(lambda r: r.status == 429):
+        page.click("button[value=read]")
+    page.wait_for_selector("text=Too many pasted outputs from your address: at most 0 an hour.")
+    assert page.url.endswith("/benchmarks/submit/?model=llama-3-3-70b-instruct")
+    context.close()
