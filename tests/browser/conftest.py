@@ -20,7 +20,10 @@ def chromium_path() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def browser(live_server: Any) -> Iterator[Any]:
+    """Chromium, closed before the live server stops (it depends on it): its keep-alive
+    connections would otherwise make the server's request threads close a database connection
+    from the wrong thread (SQLite shares one across threads)."""
     path = chromium_path()
     if path is None:
         if os.environ.get("MODELFIT_REQUIRE_BROWSER") == "1":
