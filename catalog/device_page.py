@@ -1,8 +1,9 @@
 """What runs on one device: per model the most precise quant that fits (with headroom when any
 does) at a chosen context, its memory, decode speed and grade; for 1, 2, 4 or 8 of the device
 and, on Apple chips, each memory configuration. Computed once per catalog revision and settings,
-then cached; the section is rendered once per settings (`runs_content`), the rentals once per
-prices revision (`rent_content`)."""
+then cached; the device's facts are rendered once per catalog revision (`facts_content`), the
+section once per settings (`runs_content`), the rentals once per prices revision
+(`rent_content`)."""
 
 from __future__ import annotations
 
@@ -114,6 +115,14 @@ def parse(params_: Mapping[str, str], hw: Hardware) -> tuple[Settings, SettingsF
     memories = tuple(m >> 30 for m in memory_options(hw))
     form = settings_form(hw.kind, memories, hw.memory_bytes >> 30)(params_)
     return form.settings(), form
+
+
+def facts_content(hw: Hardware, snap: Snapshot) -> str:
+    """The device's facts with their sources, once per catalog revision."""
+    return parts.cached(
+        parts.key("device-facts", snap.revision, hw.slug),
+        lambda: render_to_string("catalog/hardware_detail.html#facts", {"device": hw}),
+    )
 
 
 def runs_content(hw: Hardware, settings: Settings, form: SettingsForm, snap: Snapshot) -> str:

@@ -129,6 +129,7 @@ def hardware_detail(request: HttpRequest, slug: str) -> HttpResponse:
     settings, form = device_page.parse(request.GET, device)
     context = {
         "device": device,
+        "facts_html": device_page.facts_content(device, snap),
         "runs_html": device_page.runs_content(device, settings, form, snap),
         "rent_html": device_page.rent_content(device, prices),
         "community_html": section,
