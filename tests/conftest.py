@@ -81,3 +81,16 @@ def httpserver() -> Iterator[LocalHTTPServer]:
     with LocalHTTPServer() as server:
         yield server
         server.check()
+
+
+@pytest.fixture(autouse=True)
+def forget_rendered_parts() -> None:
+    """Rendered parts are keyed by revision tokens, and a rolled-back transaction can bring a
+    token back with other data behind it: no part (nor a rate-limit count) may outlive its
+    test, in this process or in the shared cache."""
+    from django.core.cache import cache
+
+    from catalog import parts
+
+    parts.recent.parts.clear()
+    cache.clear()

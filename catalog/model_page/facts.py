@@ -18,19 +18,29 @@ from estimator.quant import FILE_TYPES
 TEMPLATE = "catalog/model_detail.html"
 
 
-def facts(snap: Snapshot, brief: Brief, part: str) -> SafeString:
-    """The "facts" (above the live panels) or "facts-more" (below) part of the page."""
-    return parts.cached(
-        parts.key("model-facts", snap.revision, brief.slug, part), lambda: _render(brief, part)
-    )
+def facts(snap: Snapshot, brief: Brief) -> tuple[SafeString, SafeString]:
+    """The parts above the live panels ("facts") and below them ("facts-more"); the model and
+    its relations are read once for both."""
+    model: list[Model] = []
+
+    def render(part: str) -> str:
+        if not model:
+            model.append(
+                Model.objects.select_related("provider", "family")
+                .prefetch_related("input_modalities", "output_modalities", "encoders__modality")
+                .get(pk=brief.pk)
+            )
+        return _render(model[0], part)
+
+    return (
+        parts.cached(parts.key("model-facts", snap.revision, brief.slug, "facts"),
+                     lambda: render("facts")),
+        parts.cached(parts.key("model-facts", snap.revision, brief.slug, "facts-more"),
+                     lambda: render("facts-more")),
+    )  # fmt: skip
 
 
-def _render(brief: Brief, part: str) -> str:
-    model = (
-        Model.objects.select_related("provider", "family")
-        .prefetch_related("input_modalities", "output_modalities", "encoders__modality")
-        .get(pk=brief.pk)
-    )
+def _render(model: Model, part: str) -> str:
     return render_to_string(
         f"{TEMPLATE}#{part}",
         {

@@ -37,13 +37,14 @@ def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
         return response
     model = snap.model(brief.pk)
     live = LiveParts(snap, prices, brief, state, model)
+    above, below = facts.facts(snap, brief)
     context = {
         "model": model,
         "state": state,
-        "facts_html": facts.facts(snap, brief, "facts"),
+        "facts_html": above,
         "controls_html": live.render("controls", ()),
         "live_html": live.render("live", panels.NAMES),
-        "facts_more_html": facts.facts(snap, brief, "facts-more"),
+        "facts_more_html": below,
         "community_html": _community(request, snap, brief),
     }
     return render(request, TEMPLATE, context)
