@@ -87,7 +87,10 @@ class LenientForm(forms.Form, metaclass=LenientFormMetaclass):
             number = float(raw)
             if isinstance(field, forms.DecimalField):
                 places = Decimal(1).scaleb(-(field.decimal_places or 0))
-                value: Any = Decimal(raw.strip()).quantize(places)
+                value: Any = Decimal(raw.strip())
+                if not value.is_finite():  # NaN would compare with nothing
+                    raise ValueError(raw)
+                value = value.quantize(places)
             elif isinstance(field, forms.FloatField):
                 if not math.isfinite(number):
                     raise ValueError(raw)

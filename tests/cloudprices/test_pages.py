@@ -57,6 +57,15 @@ def test_filters_narrow_the_table_and_bad_values_are_reported(client: Client) ->
     assert 'name="min_memory_gb" id="id_min_memory_gb" min="0" max="2048" value="0"' in text
 
 
+@pytest.mark.parametrize("price", ["NaN", "nan", "Infinity", "-inf", "1e999", "sNaN"])
+def test_a_price_that_is_no_finite_number_is_ignored_and_said_so(
+    client: Client, price: str
+) -> None:
+    response = client.get(f"/gpus/prices/?max_price={price}")
+    assert response.status_code == 200
+    assert "Max $/GPU-hour must be a number; ignored." in response.content.decode()
+
+
 def test_max_price_and_gpu_count_filters(client: Client) -> None:
     html = client.get("/gpus/prices/?max_price=0.30&gpu_count=1").content.decode()
     prices = [Decimal(p) for p in re.findall(r"<strong>\$([\d.]+)</strong>", html)]
