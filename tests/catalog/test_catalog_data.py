@@ -117,3 +117,10 @@ def test_project_never_reads_the_shared_folder() -> None:
         and pattern.search(p.read_text())
     ]
     assert offenders == []
+
+
+def test_no_catalog_file_cites_a_local_path() -> None:
+    """Sources are shown to visitors: public URLs or citations, never this machine's files."""
+    for path in sorted(DATA_DIR.rglob("*.toml")):
+        text = path.read_text()
+        assert "/work/" not in text and "shared/reference/" not in text, path.name
