@@ -15,7 +15,6 @@ from estimator.inventory import Inventory
 from estimator.limits import MAX_CONFIG_CHARS, check_config
 from estimator.memory import MemoryOptions, estimate_memory
 
-MAX_CONFIG = MAX_CONFIG_CHARS
 DEFAULT_CONTEXT = 4096  # when a config names no maximum context
 
 
@@ -25,10 +24,10 @@ class BadConfig(ValueError):
 
 def parse(text: str) -> dict[str, Any]:
     """A config.json from pasted text, or BadConfig naming what is wrong."""
-    if len(text) > MAX_CONFIG:
-        raise BadConfig(f"The config is over {MAX_CONFIG:,} characters; is it a config.json?")
+    if len(text) > MAX_CONFIG_CHARS:
+        raise BadConfig(f"The config is over {MAX_CONFIG_CHARS:,} characters; is it a config.json?")
     try:
-        config = safejson.loads(text, max_bytes=MAX_CONFIG)
+        config = safejson.loads(text, max_bytes=MAX_CONFIG_CHARS)
     except safejson.JsonError as exc:
         raise BadConfig(str(exc)) from exc
     if not isinstance(config, dict):

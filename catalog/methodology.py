@@ -12,9 +12,9 @@ from django.template.loader import render_to_string
 from benchmarks import calibration, plausibility
 from estimator import estimate, fit, throughput
 from estimator.memory import MemoryOptions, estimate_memory
+from estimator.units import MIB
 from estimator.validation import engine_data, engine_runs, estimate_run, speed_summary
 
-MIB = 1 << 20
 CLASS_NAMES = {"nvidia": "NVIDIA (CUDA)", "apple": "Apple (Metal)", "amd": "AMD", "cpu": "CPU"}
 
 

@@ -13,9 +13,9 @@ from pydantic import Field
 from cloudprices import queries
 from cloudprices.models import Offer
 from config.api import ErrorOut
+from estimator.units import GIB
 
 router = Router(tags=["prices"])
-GIB = 1 << 30
 
 
 class OfferOut(Schema):

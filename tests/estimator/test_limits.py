@@ -4,7 +4,6 @@ and whatever it lets through can be estimated on every page without an error."""
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 import pytest
@@ -39,10 +38,12 @@ def test_a_real_config_passes_and_gives_its_inventory() -> None:
     assert check_config(LLAMA_31_8B).params_total == 8_030_261_248
 
 
-def test_a_million_layers_is_refused_before_any_work() -> None:
-    start = time.perf_counter()
+def test_a_million_layers_is_refused_before_any_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    def built(*args: Any) -> None:
+        raise AssertionError("the tensor inventory was built")
+
+    monkeypatch.setattr(limits, "tensor_inventory", built)
     refused(LLAMA_31_8B | {"num_hidden_layers": 1_000_000}, "1,000,000 layers is more than")
-    assert time.perf_counter() - start < 0.05
 
 
 def test_more_experts_per_token_than_experts_is_refused() -> None:
@@ -91,12 +92,10 @@ def test_a_layer_list_shorter_than_the_layers_is_refused() -> None:
 
 
 def test_the_tensor_budget_bounds_the_work_of_one_config() -> None:
-    wide = DEEPSEEK_V3 | {"num_hidden_layers": 1000}
-    refused(wide, "tensors is more than we estimate")
-    start = time.perf_counter()
-    with pytest.raises(ConfigError):
-        check_config(wide)
-    assert time.perf_counter() - start < 1.0
+    refused(
+        DEEPSEEK_V3 | {"num_hidden_layers": 1000}, "17,988 tensors is more than we estimate (5,000)"
+    )
+    assert len(check_config(DEEPSEEK_V3 | {"num_hidden_layers": 270}).tensors) == 4848
 
 
 def test_every_limit_is_far_beyond_released_models() -> None:
