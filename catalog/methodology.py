@@ -10,7 +10,7 @@ from typing import Any
 from django.template.loader import render_to_string
 
 from benchmarks import calibration, plausibility
-from estimator import estimate, fit, throughput
+from estimator import estimate, fit, machine, plan, throughput
 from estimator.memory import MemoryOptions, estimate_memory
 from estimator.units import MIB
 from estimator.validation import engine_data, engine_runs, estimate_run, speed_summary
@@ -96,7 +96,13 @@ def figures() -> dict[str, Any]:
             "grades": (fit.GRADE_A, fit.GRADE_B, fit.GRADE_C, fit.OFFLOAD_D),
             "gpu_reserve_mib": fit.GPU_RESERVE // MIB,
             "cpu_reserve_gib": fit.CPU_OS_RESERVE >> 30,
-            "host_bandwidth": fit.HOST_BANDWIDTH_GBPS,
+            "fit_margin_mib": machine.FIT_MARGIN // MIB,
+            "reserved_mib": {k: v // MIB for k, v in machine.RESERVED_BY_SEGMENT.items()},
+            "default_ram_gib": machine.DEFAULT_RAM_BYTES >> 30,
+            "default_ram": machine.RAM_PRESETS[machine.DEFAULT_RAM_PRESET][0],
+            "default_ram_gbps": machine.RAM_PRESETS[machine.DEFAULT_RAM_PRESET][1],
+            "pcie_gbps": machine.PCIE_GBPS[machine.DEFAULT_PCIE],
+            "hop_us": round(plan.HOP_S * 1e6),
             "vllm_utilization": estimate.VLLM_GPU_MEMORY_UTILIZATION,
             "vllm_block": estimate.VLLM_BLOCK,
             "gen_margin": plausibility.GEN_MARGIN,

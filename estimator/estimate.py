@@ -11,6 +11,7 @@ from typing import Any
 from estimator.config import Config, text_config
 from estimator.fit import fit, usable_bytes
 from estimator.kv import kv_cache
+from estimator.machine import Machine, machine_for
 from estimator.memory import (
     MemoryOptions,
     _inventory,
@@ -20,7 +21,15 @@ from estimator.memory import (
     inventory,
     shape,
 )
-from estimator.report import DeviceReport, Estimate, VllmReport, memory_report
+from estimator.plan import Plan, make_plan
+from estimator.report import (
+    DeviceReport,
+    Estimate,
+    PlanDevice,
+    PlanReport,
+    VllmReport,
+    memory_report,
+)
 from estimator.throughput import PREFILL_BAND, Device, prefill_tokens_per_s
 
 VLLM_GPU_MEMORY_UTILIZATION = 0.9
@@ -96,16 +105,32 @@ def estimate(
     depth: int = 0,
     batch: int = 1,
     runtime: str = "llama.cpp",
+    machine: Machine | None = None,
+    ngl: int | None = None,
+    n_cpu_moe: int | None = None,
 ) -> Estimate:
-    """Memory, and with a device its fit, speed and (for vLLM) its paged-cache view."""
+    """Memory, and with a device (or a machine) its fit, llama.cpp's placement, speed and (for
+    vLLM) its paged-cache view. `ngl` / `n_cpu_moe` force a placement."""
     est = estimate_memory(raw_config, opts)
     memory = memory_report(est, opts)
-    if device is None:
+    if device is None and machine is None:
         return Estimate(memory)
+    if machine is None:
+        assert device is not None
+        machine = machine_for(device, device.count)
+    if machine.cpu_only:
+        device = Device(machine.ram_bytes, machine.ram_bandwidth_gbps, None, "cpu", "cpu")
+    elif device is None:
+        device = replace(machine.gpu, count=machine.gpu_count) if machine.gpu else None
+    assert device is not None
     inv = inventory(raw_config)
-    f = fit(inv, est, device, depth=depth, batch=batch)
+    f = fit(inv, est, device, depth=depth, batch=batch, machine=machine, ngl=ngl,
+            n_cpu_moe=n_cpu_moe)  # fmt: skip
+    plan = f.plan or make_plan(est.key, opts, machine, ngl=ngl, n_cpu_moe=n_cpu_moe, depth=depth)
     prompt = depth or max(opts.n_ctx // 2, 1)
     prefill = prefill_tokens_per_s(inv, min(prompt, opts.n_ubatch), 0, device)
+    if f.plan is not None:
+        prefill = plan.prefill_tokens_per_s
     per_user = f.decode_tokens_per_s
     on_device = DeviceReport(
         fits=f.status in ("fits", "tight"),
@@ -127,6 +152,7 @@ def estimate(
         prefill_band=PREFILL_BAND,
         depth=depth,
         batch=batch,
+        plan=plan_report(plan, machine, device_name(machine)),
     )
     vllm = vllm_view(raw_config, opts, device) if runtime == "vllm" else None
     return Estimate(memory, on_device, vllm)
@@ -134,3 +160,35 @@ def estimate(
 
 def _round(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(value, digits)
+
+
+def device_name(machine: Machine) -> str:
+    if machine.cpu_only:
+        return "CPU"
+    apple = machine.gpu is not None and machine.gpu.device_class == "apple"
+    return "Metal" if apple else "GPU"
+
+
+def plan_report(plan: Plan, machine: Machine, name: str) -> PlanReport:
+    """The plan as the API and the command print it."""
+    layout = plan.layout
+    devices = tuple(
+        PlanDevice(f"{name}{i}", u.model, u.context, u.compute, free)
+        for i, (u, free) in enumerate(zip(layout.devices, plan.free, strict=True))
+    )
+    return PlanReport(
+        ngl=layout.ngl if layout.ngl >= 0 else len(layout.layer_device),
+        n_cpu_moe=plan.expert_layers_on_cpu,
+        ctx=layout.n_ctx,
+        args=layout.args(),
+        devices=devices,
+        host_bytes=plan.host_bytes,
+        fits=plan.fits,
+        missing_vram_bytes=plan.missing_vram,
+        missing_ram_bytes=plan.missing_ram,
+        ram_bytes=machine.ram_bytes,
+        ram_bandwidth_gbps=machine.ram_bandwidth_gbps,
+        reserved_bytes=machine.reserved_bytes,
+        unified=machine.unified,
+        forced=plan.forced,
+    )

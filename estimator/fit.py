@@ -8,8 +8,9 @@ Usable memory:
 - CPU: RAM minus 4 GiB for the operating system.
 Multi-GPU splits layers (llama.cpp's default `--split-mode layer`): memory adds up, decode runs
 the GPUs one after another, so speed follows one GPU's bandwidth.
-When the weights do not fit, llama.cpp offloads `gpu_layers` repeating layers and runs the rest
-on the CPU from system RAM; decode time is then the sum of both parts at their bandwidths.
+When the model does not fit, the plan (estimator/plan.py) places it as llama.cpp's own --fit
+does on the machine (GPU(s) + system RAM): MoE experts or whole layers stay in system memory,
+and the speed follows that placement.
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ from dataclasses import dataclass
 
 from estimator import units
 from estimator.inventory import Inventory
+from estimator.machine import Machine, machine_for
 from estimator.memory import MemoryEstimate
+from estimator.plan import Plan, make_plan
 from estimator.throughput import Device, decode_step_s
 from estimator.units import GIB
 
 GPU_RESERVE = 512 << 20
 CPU_OS_RESERVE = 4 * GIB
-HOST_BANDWIDTH_GBPS = 80.0  # dual-channel DDR5 desktop, ~90 GB/s theoretical
-HOST_MEMORY = 64 * GIB  # system RAM assumed for CPU offload
 # Decode tokens/s a grade needs when it fits with headroom (a tight fit is at best C); with CPU
 # offload D needs OFFLOAD_D and E is slower.
 GRADE_A, GRADE_B, GRADE_C = 30.0, 12.0, 5.0
@@ -50,35 +51,63 @@ class Fit:
     decode_tokens_per_s: float | None
     grade: str
     reason: str
+    plan: Plan | None = None  # llama.cpp's placement when the model does not fit whole
 
 
-def _layer_bytes(est: MemoryEstimate, n_layers: int) -> tuple[int, int]:
-    """Bytes of the repeating layers (weights + their cache) and of everything else."""
-    per_layer = (est.weights.layer_bytes + est.kv.bytes) // max(n_layers, 1)
-    rest = est.total_bytes - per_layer * n_layers
-    return per_layer, rest
+def fit(
+    inv: Inventory,
+    est: MemoryEstimate,
+    device: Device,
+    depth: int = 0,
+    batch: int = 1,
+    machine: Machine | None = None,
+    ngl: int | None = None,
+    n_cpu_moe: int | None = None,
+) -> Fit:
+    """Status, headroom, layers on the GPU, decode speed and an A-F grade with a reason.
 
-
-def fit(inv: Inventory, est: MemoryEstimate, device: Device, depth: int = 0, batch: int = 1) -> Fit:
-    """Status, headroom, layers on the GPU, decode speed and an A-F grade with a reason."""
+    `ngl` / `n_cpu_moe` force a placement instead of llama.cpp's own fit."""
     usable = usable_bytes(device)
     need = est.total_bytes
     headroom = usable - need
     n = inv.n_layers
-    if headroom >= 0:
+    forced = ngl is not None or n_cpu_moe is not None
+    if headroom >= 0 and not forced:
         tps = batch / decode_step_s(inv, est.weights, est.kv, device, depth, batch)
         status = "fits" if headroom >= max(GIB, usable // 10) else "tight"
         return _graded(status, headroom, n, n, tps / batch)
-    if device.device_class in ("apple", "cpu"):
+    if device.device_class == "cpu" or est.opts is None or not est.key:
         return _graded("no", headroom, 0, n, None)
-    per_layer, rest = _layer_bytes(est, n)
-    gpu_layers = max(0, min(n, (usable - rest) // max(per_layer, 1)))
-    cpu_part = per_layer * (n - gpu_layers)
-    if gpu_layers == 0 or cpu_part > HOST_MEMORY - CPU_OS_RESERVE:
-        return _graded("no", headroom, gpu_layers, n, None)
-    gpu_time = decode_step_s(inv, est.weights, est.kv, device, depth, 1) * gpu_layers / n
-    cpu_time = cpu_part / (HOST_BANDWIDTH_GBPS * 1e9 * 0.7)
-    return _graded("offload", headroom, gpu_layers, n, 1 / (gpu_time + cpu_time))
+    machine = machine or machine_for(device, device.count)
+    plan = make_plan(est.key, est.opts, machine, ngl=ngl, n_cpu_moe=n_cpu_moe, depth=depth)
+    if plan.fits and plan.on_gpu and plan.decode_tokens_per_s:
+        tps = plan.decode_tokens_per_s
+        reason = f"fits with llama.cpp's placement; ~{units.tps(tps)} tokens/s"
+        return Fit("tight", headroom, n, n, tps, "C" if tps >= GRADE_C else "D", reason, plan)
+    if not plan.fits or plan.decode_tokens_per_s is None:
+        return _no_room(plan, headroom, n)
+    gpu_layers = sum(u.layers for u in plan.layout.devices)
+    tps = plan.decode_tokens_per_s
+    speed = f"~{units.tps(tps)} tokens/s"
+    grade = "B" if tps >= GRADE_B else "C" if tps >= GRADE_C else "D" if tps >= OFFLOAD_D else "E"
+    ram = units.gib(plan.host_bytes)
+    if plan.expert_layers_on_cpu and gpu_layers == n:
+        where = f"the experts of {plan.expert_layers_on_cpu} layers in RAM (needs {ram} of RAM)"
+    else:
+        where = f"{gpu_layers} of {n} layers on the GPU, the rest in RAM (needs {ram} of RAM)"
+    return Fit("offload", headroom, gpu_layers, n, tps, grade, f"{speed} with {where}", plan)
+
+
+def _no_room(plan: Plan, headroom: int, n: int) -> Fit:
+    """Does not run: say what is missing, VRAM, RAM or both."""
+    parts = []
+    if plan.missing_vram:
+        parts.append(f"{units.gib(plan.missing_vram)} more GPU memory")
+    if plan.missing_ram:
+        parts.append(f"{units.gib(plan.missing_ram)} more system RAM")
+    reason = "needs " + (" and ".join(parts) if parts else f"{units.gib(-headroom)} more memory")
+    gpu_layers = sum(u.layers for u in plan.layout.devices)
+    return Fit("no", headroom, gpu_layers, n, None, "F", reason, plan)
 
 
 def _graded(status: str, headroom: int, gpu_layers: int, n: int, tps: float | None) -> Fit:
@@ -87,10 +116,6 @@ def _graded(status: str, headroom: int, gpu_layers: int, n: int, tps: float | No
         return Fit(status, headroom, gpu_layers, n, None, "F", reason)
     assert tps is not None
     speed = f"~{units.tps(tps)} tokens/s"
-    if status == "offload":
-        grade = "D" if tps >= OFFLOAD_D else "E"
-        reason = f"only {gpu_layers} of {n} layers fit on the GPU; {speed} with CPU offload"
-        return Fit(status, headroom, gpu_layers, n, tps, grade, reason)
     room = f"{units.gib(headroom)} free"
     if status == "tight":
         grade = "C" if tps >= GRADE_C else "D"

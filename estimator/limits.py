@@ -37,11 +37,39 @@ class Range:
             raise ValueError(f"{name} must be between {self.low} and {self.high}, not {value}")
 
 
+@dataclass(frozen=True)
+class FloatRange:
+    """A decimal option: its bounds, its default (None: it depends on the device) and meaning."""
+
+    low: float
+    high: float
+    default: float | None
+    help: str
+
+    def check(self, name: str, value: float) -> None:
+        if not (math.isfinite(value) and self.low <= value <= self.high):
+            raise ValueError(f"{name} must be between {self.low:g} and {self.high:g}, not {value}")
+
+
 CONTEXT = Range(1, 16_777_216, 4096, "context length in tokens (all sequences together)")
 PARALLEL = Range(1, 1024, 1, "parallel sequences (llama-server -np), or users")
 UBATCH = Range(1, 65536, 512, "physical batch size (-ub)")
 DEPTH = Range(0, 16_777_216, 0, "tokens already in each sequence when decoding")
-GPU_COUNT = Range(1, 64, 1, "GPUs of the chosen model (layers split across them)")
+GPU_COUNT = Range(0, 64, 1, "GPUs of the chosen model (layers split across them); 0: CPU only")
+# The machine around the GPU(s) (estimator/machine.py has the defaults and presets).
+RAM_GB = Range(1, 6144, 64, "system RAM, GiB")
+RAM_BANDWIDTH = FloatRange(
+    1.0, 2000.0, 96.0, "system RAM bandwidth, GB/s (DDR5-6000 dual channel: 96)"
+)
+RESERVED_GB = FloatRange(
+    0.0, 256.0, None, "GPU memory already in use per GPU, GiB (default: by device class)"
+)
+GPU_LIMIT_GB = FloatRange(
+    1.0, 6144.0, None, "unified memory the GPU may use, GiB (Apple: iogpu.wired_limit_mb)"
+)
+NGL = Range(0, 1025, 0, "llama.cpp -ngl: layers on the GPU(s), the output layer counted as one")
+N_CPU_MOE = Range(0, 1024, 0, "llama.cpp --n-cpu-moe: MoE experts of the first N layers in RAM")
+MMPROJ = ("none", "f16", "q8_0")
 QUANTS = tuple(FILE_TYPES)
 KV = KV_TYPES
 RUNTIMES = ("llama.cpp", "vllm")

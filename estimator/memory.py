@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -72,6 +72,8 @@ class MemoryEstimate:
     exact: bool
     safetensors_bytes: dict[str, int] = field(default_factory=dict)
     notes: tuple[str, ...] = field(default=())
+    key: str = ""  # config_key of the model, for the placement (plan.py)
+    opts: MemoryOptions | None = None  # the options these numbers are for
 
     @property
     def weights_bytes(self) -> int:
@@ -150,6 +152,12 @@ def shape(config_json: str) -> Shape:
 
 def compute_buffer(s: Shape, inv: Inventory, kv: KvCache, opts: MemoryOptions) -> int:
     """Approximate peak of llama.cpp's compute buffer for one ubatch (see module docstring)."""
+    return max(compute_parts(s, inv, kv, opts))
+
+
+def compute_parts(s: Shape, inv: Inventory, kv: KvCache, opts: MemoryOptions) -> tuple[int, int]:
+    """(peak of the output stage, peak of the layers' stages): the buffer is the larger; a device
+    that does not compute the logits holds only the second."""
     ub = min(opts.n_ubatch, max(kv.n_ctx, 1))
     n_kv = kv.cells_full or kv.cells_swa
     unit = ub * 4 * s.hidden  # one F32 hidden-state buffer for the ubatch
@@ -160,16 +168,16 @@ def compute_buffer(s: Shape, inv: Inventory, kv: KvCache, opts: MemoryOptions) -
     else:
         # K·Q scores of every head over the cache, the F32 mask, Q/K/V/output and residuals.
         attention = ub * 4 * inv.n_heads * n_kv + n_kv * ub * 4 + 11 * unit // 2
-    peak = max(output, attention, ffn)
+    extra = 0
     if opts.flash_attn and (opts.type_k != "f16" or opts.type_v != "f16"):
-        peak += unit  # Q converted for the quantized-cache kernel
+        extra += unit  # Q converted for the quantized-cache kernel
     # Measured on llama.cpp's CPU backend: Gemma 2 (soft-capped logits) and Phi-3 within its
     # trained context keep the F16 mask and extra hidden-state buffers alive at the peak.
     if opts.flash_attn and s.softcap:
-        peak += n_kv * ub * 2 + unit
+        extra += n_kv * ub * 2 + unit
     elif opts.flash_attn and inv.model_type == "phi3" and kv.n_ctx <= s.n_ctx_train:
-        peak += n_kv * ub * 2 + 2 * unit
-    return peak
+        extra += n_kv * ub * 2 + 2 * unit
+    return output + extra, max(attention, ffn) + extra
 
 
 @lru_cache(maxsize=256)
@@ -208,6 +216,8 @@ def estimate_memory(raw_config: Mapping[str, Any], opts: MemoryOptions) -> Memor
         exact=inv.exact,
         safetensors_bytes=dict(_safetensors(key)),
         notes=tuple(notes),
+        key=key,
+        opts=opts,
     )
 
 
@@ -221,5 +231,6 @@ def with_file_type(
         params=est.params, weights=weights, file_bytes=gguf_bytes, kv=est.kv,
         compute_buffer_bytes=est.compute_buffer_bytes,
         output_buffer_bytes=est.output_buffer_bytes, exact=est.exact,
-        safetensors_bytes=est.safetensors_bytes, notes=est.notes,
+        safetensors_bytes=est.safetensors_bytes, notes=est.notes, key=est.key,
+        opts=replace(est.opts, file_type=file_type) if est.opts else None,
     )  # fmt: skip

@@ -50,6 +50,33 @@ class MemoryReport:
 
 
 @dataclass(frozen=True, slots=True)
+class PlanDevice:
+    name: Annotated[str, "the GPU"]
+    model_bytes: Annotated[int, "weights on this GPU"]
+    context_bytes: Annotated[int, "KV cache of its layers"]
+    compute_bytes: Annotated[int, "compute buffer (approximate)"]
+    free_bytes: Annotated[int, "free memory before loading (memory minus what is in use)"]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanReport:
+    ngl: Annotated[int, "llama.cpp -ngl: layers on the GPUs, the output layer counted as one"]
+    n_cpu_moe: Annotated[int, "layers whose MoE experts (all or part) stay in system RAM"]
+    ctx: Annotated[int, "context (-c)"]
+    args: Annotated[str, "the arguments as llama-fit-params prints them"]
+    devices: Annotated[tuple[PlanDevice, ...], "what each GPU holds (llama.cpp's breakdown)"]
+    host_bytes: Annotated[int, "system RAM llama.cpp allocates: weights left there, cache, buffers"]
+    fits: Annotated[bool, "every GPU and the system RAM have room"]
+    missing_vram_bytes: Annotated[int, "GPU memory missing on the fullest GPU (0: enough)"]
+    missing_ram_bytes: Annotated[int, "system RAM missing (0: enough)"]
+    ram_bytes: Annotated[int, "system RAM of the machine"]
+    ram_bandwidth_gbps: Annotated[float, "system RAM bandwidth, GB/s"]
+    reserved_bytes: Annotated[int, "memory in use on each GPU before llama.cpp starts"]
+    unified: Annotated[bool, "the GPU uses system memory (Apple, DGX Spark, Strix Halo)"]
+    forced: Annotated[bool, "placement forced by ngl / n_cpu_moe rather than llama.cpp's fit"]
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceReport:
     fits: Annotated[bool, "the whole model and cache fit in the device's usable memory"]
     fit_status: Annotated[str, "fits, tight, offload (CPU offload) or no"]
@@ -70,6 +97,7 @@ class DeviceReport:
     prefill_band: Annotated[float, "relative error band of the prefill speed"]
     depth: Annotated[int, "tokens already in each sequence when decoding"]
     batch: Annotated[int, "sequences decoded together"]
+    plan: Annotated[PlanReport | None, "llama.cpp's placement on the machine (GPU(s) + RAM)"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,232 @@
+"""The plan for one model on one machine: llama.cpp's placement, whether it fits, and its speed.
+
+Placement is llama.cpp's own (`placement.fit_params`, or the `-ngl` / `--n-cpu-moe` the user
+forces). Speed follows it:
+- decode: every device reads its share of a token's bytes at its own bandwidth: the GPUs their
+  weights (MoE: only the routed experts in use) and their layers' KV cache; system memory the
+  tensors left there, at the RAM bandwidth; plus the per-layer overhead of each device and a
+  hop for every crossing between devices (activations over PCIe and a synchronisation);
+- prefill: with batches of 32 tokens or more llama.cpp runs every matrix multiplication on the
+  first GPU, copying the weights held in system memory over PCIe for each ubatch, so a ubatch
+  takes its FLOPs at the GPU's prefill rate plus that copy: a larger `-ub` amortises the copy.
+  On a unified-memory machine nothing is copied; a CPU-only machine computes at the CPU's rate.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+from estimator.machine import FIT_MARGIN, Machine
+from estimator.memory import MemoryOptions, _inventory, _weights, shape
+from estimator.placement import (
+    CPU,
+    FitError,
+    Layout,
+    Model,
+    Sizer,
+    fit_params,
+    model_bytes,
+    n_cpu_moe_overrides,
+)
+from estimator.throughput import (
+    DECODE_EFFICIENCY,
+    LAYER_OVERHEAD_S,
+    PREFILL_EFFICIENCY,
+    kv_bytes_read,
+    prefill_flops,
+)
+
+CPU_EFFICIENCY = DECODE_EFFICIENCY["cpu"]
+CPU_LAYER_OVERHEAD_S = LAYER_OVERHEAD_S["cpu"]
+HOP_S = 25e-6  # one device crossing: copy the activations, synchronise the streams
+
+
+@dataclass(frozen=True)
+class Plan:
+    layout: Layout
+    fits: bool
+    missing_vram: int  # bytes the worst GPU lacks (0: enough)
+    missing_ram: int  # bytes system memory lacks
+    host_bytes: int  # system memory llama.cpp allocates (weights left there, cache, buffers)
+    free: tuple[int, ...]  # free memory of each GPU before loading
+    forced: bool  # the user set -ngl / --n-cpu-moe
+    decode_tokens_per_s: float | None
+    prefill_tokens_per_s: float | None
+    notes: tuple[str, ...]
+
+    @property
+    def on_gpu(self) -> bool:
+        """Everything but the input embedding is on the GPU(s)."""
+        return (
+            bool(self.layout.devices)
+            and self.layout.host.layers == 0
+            and not any(o.device == CPU for o in self.layout.overrides)
+            and self.layout.layer_device[-1] != CPU
+        )
+
+    @property
+    def expert_layers_on_cpu(self) -> int:
+        n = len(self.layout.layer_device) - 1
+        return sum(1 for o in self.layout.overrides if o.device == CPU and o.layer < n)
+
+
+@lru_cache(maxsize=1024)
+def _model(key: str, file_type: str) -> Model:
+    return model_bytes(_inventory(key), _weights(key, file_type)[0], shape(key).n_ctx_train)
+
+
+def _sizer(key: str, opts: MemoryOptions, machine: Machine, n_ctx: int) -> Sizer:
+    inv = _inventory(key)
+    nd = 0 if machine.cpu_only else machine.gpu_count
+    free = [machine.gpu_free()] * nd
+    return Sizer(
+        _model(key, opts.file_type),
+        inv,
+        shape(key),
+        replace(opts, n_ctx=n_ctx),
+        free,
+        machine.ram_bytes,
+        unified_host=machine.unified,
+    )
+
+
+def make_plan(
+    key: str,
+    opts: MemoryOptions,
+    machine: Machine,
+    *,
+    ngl: int | None = None,
+    n_cpu_moe: int | None = None,
+    depth: int = 0,
+    auto_ctx: bool = False,
+) -> Plan:
+    """Placement, fit and speed of the model (`key`, a config_key) at `opts` on `machine`."""
+    return _plan(key, opts, machine, ngl, n_cpu_moe, depth, auto_ctx)
+
+
+@lru_cache(maxsize=4096)
+def _plan(
+    key: str,
+    opts: MemoryOptions,
+    machine: Machine,
+    ngl: int | None,
+    n_cpu_moe: int | None,
+    depth: int,
+    auto_ctx: bool,
+) -> Plan:
+    notes: list[str] = []
+    nd = 0 if machine.cpu_only else machine.gpu_count
+    forced = ngl is not None or n_cpu_moe is not None
+    sizer = _sizer(key, opts, machine, opts.n_ctx)
+    if nd == 0:
+        layout = sizer.layout(-1, [], [])
+    elif forced:
+        moe = sizer.model.n_experts > 0
+        overrides = n_cpu_moe_overrides(n_cpu_moe or 0, sizer.n_layer) if moe else []
+        layout = sizer.layout(-1 if ngl is None else ngl, [], overrides)
+    else:
+        try:
+            result = fit_params(
+                lambda n: _sizer(key, opts, machine, n),
+                None if auto_ctx else opts.n_ctx,
+                [FIT_MARGIN] * nd,
+                sizer.model.n_ctx_train,
+            )
+            layout = result.layout
+            notes += result.notes
+        except FitError as e:
+            layout = sizer.layout(-1, [], [])
+            notes.append(str(e))
+    free = tuple(machine.gpu_free() for _ in range(nd))
+    missing_vram = max((u.total - f for u, f in zip(layout.devices, free, strict=True)), default=0)
+    ram_free = machine.host_free()
+    if machine.unified:
+        ram_free -= sum(u.total for u in layout.devices)
+    host = layout.host.total
+    missing_ram = max(host - ram_free, 0)
+    fits = missing_vram <= 0 and missing_ram <= 0
+    decode = _decode(sizer, layout, machine, depth) if fits else None
+    prefill = _prefill(key, sizer, layout, machine, opts) if fits else None
+    return Plan(
+        layout=layout,
+        fits=fits,
+        missing_vram=max(missing_vram, 0),
+        missing_ram=missing_ram,
+        host_bytes=host,
+        free=free,
+        forced=forced,
+        decode_tokens_per_s=decode,
+        prefill_tokens_per_s=prefill,
+        notes=tuple(notes),
+    )
+
+
+def _decode(sizer: Sizer, layout: Layout, machine: Machine, depth: int) -> float:
+    """Tokens/s of one sequence under this placement."""
+    kv = layout.kv
+    kv_total = max(kv.bytes, 1)
+    kv_read = kv_bytes_read(kv, depth)
+    seconds = 0.0
+    gpu = machine.gpu
+    for use in layout.devices:
+        if gpu is None:
+            break
+        eta = DECODE_EFFICIENCY.get(gpu.device_class, 0.92)
+        read = use.read + kv_read * use.context / kv_total
+        seconds += read / (eta * gpu.bandwidth_gbps * 1e9) / gpu.calibration
+        seconds += use.layers * LAYER_OVERHEAD_S.get(gpu.device_class, 100e-6)
+    host = layout.host
+    # The input embedding is a row lookup: `read` never counts it.
+    host_read = host.read + kv_read * host.context / kv_total
+    if host_read:
+        seconds += host_read / (CPU_EFFICIENCY * machine.ram_bandwidth_gbps * 1e9)
+    seconds += host.layers * CPU_LAYER_OVERHEAD_S
+    seconds += HOP_S * _hops(layout)
+    return 1.0 / seconds if seconds > 0 else 0.0
+
+
+def _hops(layout: Layout) -> int:
+    """Device crossings per token: between consecutive layers on different devices, and twice
+    for a layer whose tensors are split between a GPU and system memory."""
+    devices = layout.layer_device
+    hops = sum(1 for a, b in itertools.pairwise(devices) if a != b)
+    return hops + 2 * sum(1 for o in layout.overrides if o.layer < len(layout.layer_device) - 1)
+
+
+def _prefill(
+    key: str, sizer: Sizer, layout: Layout, machine: Machine, opts: MemoryOptions
+) -> float | None:
+    """Prompt tokens/s for ubatches of `opts.n_ubatch` tokens under this placement."""
+    inv = _inventory(key)
+    ub = min(opts.n_ubatch, max(opts.n_ctx, 1))
+    flops = prefill_flops(inv, ub, 0) * ub
+    gpu = machine.gpu
+    if gpu is None or not layout.devices:
+        tflops = machine_cpu_tflops(machine)
+        return ub / (flops / (tflops * 1e12)) if tflops else None
+    if not gpu.fp16_tflops:
+        return None
+    mfu = PREFILL_EFFICIENCY.get(gpu.segment, 0.3)
+    seconds = flops / (gpu.fp16_tflops * 1e12 * mfu)
+    host_weights = layout.host.model - sizer.model.input_bytes
+    if host_weights > 0:
+        if sizer.op_offload and machine.pcie_gbps:
+            seconds += host_weights / (machine.pcie_gbps * 1e9)
+        else:
+            # Small ubatches (or unified memory): the CPU computes its share itself.
+            tflops = machine_cpu_tflops(machine)
+            share = host_weights / max(sum(u.model for u in layout.devices) + host_weights, 1)
+            if tflops:
+                seconds += flops * share / (tflops * 1e12)
+    return ub / seconds
+
+
+# A desktop CPU's matrix throughput in llama.cpp's prompt processing (AVX2/AVX-512 FMA on
+# quantized weights): about 1 TFLOPS for 16 Zen 5 cores; scaled by nothing else we know.
+CPU_TFLOPS = 1.0
+
+
+def machine_cpu_tflops(machine: Machine) -> float:
+    return CPU_TFLOPS
