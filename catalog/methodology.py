@@ -94,7 +94,6 @@ def figures() -> dict[str, Any]:
             "uncalibrated_band": round(100 * throughput.UNCALIBRATED_BAND),
             "prefill_band": round(100 * throughput.PREFILL_BAND),
             "grades": (fit.GRADE_A, fit.GRADE_B, fit.GRADE_C, fit.OFFLOAD_D),
-            "gpu_reserve_mib": fit.GPU_RESERVE // MIB,
             "cpu_reserve_gib": fit.CPU_OS_RESERVE >> 30,
             "fit_margin_mib": machine.FIT_MARGIN // MIB,
             "reserved_mib": {k: v // MIB for k, v in machine.RESERVED_BY_SEGMENT.items()},

@@ -22,6 +22,7 @@ from estimator.memory import (
     shape,
 )
 from estimator.plan import Plan, make_plan
+from estimator.plan import model as plan_model
 from estimator.report import (
     DeviceReport,
     Estimate,
@@ -37,10 +38,18 @@ VLLM_BLOCK = 16
 VLLM_MAX_BATCHED_TOKENS = 8192
 
 
-def max_context(raw_config: Mapping[str, Any], opts: MemoryOptions, device: Device) -> int:
-    """Largest context (a multiple of 256, up to the model's maximum) whose total fits."""
+def max_context(
+    raw_config: Mapping[str, Any],
+    opts: MemoryOptions,
+    device: Device,
+    machine: Machine | None = None,
+) -> int:
+    """Largest context (a multiple of 256, up to the model's maximum) at which the whole model
+    stays on the device: on a GPU the input embedding stays in system memory, as in llama.cpp."""
     # The answer does not depend on the context asked for: cache it without one.
-    return _max_context(config_key(raw_config), replace(opts, n_ctx=256), usable_bytes(device))
+    gpu = device.device_class != "cpu"
+    usable = usable_bytes(device, machine)
+    return _max_context(config_key(raw_config), replace(opts, n_ctx=256), usable, gpu)
 
 
 def max_contexts(
@@ -48,16 +57,18 @@ def max_contexts(
 ) -> list[int]:
     """`max_context` on many devices (a page lists them all); the options are keyed once."""
     key, base = config_key(raw_config), replace(opts, n_ctx=256)
-    return [_max_context(key, base, usable_bytes(device)) for device in devices]
+    return [_max_context(key, base, usable_bytes(d), d.device_class != "cpu") for d in devices]
 
 
 @lru_cache(maxsize=8192)
-def _max_context(key: str, opts: MemoryOptions, usable: int) -> int:
+def _max_context(key: str, opts: MemoryOptions, usable: int, gpu: bool = True) -> int:
     raw_config = json.loads(key)
     limit = Config(text_config(raw_config)).get_int("max_position_embeddings", default=131072)
     inv, dims = _inventory(key), shape(key)
     base = estimate_memory(raw_config, opts)
     fixed = base.weights_bytes + base.output_buffer_bytes
+    if gpu:  # the input embedding and the output buffer live in system memory
+        fixed -= plan_model(key, opts.file_type).input_bytes + base.output_buffer_bytes
 
     def fits(n_ctx: int) -> bool:
         probe = replace(opts, n_ctx=n_ctx)
@@ -139,7 +150,7 @@ def estimate(
         grade_reason=f.reason,
         usable_bytes=usable_bytes(device),
         headroom_bytes=f.headroom_bytes,
-        max_context=max_context(raw_config, opts, device),
+        max_context=max_context(raw_config, opts, device, machine),
         gpu_layers=f.gpu_layers,
         n_layers=f.n_layers,
         decode_tokens_per_s=_round(per_user),

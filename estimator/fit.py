@@ -1,11 +1,10 @@
 """Does it fit, how well, and how fast: per device, with CPU offload, multi-GPU and a grade.
 
-Usable memory:
-- discrete GPUs: memory x count minus a driver/runtime reserve per GPU (CUDA context, cuBLAS
-  workspace: 512 MiB; llama.cpp does not count it but it is not available to it);
-- Apple unified memory: macOS lets the GPU wire about 2/3 of RAM up to 36 GB and 3/4 above
-  (Metal's recommendedMaxWorkingSetSize), counted once for weights, cache and buffers;
-- CPU: RAM minus 4 GiB for the operating system.
+Usable memory is what llama.cpp's --fit fills before it moves anything to system RAM: per GPU,
+its memory minus what is already in use (display, desktop, CUDA context: by device class, see
+machine.py) minus the 1024 MiB margin --fit leaves free; Apple unified memory: the share macOS
+lets the GPU wire (about 2/3 of RAM up to 36 GB and 3/4 above: Metal's
+recommendedMaxWorkingSetSize) minus the same margin; a CPU: RAM minus 4 GiB for the system.
 Multi-GPU splits layers (llama.cpp's default `--split-mode layer`): memory adds up, decode runs
 the GPUs one after another, so speed follows one GPU's bandwidth.
 When the model does not fit, the plan (estimator/plan.py) places it as llama.cpp's own --fit
@@ -19,27 +18,28 @@ from dataclasses import dataclass
 
 from estimator import units
 from estimator.inventory import Inventory
-from estimator.machine import Machine, machine_for
+from estimator.machine import FIT_MARGIN, OS_RESERVE, Machine, machine_for
 from estimator.memory import MemoryEstimate
 from estimator.plan import Plan, make_plan
+from estimator.plan import model as plan_model
 from estimator.throughput import Device, decode_step_s
 from estimator.units import GIB
 
-GPU_RESERVE = 512 << 20
-CPU_OS_RESERVE = 4 * GIB
+CPU_OS_RESERVE = OS_RESERVE
 # Decode tokens/s a grade needs when it fits with headroom (a tight fit is at best C); with CPU
 # offload D needs OFFLOAD_D and E is slower.
 GRADE_A, GRADE_B, GRADE_C = 30.0, 12.0, 5.0
 OFFLOAD_D = 3.0
 
 
-def usable_bytes(device: Device) -> int:
-    if device.device_class == "apple":
-        share = 0.75 if device.memory_bytes > 36 * 10**9 else 2 / 3
-        return int(device.memory_bytes * share)
+def usable_bytes(device: Device, machine: Machine | None = None) -> int:
+    """Memory a model may fill whole on `device` (in `machine`, default: machine_for)."""
     if device.device_class == "cpu":
         return max(device.memory_bytes - CPU_OS_RESERVE, 0)
-    return (device.memory_bytes - GPU_RESERVE) * device.count
+    m = machine or machine_for(device, device.count)
+    if m.cpu_only:
+        return m.host_free()
+    return max(m.gpu_free() - FIT_MARGIN, 0) * m.gpu_count
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,12 @@ def fit(
     """Status, headroom, layers on the GPU, decode speed and an A-F grade with a reason.
 
     `ngl` / `n_cpu_moe` force a placement instead of llama.cpp's own fit."""
-    usable = usable_bytes(device)
+    machine = machine or machine_for(device, device.count)
+    usable = usable_bytes(device, machine)
     need = est.total_bytes
+    if device.device_class != "cpu" and est.key and est.opts:
+        # llama.cpp keeps the input embedding and the logits buffer in system memory.
+        need -= plan_model(est.key, est.opts.file_type).input_bytes + est.output_buffer_bytes
     headroom = usable - need
     n = inv.n_layers
     forced = ngl is not None or n_cpu_moe is not None
@@ -78,7 +82,6 @@ def fit(
         return _graded(status, headroom, n, n, tps / batch)
     if device.device_class == "cpu" or est.opts is None or not est.key:
         return _graded("no", headroom, 0, n, None)
-    machine = machine or machine_for(device, device.count)
     plan = make_plan(est.key, est.opts, machine, ngl=ngl, n_cpu_moe=n_cpu_moe, depth=depth)
     if plan.fits and plan.on_gpu and plan.decode_tokens_per_s:
         tps = plan.decode_tokens_per_s

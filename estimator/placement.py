@@ -241,6 +241,7 @@ class Sizer:
         # (12 MiB in the README trace of Qwen3-30B-A3B at -c 4096).
         mask = (self.kv.cells_full or self.kv.cells_swa) * ub * 2
         self.host_compute = 2 * ub * 4 * dims.hidden + mask
+        self.output_buffer = dims.vocab * 4 * opts.n_seq  # logits, in host memory
         self.op_offload = ub >= OP_OFFLOAD_MIN_BATCH and not unified_host
         # Prefix sums over layers: bytes, KV and what the MoE fraction moves.
         self._bytes = _prefix([layer.bytes for layer in model.layers])
@@ -387,6 +388,7 @@ class Sizer:
             compute[CPU] = self.host_compute
             if out_dev == CPU:
                 compute[CPU] = max(out_stage, layer_stage)
+        compute[CPU] += self.output_buffer
         uses = [Use(model[d], context[d], compute[d], read[d], layers[d]) for d in range(n)]
         host = Use(model[CPU], context[CPU], compute[CPU], read[CPU], layers[CPU])
         return Layout(

@@ -73,7 +73,8 @@ class Plan:
 
 
 @lru_cache(maxsize=1024)
-def _model(key: str, file_type: str) -> Model:
+def model(key: str, file_type: str) -> Model:
+    """What placement needs of a model (`key`: config_key) at one quant."""
     return model_bytes(_inventory(key), _weights(key, file_type)[0], shape(key).n_ctx_train)
 
 
@@ -82,7 +83,7 @@ def _sizer(key: str, opts: MemoryOptions, machine: Machine, n_ctx: int) -> Sizer
     nd = 0 if machine.cpu_only else machine.gpu_count
     free = [machine.gpu_free()] * nd
     return Sizer(
-        _model(key, opts.file_type),
+        model(key, opts.file_type),
         inv,
         shape(key),
         replace(opts, n_ctx=n_ctx),

@@ -74,7 +74,9 @@ def test_the_family_page_says_which_size_fits_which_gpu(client: Client) -> None:
     table = html[html.index('<table class="size-fit">') :].split("</table>")[0]
     row = re.search(r"Llama 3.1 8B Instruct</a>.*?</tr>", table, re.S).group(0)  # type: ignore[union-attr]
     grades = re.findall(r'class="grade g(\w)"', row)
-    assert grades == ["A"] * 7  # 5.8 GiB at Q4_K_M fits every device in the table
+    # 5.8 GiB at Q4_K_M (8K context) fits every device in the table; on the 8 GB RTX 4060 it is
+    # tight: 1 GiB in use by the desktop and llama.cpp's 1 GiB margin leave 6 GiB.
+    assert grades == ["C"] + ["A"] * 6
     big = re.search(r"Llama 3.1 405B Instruct</a>.*?</tr>", table, re.S).group(0)  # type: ignore[union-attr]
     assert re.findall(r'class="grade g(\w)"', big) == ["F"] * 7
 
