@@ -71,16 +71,15 @@ class MachineState:
         return self.ngl is not None or self.ncmoe is not None
 
     def machine(self, device: Device | None, count: int = 1) -> Machine:
-        """This machine around `device` (count GPUs); a CPU or Apple device is its own kind."""
+        """This machine around `device` (count GPUs). An Apple chip or a unified-memory PC is its
+        own RAM; a CPU-class device takes this RAM's size but keeps its own bandwidth."""
+        own_ram = device is not None and (device.device_class == "apple" or device.unified)
+        cpu = device is not None and device.device_class == "cpu"
         return machine_for(
             device,
             count,
-            ram_bytes=self.ram * GIB
-            if device is None or device.device_class not in ("apple", "cpu")
-            else None,
-            ram_bandwidth_gbps=self.bandwidth_gbps
-            if device is None or device.device_class != "apple"
-            else None,
+            ram_bytes=None if own_ram else self.ram * GIB,
+            ram_bandwidth_gbps=None if own_ram or cpu else self.bandwidth_gbps,
             reserved_bytes=None if self.reserved is None else int(self.reserved * GIB),
             gpu_limit_bytes=None if self.wired is None else int(self.wired * GIB),
         )

@@ -290,6 +290,7 @@ class Hardware(models.Model):
     class Kind(models.TextChoices):
         GPU = "gpu", "Discrete GPU"
         APPLE = "apple", "Apple unified memory"
+        UNIFIED = "unified", "Unified-memory PC (the GPU uses system RAM)"
         CPU = "cpu", "CPU"
 
     class Segment(models.TextChoices):
@@ -297,6 +298,7 @@ class Hardware(models.Model):
         WORKSTATION = "workstation", "Workstation GPUs"
         DATACENTER = "datacenter", "Datacenter GPUs"
         APPLE = "apple", "Apple silicon"
+        UNIFIED = "unified", "Unified-memory PCs"
         CPU = "cpu", "CPUs"
 
     slug = models.SlugField(max_length=60)
@@ -327,7 +329,7 @@ class Hardware(models.Model):
                 name="fp16_tflops_positive_or_unknown",
             ),
             models.CheckConstraint(
-                condition=Q(kind__in=["gpu", "apple", "cpu"]), name="hardware_kind_valid"
+                condition=Q(kind__in=["gpu", "apple", "unified", "cpu"]), name="hardware_kind_valid"
             ),
         ]
 

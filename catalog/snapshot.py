@@ -26,6 +26,7 @@ SEGMENT_GROUPS = (
     ("Consumer GPUs", ("consumer",)),
     ("Workstation and datacenter GPUs", ("workstation", "datacenter")),
     ("Apple silicon", ("apple",)),
+    ("Unified-memory PCs", ("unified",)),
     ("CPUs", ("cpu",)),
 )
 

@@ -26,6 +26,7 @@ def from_hardware(hw: Any, count: int = 1, calibration: float = 1.0) -> Device:
         segment=hw.segment,
         count=count,
         calibration=calibration,
+        unified=hw.kind == "unified",
     )
 
 

@@ -34,7 +34,7 @@ OFFLOAD_D = 3.0
 
 def usable_bytes(device: Device, machine: Machine | None = None) -> int:
     """Memory a model may fill whole on `device` (in `machine`, default: machine_for)."""
-    if device.device_class == "cpu":
+    if device.device_class == "cpu" and machine is None:
         return max(device.memory_bytes - CPU_OS_RESERVE, 0)
     m = machine or machine_for(device, device.count)
     if m.cpu_only:

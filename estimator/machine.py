@@ -110,7 +110,7 @@ def machine_for(
     CPU-only machine with that RAM; `unified` makes a GPU use system memory (DGX Spark-class,
     Strix Halo-class: the RAM is the device's memory unless given).
     """
-    if gpu is not None and unified and gpu.device_class not in ("apple", "cpu"):
+    if gpu is not None and (unified or gpu.unified) and gpu.device_class not in ("apple", "cpu"):
         ram = gpu.memory_bytes if ram_bytes is None else ram_bytes
         return Machine(
             gpu=gpu,

@@ -48,6 +48,7 @@ class Device:
     # Measured / estimated decode speed from community runs on this class of device and
     # runtime (benchmarks.calibration); 1.0 where there are too few runs.
     calibration: float = 1.0
+    unified: bool = False  # a GPU that uses system memory (DGX Spark-class, Strix Halo-class)
 
     @property
     def band(self) -> float:
