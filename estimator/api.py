@@ -5,13 +5,16 @@ the OpenAPI document names and explains every field."""
 from __future__ import annotations
 
 import dataclasses
+import functools
+import operator
+import types
 import typing
 from typing import Any, Literal
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema
-from ninja.errors import HttpError
+from ninja.errors import HttpError, ValidationError
 from pydantic import ConfigDict, Field, create_model
 
 from config import ratelimit
@@ -20,19 +23,42 @@ from estimator import limits
 from estimator.config import ConfigError
 from estimator.estimate import estimate
 from estimator.kv import KvError
+from estimator.machine import (
+    DEFAULT_RAM_BYTES,
+    DEFAULT_RAM_PRESET,
+    RAM_PRESETS,
+    RESERVED_BY_SEGMENT,
+    Machine,
+)
+from estimator.machine_options import MachineOptionError, machine_from_options
 from estimator.memory import MemoryOptions
 from estimator.report import DeviceReport, MemoryReport, VllmReport
 from estimator.throughput import Device
+from estimator.units import GIB
 
 router = Router(tags=["estimate"])
 
 Quant = Literal[limits.QUANTS]  # type: ignore[valid-type]
 KvType = Literal[limits.KV]  # type: ignore[valid-type]
 Runtime = Literal[limits.RUNTIMES]  # type: ignore[valid-type]
+RAM_PRESET_KEYS = tuple(RAM_PRESETS)
+RamPreset = Literal[RAM_PRESET_KEYS]  # type: ignore[valid-type]
+Mmproj = Literal[limits.MMPROJ]  # type: ignore[valid-type]
 
 
 def _range(r: limits.Range) -> Any:
     return Field(r.default, ge=r.low, le=r.high, description=r.help)
+
+
+def _optional(r: limits.Range | limits.FloatRange, default: str) -> Any:
+    """An option that is left out unless given: its bounds, and what leaving it out means."""
+    finite = False if isinstance(r, limits.FloatRange) else None
+    text = f"{r.help}; {r.low:g} to {r.high:g}; left out: {default}"
+    return Field(None, ge=r.low, le=r.high, description=text, allow_inf_nan=finite)
+
+
+_SEGMENTS = ", ".join(f"{k} {v / GIB:g}" for k, v in RESERVED_BY_SEGMENT.items())
+_PRESETS = "; ".join(f"{k}: {label}, {gbps:g} GB/s" for k, (label, gbps) in RAM_PRESETS.items())
 
 
 class EstimateOptions(Schema):
@@ -51,6 +77,43 @@ class EstimateOptions(Schema):
     gpu_count: int = _range(limits.GPU_COUNT)
     depth: int = _range(limits.DEPTH)
     runtime: Runtime = "llama.cpp"
+    # The machine around the GPU(s) (estimator/machine_options.py says which apply where).
+    ram_gb: int | None = _optional(
+        limits.RAM_GB,
+        f"{DEFAULT_RAM_BYTES // GIB} GiB; Apple, CPU-class and unified devices: their own memory",
+    )
+    ram_bandwidth_gbps: float | None = _optional(
+        limits.RAM_BANDWIDTH,
+        f"ram_preset's, else {RAM_PRESETS[DEFAULT_RAM_PRESET][1]:g} ({DEFAULT_RAM_PRESET}); "
+        "CPU-class and unified devices: their own; not for Apple silicon",
+    )
+    ram_preset: RamPreset | None = Field(
+        None,
+        description=f"system RAM kit, instead of ram_bandwidth_gbps (not both): {_PRESETS}",
+    )
+    reserved_gb: float | None = _optional(
+        limits.RESERVED_GB, f"{_SEGMENTS}; Apple silicon and unified 0"
+    )
+    gpu_limit_gb: float | None = _optional(
+        limits.GPU_LIMIT_GB,
+        "Apple: macOS's default, 2/3 of RAM up to 36 GB and 3/4 above; unified: the RAM; "
+        "only for unified memory (4 GiB of RAM always stay with the system)",
+    )
+    unified: bool = Field(
+        False,
+        description=(
+            "the GPU uses system memory, as a DGX Spark- or Strix Halo-class machine's does "
+            "(the catalog's unified-memory devices and Apple silicon always do): one GPU, whose "
+            "RAM is ram_gb (default: the device's memory)"
+        ),
+    )
+    ngl: int | None = _optional(limits.NGL, "llama.cpp's own --fit decides")
+    n_cpu_moe: int | None = _optional(limits.N_CPU_MOE, "llama.cpp's own --fit decides")
+    mmproj: Mmproj = Field(
+        "none",
+        description="multimodal projector loaded beside the model (llama.cpp --mmproj): "
+        "none (default), f16 or q8_0",
+    )
 
     def memory_options(self) -> MemoryOptions:
         return MemoryOptions(
@@ -91,12 +154,22 @@ def _schema(name: str, cls: type[Any], *, required: bool = True) -> type[Schema]
     hints = typing.get_type_hints(cls, include_extras=True)
     fields: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
-        kind, text = hints[f.name].__origin__, hints[f.name].__metadata__[0]
-        if isinstance(kind, type) and dataclasses.is_dataclass(kind):
-            kind = _schema(f"{kind.__name__}Out", kind)
+        kind, text = _described(hints[f.name].__origin__), hints[f.name].__metadata__[0]
         default = ... if required else None
         fields[f.name] = (kind if required else kind | None, Field(default, description=text))
     return typing.cast(type[Schema], create_model(name, __base__=Schema, **fields))
+
+
+def _described(kind: Any) -> Any:
+    """`kind` with every result dataclass in it (alone, optional or in a tuple) as a schema."""
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+        return _schema(f"{kind.__name__}Out", kind)
+    args = typing.get_args(kind)
+    if typing.get_origin(kind) is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return tuple[_described(args[0]), ...]  # type: ignore[misc]
+    if isinstance(kind, types.UnionType):
+        return functools.reduce(operator.or_, map(_described, args))
+    return kind
 
 
 EstimateOut = create_model(  # type: ignore[call-overload]
@@ -123,13 +196,28 @@ def _device(options: EstimateOptions) -> Device | None:
     return from_hardware(hw, options.gpu_count)
 
 
-def _estimate(config: dict[str, Any], options: EstimateOptions) -> dict[str, Any]:
+def _machine(device: Device | None, options: EstimateOptions, source: str) -> Machine | None:
+    """The machine the options describe; a 400 naming the option that cannot apply."""
+    try:
+        return machine_from_options(
+            device, options.gpu_count, ram_gb=options.ram_gb,
+            ram_bandwidth_gbps=options.ram_bandwidth_gbps, ram_preset=options.ram_preset,
+            reserved_gb=options.reserved_gb, gpu_limit_gb=options.gpu_limit_gb,
+            unified=options.unified, ngl=options.ngl, n_cpu_moe=options.n_cpu_moe,
+        )  # fmt: skip
+    except MachineOptionError as exc:
+        raise ValidationError([{"loc": (source, exc.field), "msg": exc.reason}]) from None
+
+
+def _estimate(config: dict[str, Any], options: EstimateOptions, source: str) -> dict[str, Any]:
     opts = options.memory_options()
     device = _device(options)
+    machine = _machine(device, options, source)
     try:
         result = estimate(
             config, opts, device, depth=options.depth, batch=options.users,
-            runtime=options.runtime,
+            runtime=options.runtime, machine=machine, ngl=options.ngl,
+            n_cpu_moe=options.n_cpu_moe,
         )  # fmt: skip
     except ConfigError as exc:
         raise HttpError(400, f"config: {exc}") from None
@@ -144,14 +232,15 @@ def _estimate(config: dict[str, Any], options: EstimateOptions) -> dict[str, Any
     exclude_unset=True,
 )
 def estimate_model(request: HttpRequest, q: Query[ModelEstimateQuery]) -> dict[str, Any]:
-    """What llama.cpp allocates for a catalog model (every term in bytes); with `gpu`, its fit,
-    grade and speed there."""
+    """What llama.cpp allocates for a catalog model (every term in bytes); with `gpu` (or
+    `gpu_count=0`: a CPU-only machine), its fit, grade and speed there, and llama.cpp's plan on
+    the machine (GPU(s) + system RAM: docs/api.md)."""
     from catalog.models import Model
 
     model = Model.objects.filter(slug=q.model).first()
     if model is None:
         raise HttpError(404, f"model: no catalog model with slug {q.model!r}")
-    return {"model": model.slug, **_estimate(model.config, q)}
+    return {"model": model.slug, **_estimate(model.config, q, "query")}
 
 
 @router.post(
@@ -177,4 +266,4 @@ def estimate_config(request: HttpRequest, body: ConfigEstimate) -> Any:
         limits.check_config(body.config)
     except ConfigError as exc:
         raise HttpError(400, f"config: {exc}") from None
-    return _estimate(body.config, body)
+    return _estimate(body.config, body, "body")

@@ -148,7 +148,7 @@ def estimate(
         fit_status=f.status,
         grade=f.grade,
         grade_reason=f.reason,
-        usable_bytes=usable_bytes(device),
+        usable_bytes=usable_bytes(device, machine),
         headroom_bytes=f.headroom_bytes,
         max_context=max_context(raw_config, opts, device, machine),
         gpu_layers=f.gpu_layers,
@@ -188,7 +188,7 @@ def plan_report(plan: Plan, machine: Machine, name: str) -> PlanReport:
         for i, (u, free) in enumerate(zip(layout.devices, plan.free, strict=True))
     )
     return PlanReport(
-        ngl=layout.ngl if layout.ngl >= 0 else len(layout.layer_device),
+        ngl=0 if machine.cpu_only else layout.ngl if layout.ngl >= 0 else len(layout.layer_device),
         n_cpu_moe=plan.expert_layers_on_cpu,
         ctx=layout.n_ctx,
         args=layout.args(),

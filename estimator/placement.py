@@ -197,7 +197,10 @@ class Layout:
     kv: KvCache
 
     def args(self, gpu_name: str = "CUDA") -> str:
-        """The arguments as `llama-fit-params` prints them."""
+        """The arguments as `llama-fit-params` prints them (-ngl -1: every layer; an override of
+        blk.<n_layer>, which --fit writes for the output layer's slot, matches no tensor)."""
+        if not self.devices:
+            return f"-c {self.n_ctx}"
         out = f"-c {self.n_ctx} -ngl {self.ngl}"
         split = list(self.tensor_split)
         while len(split) > 1 and split[-1] == 0:

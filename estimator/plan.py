@@ -81,7 +81,7 @@ def model(key: str, file_type: str) -> Model:
 def _sizer(key: str, opts: MemoryOptions, machine: Machine, n_ctx: int) -> Sizer:
     inv = _inventory(key)
     nd = 0 if machine.cpu_only else machine.gpu_count
-    free = [machine.gpu_free()] * nd
+    free = [machine.gpu_free() for _ in range(nd)]
     return Sizer(
         model(key, opts.file_type),
         inv,
@@ -126,6 +126,7 @@ def _plan(
     elif forced:
         moe = sizer.model.n_experts > 0
         overrides = n_cpu_moe_overrides(n_cpu_moe or 0, sizer.n_layer) if moe else []
+        ngl = None if ngl is None else min(ngl, sizer.n_layer + 1)
         layout = sizer.layout(-1 if ngl is None else ngl, [], overrides)
     else:
         try:

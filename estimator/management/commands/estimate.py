@@ -11,9 +11,16 @@ from estimator.config import ConfigError
 from estimator.devices import from_figures, from_hardware
 from estimator.estimate import estimate
 from estimator.kv import KvError
+from estimator.machine import (
+    DEFAULT_RAM_BYTES,
+    DEFAULT_RAM_PRESET,
+    RAM_PRESETS,
+    RESERVED_BY_SEGMENT,
+)
+from estimator.machine_options import MachineOptionError, machine_from_options
 from estimator.memory import MemoryOptions
 from estimator.throughput import Device
-from estimator.units import MIB
+from estimator.units import GIB, MIB
 
 RANGES = {
     "ctx": limits.CONTEXT,
@@ -25,11 +32,19 @@ RANGES = {
 }
 
 
+def flag(name: str) -> str:
+    """An option's name (as the API spells it) as this command's flag."""
+    return "--" + name.replace("_", "-")
+
+
 class Command(BaseCommand):
     help = (
         "Estimate what llama.cpp allocates for a model: weights (per-tensor quant types as "
         "llama-quantize picks them), GGUF file size, KV cache (full, sliding-window, recurrent), "
-        "compute and output buffers. Sizes in bytes with --json, MiB in the table."
+        "compute and output buffers; with a GPU (or --gpu-count 0: a CPU-only machine), the "
+        "fit, speed and llama.cpp's placement on the machine (GPU(s) + system RAM). Sizes in "
+        "bytes with --json, MiB in the table; memory options in GiB (2^30 bytes), bandwidth "
+        "in GB/s (10^9 bytes/s)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -47,7 +62,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--kv-v", choices=limits.KV, help="V cache type (quantized needs flash attention)"
         )
-        parser.add_argument("--flash-attn", choices=["on", "off"], default="on")
+        parser.add_argument(
+            "--flash-attn", choices=["on", "off"], default="on", help="flash attention (default on)"
+        )
         self._int(parser, "--parallel", limits.PARALLEL)
         self._int(parser, "--ubatch", limits.UBATCH)
         parser.add_argument(
@@ -55,22 +72,86 @@ class Command(BaseCommand):
         )
         self._int(parser, "--depth", limits.DEPTH)
         self._int(parser, "--batch", limits.PARALLEL, "sequences decoded together")
-        parser.add_argument("--runtime", choices=limits.RUNTIMES, default="llama.cpp")
+        parser.add_argument(
+            "--runtime", choices=limits.RUNTIMES, default="llama.cpp",
+            help="llama.cpp (default), or vllm to add vLLM's paged-cache view",
+        )  # fmt: skip
         hw = parser.add_mutually_exclusive_group()
         hw.add_argument("--gpu", help="a catalog hardware slug (e.g. rtx-4090, apple-m2-ultra)")
         hw.add_argument("--memory-gb", type=float, help="device memory in GiB")
         parser.add_argument("--bandwidth-gbps", type=float, help="memory bandwidth, GB/s")
         parser.add_argument("--tflops", type=float, help="dense FP16 TFLOPS")
         parser.add_argument(
-            "--vendor", choices=["nvidia", "amd", "intel", "apple"], default="nvidia"
-        )
+            "--vendor", choices=["nvidia", "amd", "intel", "apple"], default="nvidia",
+            help="vendor of the --memory-gb device (default nvidia; apple: unified memory)",
+        )  # fmt: skip
         parser.add_argument(
             "--backend",
             choices=["cuda", "rocm", "vulkan", "metal", "sycl", "cpu"],
             help="llama.cpp backend (informational; the vendor selects the calibration)",
         )
         self._int(parser, "--gpu-count", limits.GPU_COUNT)
+        self._machine_arguments(parser)
         parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+    @staticmethod
+    def _machine_arguments(parser: CommandParser) -> None:
+        """The machine around the GPU(s) (estimator/machine_options.py says which apply where)."""
+        machine = parser.add_argument_group("machine (GPU(s) + system RAM)")
+        default_ram = DEFAULT_RAM_BYTES // GIB
+        machine.add_argument(
+            "--ram-gb", type=int, metavar="GIB",
+            help=f"system RAM in GiB ({limits.RAM_GB.low}-{limits.RAM_GB.high}; default "
+            f"{default_ram}; Apple, CPU-class, unified-memory devices and --unified: their own)",
+        )  # fmt: skip
+        bandwidth = machine.add_mutually_exclusive_group()
+        bandwidth.add_argument(
+            "--ram-bandwidth-gbps", type=float, metavar="GBPS",
+            help=f"system RAM bandwidth in GB/s ({limits.RAM_BANDWIDTH.low:g}-"
+            f"{limits.RAM_BANDWIDTH.high:g}; default {RAM_PRESETS[DEFAULT_RAM_PRESET][1]:g}, "
+            f"{DEFAULT_RAM_PRESET}; CPU-class, unified and --unified: the device's own; not for "
+            "Apple)",
+        )  # fmt: skip
+        bandwidth.add_argument(
+            "--ram-preset", choices=list(RAM_PRESETS), metavar="KIT",
+            help="system RAM kit, sets the bandwidth: "
+            + "; ".join(f"{k} {gbps:g} GB/s" for k, (_, gbps) in RAM_PRESETS.items()),
+        )  # fmt: skip
+        segments = ", ".join(f"{k} {v / GIB:g}" for k, v in RESERVED_BY_SEGMENT.items())
+        machine.add_argument(
+            "--reserved-gb", type=float, metavar="GIB",
+            help=f"GPU memory already in use per GPU, GiB ({limits.RESERVED_GB.low:g}-"
+            f"{limits.RESERVED_GB.high:g}; default by device class: {segments}; Apple and "
+            "--unified 0)",
+        )  # fmt: skip
+        machine.add_argument(
+            "--gpu-limit-gb", type=float, metavar="GIB",
+            help=f"unified memory the GPU may use, GiB ({limits.GPU_LIMIT_GB.low:g}-"
+            f"{limits.GPU_LIMIT_GB.high:g}; default: Apple, macOS's wired limit, 2/3 of RAM up "
+            "to 36 GB and 3/4 above; unified, the RAM); Apple, unified-memory devices and "
+            "--unified only",
+        )  # fmt: skip
+        machine.add_argument(
+            "--unified", action="store_true",
+            help="the GPU uses system memory, as in a DGX Spark- or Strix Halo-class machine "
+            "(Apple and the catalog's unified-memory devices always do): one GPU whose RAM is "
+            "--ram-gb, default its --memory-gb",
+        )  # fmt: skip
+        machine.add_argument(
+            "--ngl", type=int,
+            help=f"force llama.cpp's -ngl, the layers on the GPU(s), the output layer counted as "
+            f"one ({limits.NGL.low}-{limits.NGL.high}; default: llama.cpp's own --fit decides)",
+        )  # fmt: skip
+        machine.add_argument(
+            "--n-cpu-moe", type=int, metavar="N",
+            help=f"force llama.cpp's --n-cpu-moe: MoE experts of the first N layers in RAM "
+            f"({limits.N_CPU_MOE.low}-{limits.N_CPU_MOE.high}; default: llama.cpp's own --fit)",
+        )  # fmt: skip
+        machine.add_argument(
+            "--mmproj", choices=limits.MMPROJ, default="none",
+            help="multimodal projector loaded beside the model, llama.cpp --mmproj (default "
+            "none)",
+        )  # fmt: skip
 
     @staticmethod
     def _int(parser: CommandParser, flag: str, r: limits.Range, text: str = "") -> None:
@@ -83,8 +164,7 @@ class Command(BaseCommand):
         config = self._config(o)
         for name, bounds in RANGES.items():
             if not bounds.low <= o[name] <= bounds.high:
-                flag = "--" + name.replace("_", "-")
-                raise CommandError(f"{flag} must be between {bounds.low} and {bounds.high}")
+                raise CommandError(f"{flag(name)} must be between {bounds.low} and {bounds.high}")
         opts = MemoryOptions(
             file_type=o["quant"],
             n_ctx=o["ctx"],
@@ -97,9 +177,19 @@ class Command(BaseCommand):
         )
         device = self._device(o)
         try:
+            machine = machine_from_options(
+                device, o["gpu_count"], ram_gb=o["ram_gb"],
+                ram_bandwidth_gbps=o["ram_bandwidth_gbps"], ram_preset=o["ram_preset"],
+                reserved_gb=o["reserved_gb"], gpu_limit_gb=o["gpu_limit_gb"],
+                unified=o["unified"], ngl=o["ngl"], n_cpu_moe=o["n_cpu_moe"], spell=flag,
+            )  # fmt: skip
+        except MachineOptionError as exc:
+            raise CommandError(str(exc)) from None
+        try:
             report = estimate(
-                config, opts, device, depth=o["depth"], batch=o["batch"], runtime=o["runtime"]
-            ).as_dict()
+                config, opts, device, depth=o["depth"], batch=o["batch"], runtime=o["runtime"],
+                machine=machine, ngl=o["ngl"], n_cpu_moe=o["n_cpu_moe"],
+            ).as_dict()  # fmt: skip
         except (ConfigError, KvError, ValueError) as exc:
             raise CommandError(str(exc)) from None
         if o["json"]:
@@ -142,6 +232,8 @@ class Command(BaseCommand):
                     f"{r['ttft_s'] if r['ttft_s'] is not None else 'unknown'} s",
                 ),
             ]
+        if r.get("plan"):
+            rows += self._plan_rows(r["plan"])
         if "vllm_kv_tokens" in r:
             rows += [
                 ("vLLM KV tokens", f"{r['vllm_kv_tokens']:,}"),
@@ -155,6 +247,32 @@ class Command(BaseCommand):
             self.stdout.write(f"{key:<{width}}  {value}")
         for note in report["notes"]:
             self.stdout.write(self.style.WARNING(note))
+
+    @staticmethod
+    def _plan_rows(plan: dict[str, Any]) -> list[tuple[str, str]]:
+        """llama.cpp's placement on the machine: its arguments and what each memory holds."""
+        machine = f"{plan['ram_bytes'] / GIB:,.0f} GiB RAM at {plan['ram_bandwidth_gbps']:g} GB/s"
+        if plan["unified"]:
+            machine += ", unified with the GPU"
+        rows = [
+            ("machine", machine),
+            ("llama.cpp", plan["args"] + (" (forced)" if plan["forced"] else "")),
+        ]
+        for d in plan["devices"]:
+            rows.append((
+                f"  {d['name']}",
+                f"{d['model_bytes'] / MIB:,.2f} MiB weights + {d['context_bytes'] / MIB:,.2f} "
+                f"MiB cache + {d['compute_bytes'] / MIB:,.2f} MiB compute of "
+                f"{d['free_bytes'] / MIB:,.2f} MiB free",
+            ))  # fmt: skip
+        rows.append(("  system RAM", f"{plan['host_bytes'] / MIB:,.2f} MiB"))
+        missing = [
+            f"{plan[key] / MIB:,.2f} MiB more {what}"
+            for key, what in (("missing_vram_bytes", "GPU memory"), ("missing_ram_bytes", "RAM"))
+            if plan[key]
+        ]
+        rows.append(("plan fits", "yes" if plan["fits"] else "no: needs " + " and ".join(missing)))
+        return rows
 
     def _device(self, o: dict[str, Any]) -> Device | None:
         if o["gpu"]:
