@@ -16,7 +16,9 @@ measures each candidate with:
    attention alone), overflowing to the next device or to system memory.
 The result is what `llama-fit-params` prints: `-c N -ngl N [-ts a,b] [-ot "pattern=buffer,..."]`.
 
-`place` evaluates a placement the user forces (`-ngl`, `--n-cpu-moe`).
+`Sizer.layout` evaluates a placement the user forces (`-ngl`, `n_cpu_moe_overrides` for
+`--n-cpu-moe`); with an unset context, `fit_params(..., fill=False)` resolves the context first,
+as fit.cpp does before it gives up on a user's -ngl / -ot.
 
 Memory per device follows llama.cpp's layer assignment (llama_model::load_tensors): the input
 embedding always stays on the CPU; with `ngl` layers offloaded, repeating layers from
@@ -199,8 +201,6 @@ class Layout:
     def args(self, gpu_name: str = "CUDA") -> str:
         """The arguments as `llama-fit-params` prints them (-ngl -1: every layer; an override of
         blk.<n_layer>, which --fit writes for the output layer's slot, matches no tensor)."""
-        if not self.devices:
-            return f"-c {self.n_ctx}"
         out = f"-c {self.n_ctx} -ngl {self.ngl}"
         split = list(self.tensor_split)
         while len(split) > 1 and split[-1] == 0:
@@ -213,8 +213,9 @@ class Layout:
 
     @property
     def experts_on_cpu(self) -> int:
-        """Layers whose routed experts (all or part) are in system memory."""
-        return sum(1 for o in self.overrides if o.device == CPU)
+        """Repeating layers whose routed experts (all or part) are in system memory."""
+        n = len(self.layer_device) - 1
+        return sum(1 for o in self.overrides if o.device == CPU and o.layer < n)
 
 
 class Sizer:
@@ -466,6 +467,7 @@ def fit_params(
     n_ctx_train: int,
     n_ctx_min: int = N_CTX_MIN,
     n_streams: int = 1,
+    fill: bool = True,
 ) -> FitResult:
     """llama_params_fit: the -c, -ngl, -ts and -ot llama.cpp picks (see the module docstring)."""
     n_ctx_auto = not n_ctx
@@ -478,12 +480,13 @@ def fit_params(
     full = sizer.layout(-1, [], [])
     if nd == 0:
         # A CPU-only machine: only the context can change, against the total system memory.
-        used = full.host.total
+        # llama_get_memory_breakdown has no output buffer: model + context + compute only.
+        used = full.host.total - sizer.output_buffer
         if sizer.host_total - used >= margins[0]:
             return FitResult(full, False, None, ("no changes needed",))
         if n_ctx_auto and n_ctx_max > n_ctx_min_total:
             small = sizer_at(n_ctx_min_total)
-            used_min = small.layout(-1, [], []).host.total
+            used_min = small.layout(-1, [], []).host.total - small.output_buffer
             target = sizer.host_total - margins[0]
             if target > used_min:
                 ctx = _interpolate(n_ctx_max, n_ctx_min_total, n_streams, target, used_min, used)
@@ -521,8 +524,21 @@ def fit_params(
             ctx_from = n_ctx_max
             sizer = small
             notes.append(f"context reduced from {n_ctx_max} to {ctx}")
+    if not fill:
+        # The user set -ngl / -ot: fit.cpp stops here, keeping the context it resolved.
+        return FitResult(sizer.layout(-1, [], []), ctx_from is not None, ctx_from, tuple(notes))
     targets = [f - m for f, m in zip(sizer.free, margins, strict=True)]
     return _fill(sizer, targets, hp_ngl, ctx_from, notes)
+
+
+def _step(delta: int, room: int, span: int) -> int:
+    """fit.cpp's false-position step: `uint32_t step = int64_t(delta) * room / span`, clamped
+    to [1, delta - 1]. C++ division truncates toward zero, and a negative quotient wraps to a
+    huge unsigned value, which the clamp turns into delta - 1."""
+    quotient = abs(delta * room) // abs(span)
+    if (delta * room < 0) != (span < 0) and quotient:
+        return delta - 1
+    return min(max(quotient, 1), delta - 1)
 
 
 def _interpolate(
@@ -594,8 +610,7 @@ def _fill(
             if mem_high[d] > targets[d]:
                 delta = high[d].n_layer - ngls[d].n_layer
                 while delta > 1:
-                    step = delta * (targets[d] - mem[d]) // (mem_high[d] - mem[d])
-                    step = min(max(step, 1), delta - 1)
+                    step = _step(delta, targets[d] - mem[d], mem_high[d] - mem[d])
                     test = _copy(ngls)
                     test[d].n_layer += step
                     if moe:
@@ -633,8 +648,7 @@ def _fill(
         if mem_high[d] > targets[d]:
             delta = high[d].n_full - ngls[d].n_full
             while delta > 1:
-                step = delta * (targets[d] - mem[d]) // (mem_high[d] - mem[d])
-                step = min(max(step, 1), delta - 1)
+                step = _step(delta, targets[d] - mem[d], mem_high[d] - mem[d])
                 test = _copy(ngls)
                 start_test = dense_start
                 converted = 0

@@ -120,27 +120,35 @@ def _plan(
     notes: list[str] = []
     nd = 0 if machine.cpu_only else machine.gpu_count
     forced = ngl is not None or n_cpu_moe is not None
+    n_streams = 1 if opts.unified else max(1, opts.n_seq)
     sizer = _sizer(key, opts, machine, opts.n_ctx)
-    if nd == 0:
+    n_ctx_train = sizer.model.n_ctx_train
+    margins = [FIT_MARGIN] * max(nd, 1)
+    if nd == 0 and not auto_ctx:
         layout = sizer.layout(-1, [], [])
-    elif forced:
-        moe = sizer.model.n_experts > 0
-        overrides = n_cpu_moe_overrides(n_cpu_moe or 0, sizer.n_layer) if moe else []
-        ngl = None if ngl is None else min(ngl, sizer.n_layer + 1)
-        layout = sizer.layout(-1 if ngl is None else ngl, [], overrides)
     else:
         try:
             result = fit_params(
                 lambda n: _sizer(key, opts, machine, n),
                 None if auto_ctx else opts.n_ctx,
-                [FIT_MARGIN] * nd,
-                sizer.model.n_ctx_train,
+                margins,
+                n_ctx_train,
+                n_streams=n_streams,
+                fill=not forced,
             )
             layout = result.layout
             notes += result.notes
         except FitError as e:
-            layout = sizer.layout(-1, [], [])
+            layout = _sizer(key, opts, machine, opts.n_ctx if not auto_ctx else n_ctx_train).layout(
+                -1, [], []
+            )
             notes.append(str(e))
+        if forced and nd:
+            sizer = _sizer(key, opts, machine, layout.n_ctx)
+            moe = sizer.model.n_experts > 0
+            overrides = n_cpu_moe_overrides(n_cpu_moe or 0, sizer.n_layer) if moe else []
+            ngl = None if ngl is None else min(ngl, sizer.n_layer + 1)
+            layout = sizer.layout(-1 if ngl is None else ngl, [], overrides)
     free = tuple(machine.gpu_free() for _ in range(nd))
     missing_vram = max((u.total - f for u, f in zip(layout.devices, free, strict=True)), default=0)
     ram_free = machine.host_free()
