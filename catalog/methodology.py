@@ -1,9 +1,10 @@
 """The methodology page's figures: the estimator's constants as the code holds them, and its
-error against real llama.cpp runs and measured speeds (estimator.validation, the data the
-estimator's tests assert on)."""
+error against real llama.cpp runs and measured speeds (estimator.validation and
+estimator.offload_validation, the data the estimator's tests assert on)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import lru_cache
 from typing import Any
 
@@ -11,11 +12,22 @@ from django.template.loader import render_to_string
 
 from benchmarks import calibration, plausibility
 from estimator import estimate, fit, machine, plan, throughput
+from estimator import offload_validation as offload
 from estimator.memory import MemoryOptions, estimate_memory
 from estimator.units import MIB
 from estimator.validation import engine_data, engine_runs, estimate_run, speed_summary
 
 CLASS_NAMES = {"nvidia": "NVIDIA (CUDA)", "apple": "Apple (Metal)", "amd": "AMD", "cpu": "CPU"}
+TESTS = {"tg": "decode (tg)", "pp": "prefill (pp)"}
+HALVES = {"held_out": "held out", "calibration": "calibration", "all": "both halves"}
+CATEGORIES = {
+    "gpu_ram_moe": "GPU + RAM, MoE",
+    "gpu_ram_dense": "GPU + RAM, dense",
+    "cpu_only": "CPU only",
+    "unified": "unified memory",
+    offload.EXPERTS_IN_RAM: "MoE experts in RAM",
+    "all": "all",
+}
 
 
 def _diff(ours: float, real: float) -> str:
@@ -80,6 +92,7 @@ def figures() -> dict[str, Any]:
         for s in speed_summary()
     ]
     return {
+        "offload": _offload(),
         "engine": {k: v for k, v in data.items() if k != "cases"},
         "memory": memory,
         "files": files,
@@ -111,4 +124,84 @@ def figures() -> dict[str, Any]:
             "min_submitters": calibration.MIN_SUBMITTERS,
             "clamp": calibration.CLAMP,
         },
+    }
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.1f} %"
+
+
+def _placement(row: offload.Row) -> str:
+    flags = []
+    if row.ngl is not None:
+        flags.append(f"-ngl {row.ngl}")
+    if row.n_cpu_moe is not None:
+        flags.append(f"--n-cpu-moe {row.n_cpu_moe}")
+    return " ".join(flags) or "llama.cpp's fit"
+
+
+def _offload() -> dict[str, Any]:
+    """The plan's speed beside measured runs with weights in RAM (estimator.offload_validation)."""
+    summary = [
+        {
+            "test": TESTS[s.test],
+            "category": CATEGORIES[s.category],
+            "half": HALVES[split],
+            "n": s.n,
+            "median": _percent(s.median_error),
+            "worst": f"{s.max_ratio:.2f}x",
+        }
+        for split in HALVES
+        for s in offload.summary(split)
+    ]
+    targets = [
+        {
+            "name": t.name,
+            "n": t.n,
+            "value": f"{t.value:.2f}x" if "ratio" in t.name else _percent(t.value),
+            "limit": f"{t.limit:.0f}x" if "ratio" in t.name else f"{100 * t.limit:.0f} %",
+            "met": "yes" if t.met else "no",
+        }
+        for t in offload.targets("held_out")
+    ]
+    compared = [
+        {
+            "index": c.row.index,
+            "model": c.row.model,
+            "quant": c.row.quant,
+            "machine": c.row.gpu or c.row.cpu,
+            "ram": offload.ram_bandwidth(c.row),
+            "placement": _placement(c.row),
+            "test": c.test,
+            "measured": c.measured,
+            "ours": c.predicted,
+            "diff": _diff(c.predicted or 0.0, c.measured),
+            "half": HALVES[c.split],
+            "source": c.row.source,
+            "publisher": c.row.publisher,
+        }
+        for c in offload.checks()
+        if c.compared
+    ]
+    excluded = offload.exclusions()
+    reasons = Counter(c.excluded for c in excluded)
+    exclusions = [
+        {
+            "reason": reason,
+            "n": n,
+            "rows": ", ".join(f"{c.row.index} {c.test}" for c in excluded if c.excluded == reason),
+        }
+        for reason, n in sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
+    ]
+    split = offload.facts()["split"]
+    return {
+        "rows": len(offload.rows()),
+        "values": len(offload.checks()),
+        "compared": compared,
+        "excluded": len(excluded),
+        "exclusions": exclusions,
+        "summary": summary,
+        "targets": targets,
+        "calibration": ", ".join(split["calibration"]),
+        "held_out": ", ".join(split["held_out"]),
     }

@@ -4,8 +4,9 @@ Placement is llama.cpp's own (`placement.fit_params`, or the `-ngl` / `--n-cpu-m
 forces). Speed follows it:
 - decode: every device reads its share of a token's bytes at its own bandwidth: the GPUs their
   weights (MoE: only the routed experts in use) and their layers' KV cache; system memory the
-  tensors left there, at the RAM bandwidth; plus the per-layer overhead of each device and a
-  hop for every crossing between devices (activations over PCIe and a synchronisation);
+  tensors left there, at the RAM bandwidth; plus the per-layer overhead of each device (a layer
+  whose experts the CPU computes pays the CPU's too) and a hop for every crossing between
+  devices (activations over PCIe and a synchronisation);
 - prefill: with batches of 32 tokens or more llama.cpp runs every matrix multiplication on the
   first GPU, copying the weights held in system memory over PCIe for each ubatch, so a ubatch
   takes its FLOPs at the GPU's prefill rate plus that copy: a larger `-ub` amortises the copy.
@@ -40,7 +41,9 @@ from estimator.throughput import (
 
 CPU_EFFICIENCY = DECODE_EFFICIENCY["cpu"]
 CPU_LAYER_OVERHEAD_S = LAYER_OVERHEAD_S["cpu"]
-HOP_S = 25e-6  # one device crossing: copy the activations, synchronise the streams
+# One device crossing: the scheduler copies a split's inputs one by one, each with a
+# synchronisation (the CPU backend has no asynchronous copy), and the result back.
+HOP_S = 50e-6
 
 
 @dataclass(frozen=True)
@@ -192,7 +195,12 @@ def _decode(sizer: Sizer, layout: Layout, machine: Machine, depth: int) -> float
     host_read = host.read + kv_read * host.context / kv_total
     if host_read:
         seconds += host_read / (CPU_EFFICIENCY * machine.ram_bandwidth_gbps * 1e9)
-    seconds += host.layers * CPU_LAYER_OVERHEAD_S
+    # A layer computed on the CPU, whole or only its experts (a decoded token is below
+    # GGML_OP_OFFLOAD_MIN_BATCH, so the CPU runs them): a dozen operations, each ending in a
+    # thread barrier.
+    n = len(layout.layer_device) - 1
+    split_layers = sum(1 for o in layout.overrides if o.device == CPU and o.layer < n)
+    seconds += (host.layers + split_layers) * CPU_LAYER_OVERHEAD_S
     seconds += HOP_S * _hops(layout)
     return 1.0 / seconds if seconds > 0 else 0.0
 

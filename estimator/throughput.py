@@ -22,10 +22,10 @@ from estimator.quant import Weights
 # class, fitted (least median error) across every device of the class in the calibration set
 # (estimator/data/llama_cpp_tps_calibration.csv; docs/estimator.md "Speed"). AMD and CPU have no
 # calibration rows yet: they use the NVIDIA constants and a wider band.
-# System memory read by a CPU's threads: STREAM-class reads reach 70-80 % of the theoretical DDR
-# bandwidth on desktop and server platforms, llama.cpp's token generation somewhat less
-# (docs/offload.md compares it with measured runs).
-DECODE_EFFICIENCY = {"nvidia": 0.92, "apple": 0.94, "amd": 0.92, "cpu": 0.65}
+# System memory read by a CPU's threads: llama.cpp's token generation reaches about half the
+# theoretical DDR bandwidth (0.54: least mean |log ratio| on the calibration half of the measured
+# runs in estimator/data/offload_measurements.csv; docs/offload.md has both halves).
+DECODE_EFFICIENCY = {"nvidia": 0.92, "apple": 0.94, "amd": 0.92, "cpu": 0.54}
 LAYER_OVERHEAD_S = {"nvidia": 100e-6, "apple": 190e-6, "amd": 100e-6, "cpu": 60e-6}
 CALIBRATED = {"nvidia", "apple"}
 # Prefill reaches this share of the dense FP16 (FP32-accumulate) peak in llama.cpp's pp512:

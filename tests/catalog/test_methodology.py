@@ -7,7 +7,9 @@ import re
 
 import pytest
 from django.test import Client
+from pytest_django.asserts import assertInHTML
 
+from estimator.units import tps
 from estimator.validation import engine_data, engine_runs, speed_errors
 
 pytestmark = pytest.mark.django_db
@@ -41,3 +43,54 @@ def test_the_constants_shown_are_the_code_s(client: Client) -> None:
     html = client.get("/methodology/").content.decode()
     assert f'<th scope="row">apple</th><td class="num">{DECODE_EFFICIENCY["apple"]}</td>' in html
     assert "A fits at 30 tokens/s or more" in html
+
+
+def _section(html: str, start: str, end: str = "</table>") -> str:
+    part = html[html.index(start) :]
+    return part[: part.index(end) + len(end)]
+
+
+def test_the_offload_section_shows_the_modules_errors_and_targets(client: Client) -> None:
+    from estimator import offload_validation as offload
+
+    html = client.get("/methodology/").content.decode()
+    assert '<a href="#offload">Offload</a>' in html
+    held = {(s.category, s.test): s for s in offload.summary("held_out")}
+    summary = _section(html, '<table class="offload-summary">')
+    moe = held["gpu_ram_moe", "tg"]
+    assertInHTML(
+        '<tr><th scope="row">decode (tg)</th><td>GPU + RAM, MoE</td><td>held out</td>'
+        f'<td class="num">{moe.n}</td><td class="num">{100 * moe.median_error:.1f} %</td>'
+        f'<td class="num">{moe.max_ratio:.2f}x</td></tr>',
+        summary,
+    )
+    decode = next(t for t in offload.targets() if t.name == "decode: median error")
+    assertInHTML(
+        '<tr><th scope="row">decode: median error</th>'
+        f'<td class="num">{decode.n}</td><td class="num">{100 * decode.value:.1f} %</td>'
+        '<td class="num">25 %</td><td>yes</td></tr>',
+        html,
+    )
+
+
+def test_every_compared_offload_run_and_every_exclusion_is_listed(client: Client) -> None:
+    from estimator import offload_validation as offload
+
+    html = client.get("/methodology/").content.decode()
+    runs = _section(html, '<table class="offload-runs">')
+    compared = [c for c in offload.checks() if c.compared]
+    assert runs.count('<tr><th scope="row">') == len(compared) == 51
+    row32 = next(c for c in compared if c.row.index == 32)
+    assertInHTML(
+        '<tr><th scope="row">32</th><td>Qwen3-30B-A3B-Instruct-2507</td><td>Q4_K_M</td>'
+        '<td>RTX 2080</td><td class="num">102</td><td><code>-ngl 99 --n-cpu-moe 36</code></td>'
+        f'<td>tg</td><td class="num">37</td><td class="num">{tps(row32.predicted)}</td>'
+        f'<td class="num">{100 * row32.error:+.1f} %</td><td>held out</td>'
+        '<td><a href="https://github.com/AlexsJones/llmfit/pull/755" rel="noopener nofollow">'
+        "AlexsJones/llmfit</a></td></tr>",
+        runs,
+    )
+    excluded = _section(html, '<table class="offload-excluded">')
+    figures = [int(n) for n in re.findall(r'<td class="num">(\d+)</td>', excluded)]
+    assert sum(figures) == len(offload.exclusions()) == 83
+    assert "paging: 64 GB of RAM for a ~63 GB model" in excluded
