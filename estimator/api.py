@@ -125,6 +125,7 @@ class EstimateOptions(Schema):
             n_seq=self.users,
             n_ubatch=self.ubatch,
             swa_full=self.swa_full,
+            mmproj=self.mmproj,
         )
 
 

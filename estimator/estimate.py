@@ -67,6 +67,7 @@ def _max_context(key: str, opts: MemoryOptions, usable: int, gpu: bool = True) -
     inv, dims = _inventory(key), shape(key)
     base = estimate_memory(raw_config, opts)
     fixed = base.weights_bytes + base.output_buffer_bytes
+    fixed += base.mmproj_bytes + base.mmproj_compute_bytes
     if gpu:  # the input embedding and the output buffer live in system memory
         fixed -= plan_model(key, opts.file_type).input_bytes + base.output_buffer_bytes
 
@@ -194,6 +195,7 @@ def plan_report(plan: Plan, machine: Machine, name: str) -> PlanReport:
         args=layout.args(),
         devices=devices,
         host_bytes=plan.host_bytes,
+        mmproj_bytes=plan.mmproj_bytes,
         fits=plan.fits,
         missing_vram_bytes=plan.missing_vram,
         missing_ram_bytes=plan.missing_ram,

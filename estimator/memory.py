@@ -32,6 +32,7 @@ from estimator.config import Config, text_config
 from estimator.gguf import file_bytes
 from estimator.inventory import Inventory, tensor_inventory
 from estimator.kv import KvCache, KvOptions, kv_cache
+from estimator.mmproj import image_tokens, mmproj_bytes, mmproj_compute_bytes
 from estimator.quant import FILE_TYPES, Weights, quantize
 from estimator.safetensors import safetensors_bytes
 
@@ -47,6 +48,7 @@ class MemoryOptions:
     unified: bool = False
     n_ubatch: int = 512
     swa_full: bool = False
+    mmproj: str = "none"  # the multimodal encoder loaded beside the model: none, f16, q8_0
 
     def kv(self) -> KvOptions:
         return KvOptions(
@@ -74,6 +76,8 @@ class MemoryEstimate:
     notes: tuple[str, ...] = field(default=())
     key: str = ""  # config_key of the model, for the placement (plan.py)
     opts: MemoryOptions | None = None  # the options these numbers are for
+    mmproj_bytes: int = 0  # the encoder file's tensors (llama.cpp --mmproj), when loaded
+    mmproj_compute_bytes: int = 0  # the encoder's compute buffer for its largest input
 
     @property
     def weights_bytes(self) -> int:
@@ -86,6 +90,8 @@ class MemoryEstimate:
             + self.kv.bytes
             + self.compute_buffer_bytes
             + self.output_buffer_bytes
+            + self.mmproj_bytes
+            + self.mmproj_compute_bytes
         )
 
 
@@ -180,6 +186,29 @@ def compute_parts(s: Shape, inv: Inventory, kv: KvCache, opts: MemoryOptions) ->
     return output + extra, max(attention, ffn) + extra
 
 
+@lru_cache(maxsize=512)
+def image_tokens_of(config_json: str) -> int | None:
+    """Context tokens one image takes for the model with this config_key (None: unknown)."""
+    return image_tokens(json.loads(config_json)) if config_json else None
+
+
+@lru_cache(maxsize=512)
+def _encoder(config_json: str, file_type: str) -> tuple[int, int, str]:
+    """The mmproj file's bytes and compute buffer at `file_type`, and a note when it differs
+    from what was asked (no encoder llama.cpp can load; a file type its converter cannot write,
+    which falls back to F16)."""
+    raw = json.loads(config_json)
+    size = mmproj_bytes(raw, file_type)
+    if size is None and file_type != "f16":
+        size = mmproj_bytes(raw, "f16")
+        if size is not None:
+            note = f"no {file_type} mmproj exists for this model: its F16 file is counted"
+            return size, mmproj_compute_bytes(raw) or 0, note
+    if size is None:
+        return 0, 0, "llama.cpp has no image/audio encoder (mmproj) for this model"
+    return size, mmproj_compute_bytes(raw) or 0, ""
+
+
 @lru_cache(maxsize=256)
 def _safetensors(config_json: str) -> dict[str, int]:
     return safetensors_bytes(_inventory(config_json))
@@ -206,6 +235,11 @@ def estimate_memory(raw_config: Mapping[str, Any], opts: MemoryOptions) -> Memor
     notes = []
     if not inv.exact:
         notes.append(f"model_type {inv.model_type!r} is read as a generic dense decoder")
+    encoder, encoder_compute = 0, 0
+    if opts.mmproj != "none":
+        encoder, encoder_compute, note = _encoder(key, opts.mmproj)
+        if note:
+            notes.append(note)
     return MemoryEstimate(
         params=inv.params_total,
         weights=weights,
@@ -218,6 +252,8 @@ def estimate_memory(raw_config: Mapping[str, Any], opts: MemoryOptions) -> Memor
         notes=tuple(notes),
         key=key,
         opts=opts,
+        mmproj_bytes=encoder,
+        mmproj_compute_bytes=encoder_compute,
     )
 
 
@@ -233,4 +269,5 @@ def with_file_type(
         output_buffer_bytes=est.output_buffer_bytes, exact=est.exact,
         safetensors_bytes=est.safetensors_bytes, notes=est.notes, key=est.key,
         opts=replace(est.opts, file_type=file_type) if est.opts else None,
+        mmproj_bytes=est.mmproj_bytes, mmproj_compute_bytes=est.mmproj_compute_bytes,
     )  # fmt: skip

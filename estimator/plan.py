@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from estimator.machine import FIT_MARGIN, Machine
-from estimator.memory import MemoryOptions, _inventory, _weights, shape
+from estimator.memory import MemoryOptions, _encoder, _inventory, _weights, shape
 from estimator.placement import (
     CPU,
     FitError,
@@ -53,6 +53,7 @@ class Plan:
     missing_vram: int  # bytes the worst GPU lacks (0: enough)
     missing_ram: int  # bytes system memory lacks
     host_bytes: int  # system memory llama.cpp allocates (weights left there, cache, buffers)
+    mmproj_bytes: int  # the multimodal encoder and its compute buffer (first GPU, else RAM)
     free: tuple[int, ...]  # free memory of each GPU before loading
     forced: bool  # the user set -ngl / --n-cpu-moe
     decode_tokens_per_s: float | None
@@ -127,6 +128,13 @@ def _plan(
     sizer = _sizer(key, opts, machine, opts.n_ctx)
     n_ctx_train = sizer.model.n_ctx_train
     margins = [FIT_MARGIN] * max(nd, 1)
+    encoder = 0
+    if opts.mmproj != "none":
+        size, compute, _ = _encoder(key, opts.mmproj)
+        encoder = size + compute
+    if nd:
+        # llama-server adds the encoder's memory to --fit's margin of the GPU it loads on.
+        margins[0] += encoder
     if nd == 0 and not auto_ctx:
         layout = sizer.layout(-1, [], [])
     else:
@@ -153,11 +161,12 @@ def _plan(
             ngl = None if ngl is None else min(ngl, sizer.n_layer + 1)
             layout = sizer.layout(-1 if ngl is None else ngl, [], overrides)
     free = tuple(machine.gpu_free() for _ in range(nd))
-    missing_vram = max((u.total - f for u, f in zip(layout.devices, free, strict=True)), default=0)
+    used = [u.total + (encoder if i == 0 else 0) for i, u in enumerate(layout.devices)]
+    missing_vram = max((u - f for u, f in zip(used, free, strict=True)), default=0)
     ram_free = machine.host_free()
     if machine.unified:
-        ram_free -= sum(u.total for u in layout.devices)
-    host = layout.host.total
+        ram_free -= sum(used)
+    host = layout.host.total + (0 if nd else encoder)
     missing_ram = max(host - ram_free, 0)
     fits = missing_vram <= 0 and missing_ram <= 0
     decode = _decode(sizer, layout, machine, depth) if fits else None
@@ -168,6 +177,7 @@ def _plan(
         missing_vram=max(missing_vram, 0),
         missing_ram=missing_ram,
         host_bytes=host,
+        mmproj_bytes=encoder,
         free=free,
         forced=forced,
         decode_tokens_per_s=decode,

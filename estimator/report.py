@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Annotated, Any
 
-from estimator.memory import MemoryEstimate, MemoryOptions
+from estimator.memory import MemoryEstimate, MemoryOptions, image_tokens_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,7 @@ class OptionsUsed:
     parallel: Annotated[int, "parallel sequences"]
     ubatch: Annotated[int, "physical batch size"]
     swa_full: Annotated[bool, "full-size sliding-window cache"]
+    mmproj: Annotated[str, "multimodal encoder loaded beside the model: none, f16 or q8_0"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,12 @@ class MemoryReport:
     recurrent_state_bytes: Annotated[int, "recurrent (state-space / linear attention) state"]
     compute_buffer_bytes: Annotated[int, "compute buffer (approximate: no closed form)"]
     output_buffer_bytes: Annotated[int, "output (logits) buffer"]
-    total_bytes: Annotated[int, "weights + KV cache + compute and output buffers"]
+    mmproj_bytes: Annotated[
+        int, "multimodal encoder file (--mmproj) loaded beside the model; 0: none"
+    ]
+    mmproj_compute_bytes: Annotated[int, "the encoder's compute buffer for its largest input"]
+    image_tokens: Annotated[int | None, "context tokens one image takes (unknown: null)"]
+    total_bytes: Annotated[int, "weights + KV cache + compute and output buffers + encoder"]
     safetensors_bytes: Annotated[dict[str, int], "checkpoint size in BF16, FP8 and INT4 (vLLM)"]
     exact: Annotated[bool, "false when an unknown model_type was read as a generic decoder"]
     approximate_terms: Annotated[tuple[str, ...], "terms that are approximations"]
@@ -66,6 +72,7 @@ class PlanReport:
     args: Annotated[str, "the arguments as llama-fit-params prints them"]
     devices: Annotated[tuple[PlanDevice, ...], "what each GPU holds (llama.cpp's breakdown)"]
     host_bytes: Annotated[int, "system RAM llama.cpp allocates: weights left there, cache, buffers"]
+    mmproj_bytes: Annotated[int, "the encoder and its compute buffer, on the first GPU (or RAM)"]
     fits: Annotated[bool, "every GPU and the system RAM have room"]
     missing_vram_bytes: Annotated[int, "GPU memory missing on the fullest GPU (0: enough)"]
     missing_ram_bytes: Annotated[int, "system RAM missing (0: enough)"]
@@ -141,6 +148,7 @@ def memory_report(est: MemoryEstimate, opts: MemoryOptions) -> MemoryReport:
             parallel=opts.n_seq,
             ubatch=opts.n_ubatch,
             swa_full=opts.swa_full,
+            mmproj=opts.mmproj,
         ),
         params=est.params,
         weights_bytes=est.weights_bytes,
@@ -153,6 +161,9 @@ def memory_report(est: MemoryEstimate, opts: MemoryOptions) -> MemoryReport:
         recurrent_state_bytes=est.kv.recurrent_bytes,
         compute_buffer_bytes=est.compute_buffer_bytes,
         output_buffer_bytes=est.output_buffer_bytes,
+        mmproj_bytes=est.mmproj_bytes,
+        mmproj_compute_bytes=est.mmproj_compute_bytes,
+        image_tokens=image_tokens_of(est.key),
         total_bytes=est.total_bytes,
         safetensors_bytes=dict(est.safetensors_bytes),
         exact=est.exact,

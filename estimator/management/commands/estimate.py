@@ -174,6 +174,7 @@ class Command(BaseCommand):
             n_seq=o["parallel"],
             n_ubatch=o["ubatch"],
             swa_full=o["swa_full"],
+            mmproj=o["mmproj"],
         )
         device = self._device(o)
         try:
