@@ -1,21 +1,24 @@
-"""Side-by-side comparison of a few models: specs, memory at common settings, speed on one
-device. Every figure comes from the catalog (with its source on the model page) or the
-estimator. Rendered once per catalog revision and comparison."""
+"""Side-by-side comparison of a few models: specs, memory at common settings, fit and speed on
+one machine (a device and the RAM around it: catalog.machines). Every figure comes from the
+catalog (with its source on the model page) or the estimator. Rendered once per catalog
+revision and comparison."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.template.loader import render_to_string
 
-from catalog import parts
+from catalog import machines, parts
 from catalog.forms import LenientForm
+from catalog.machine_state import MachineState
 from catalog.models import Model
 from catalog.snapshot import DEFAULT_GPU, Snapshot, device_groups
-from estimator.estimate import max_contexts
+from estimator.estimate import max_context
 from estimator.fit import fit
 from estimator.memory import MemoryOptions, estimate_memory, inventory
 from estimator.units import gib, params, tokens
@@ -32,6 +35,12 @@ class Choice:
     gpu: str
     ctx: int
     notes: list[str]
+    machine: MachineState = field(default_factory=MachineState)  # the RAM around the device
+
+    def chosen(self, snap: Snapshot) -> machines.Chosen:
+        """The machine: one of the device with the machine's RAM."""
+        hw = snap.by_slug[self.gpu]
+        return machines.Chosen(hw, 1, hw.memory_bytes, self.machine)
 
 
 class CompareForm(LenientForm):
@@ -61,9 +70,11 @@ def compare_form(snap: Snapshot) -> type[CompareForm]:
 
 
 def parse(params_: Mapping[str, str], snap: Snapshot) -> Choice:
-    """The models, device and context asked for; unknown or surplus values are noted."""
+    """The models, device, context and machine asked for; unknown or surplus values are noted."""
     form = compare_form(snap)(params_)
     values = form.read()
+    machine = machines.read_state(params_, machines.kind_of(snap.by_slug[values["gpu"]]))
+    form.notes.extend(machine.notes)
     slugs: list[str] = []
     raw = [s.strip() for s in values["models"].split(",") if s.strip()]
     if values["add"]:
@@ -77,7 +88,7 @@ def parse(params_: Mapping[str, str], snap: Snapshot) -> Choice:
             form.notes.append(f"At most {MAX_MODELS} models side by side; {slug} left out.")
         else:
             slugs.append(slug)
-    return Choice(slugs, values["gpu"], values["ctx"], form.notes)
+    return Choice(slugs, values["gpu"], values["ctx"], form.notes, machine)
 
 
 def names(snap: Snapshot) -> dict[str, str]:
@@ -90,7 +101,7 @@ def names(snap: Snapshot) -> dict[str, str]:
 def content(choice: Choice, snap: Snapshot) -> str:
     """The comparison: once per catalog revision and choice (not kept when the choice needed
     corrections)."""
-    key = None if choice.notes else parts.key("compare", snap.revision, query(choice))
+    key = None if choice.notes else parts.key("compare", snap.revision, query(choice, snap))
     return parts.cached(key, lambda: _render(choice, snap))
 
 
@@ -105,9 +116,12 @@ def _render(choice: Choice, snap: Snapshot) -> str:
     shown = columns(models, choice, snap)
     for column in shown:
         others = [s for s in choice.slugs if s != column["model"].slug]
-        column["remove"] = query(choice, models=others)
+        column["remove"] = query(choice, snap, models=others)
+    chosen = choice.chosen(snap)
     context = {
         "choice": choice,
+        "chosen": chosen,
+        "machine_controls": machines.controls(choice.machine, (chosen.kind,)),
         "columns": shown,
         "quants": QUANTS,
         "contexts": [(c, tokens(c)) for c in CONTEXTS],
@@ -119,8 +133,8 @@ def _render(choice: Choice, snap: Snapshot) -> str:
 
 
 def columns(models: Sequence[Model], choice: Choice, snap: Snapshot) -> list[dict[str, Any]]:
-    """One column per model: specs, then memory and speed at the chosen settings."""
-    device = snap.single[choice.gpu]
+    """One column per model: specs, then memory, fit and speed at the chosen settings."""
+    device, machine = choice.chosen(snap).estimator(snap)
     out = []
     for model in models:
         config = model.estimator_config
@@ -130,8 +144,8 @@ def columns(models: Sequence[Model], choice: Choice, snap: Snapshot) -> list[dic
         for quant in QUANTS:
             opts = MemoryOptions(file_type=quant, n_ctx=ctx)
             est = estimate_memory(config, opts)
-            f = fit(inv, est, device)
-            (most,) = max_contexts(config, opts, [device])
+            f = fit(inv, est, device, machine=machine)
+            most = max_context(config, opts, device, machine)
             per_quant.append(
                 {
                     "quant": quant,
@@ -140,6 +154,7 @@ def columns(models: Sequence[Model], choice: Choice, snap: Snapshot) -> list[dic
                     "total": gib(est.total_bytes),
                     "grade": f.grade,
                     "reason": f.reason,
+                    "in_ram": f.status == "offload",
                     "max_context": tokens(most) if most else "—",
                 }
             )
@@ -158,10 +173,12 @@ def columns(models: Sequence[Model], choice: Choice, snap: Snapshot) -> list[dic
     return out
 
 
-def query(choice: Choice, *, models: Sequence[str] | None = None) -> str:
+def query(choice: Choice, snap: Snapshot, *, models: Sequence[str] | None = None) -> str:
     """The query string of a comparison (with other models, for the remove links)."""
     slugs = choice.slugs if models is None else models
-    return f"models={','.join(slugs)}&gpu={choice.gpu}&ctx={choice.ctx}"
+    machine = urlencode(choice.chosen(snap).machine_items())
+    base = f"models={','.join(slugs)}&gpu={choice.gpu}&ctx={choice.ctx}"
+    return f"{base}&{machine}" if machine else base
 
 
 def scores(models: Sequence[Model]) -> list[dict[str, Any]]:

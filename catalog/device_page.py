@@ -1,41 +1,35 @@
-"""What runs on one device: per model the most precise quant that fits (with headroom when any
-does) at a chosen context, its memory, decode speed and grade; for 1, 2, 4 or 8 of the device
-and, on Apple chips, each memory configuration. Computed once per catalog revision and settings,
-then cached; the device's facts are rendered once per catalog revision (`facts_content`), the
-section once per settings (`runs_content`), the rentals once per prices revision
+"""What runs on one device and the machine around it: per model the most precise quant that
+runs at a chosen context (catalog.runs: whole in the device's memory, else with MoE experts or
+layers in system RAM), its memory, decode speed and grade; for 1, 2, 4 or 8 of the device,
+with the machine's RAM (catalog.machine_state's parameters) and, on Apple chips, each memory
+configuration. The device's facts are rendered once per catalog revision (`facts_content`), the
+section once per settings and machine (`runs_content`), the rentals once per prices revision
 (`rent_content`)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
-from django.core.cache import cache
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from catalog import parts
+from catalog import machines, parts, runs
 from catalog.forms import LenientForm
+from catalog.machine_state import MachineState
 from catalog.models import Hardware, Model
-from catalog.snapshot import Snapshot, class_of
+from catalog.snapshot import Snapshot
 from cloudprices.queries import offers_of
 from estimator import units
-from estimator.devices import from_hardware
-from estimator.fit import fit
-from estimator.memory import MemoryOptions, estimate_memory, inventory, with_file_type
 from estimator.units import gib, params, tokens
 
 CONTEXTS = (4096, 8192, 32768, 131072)
 COUNTS = (1, 2, 4, 8)
-# Most precise first: the first that fits is the one to download.
-QUANT_LADDER = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "IQ4_XS", "Q3_K_M", "Q2_K", "IQ2_XXS")
 SORTS = {"speed": "Fastest", "params": "Largest", "newest": "Newest", "name": "Name"}
-CACHE_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -47,12 +41,17 @@ class Settings:
     sort: str
     q: str
     notes: tuple[str, ...]
+    machine: MachineState = field(default_factory=MachineState)  # the RAM around the device
 
     @property
     def memory_gib(self) -> int:
         return self.memory >> 30
 
-    def query(self, **changes: Any) -> str:
+    def chosen(self, hw: Hardware) -> machines.Chosen:
+        """The machine: this device at these settings with the machine's RAM."""
+        return machines.Chosen(hw, self.count, self.memory, self.machine)
+
+    def query(self, hw: Hardware, **changes: Any) -> str:
         values = {
             "ctx": self.ctx,
             "count": self.count,
@@ -60,6 +59,7 @@ class Settings:
             "all": "" if self.fits else "1",
             "sort": self.sort,
             "q": self.q,
+            **self.chosen(hw).machine_items(),
         } | changes
         return urlencode({k: v for k, v in values.items() if v not in ("", None)})
 
@@ -79,7 +79,7 @@ class SettingsForm(LenientForm):
     mem = forms.TypedChoiceField(label="Memory", coerce=int, choices=[])
     sort = forms.ChoiceField(label="Sort", choices=list(SORTS.items()), initial="speed")
     q = forms.CharField(label="Model", max_length=60, required=False, initial="")
-    all = forms.BooleanField(label="Also what does not fit", required=False, initial=False)
+    all = forms.BooleanField(label="Also what does not run", required=False, initial=False)
 
     def settings(self) -> Settings:
         values = self.read()
@@ -114,7 +114,9 @@ def parse(params_: Mapping[str, str], hw: Hardware) -> tuple[Settings, SettingsF
     form that read them (its fields are the page's controls)."""
     memories = tuple(m >> 30 for m in memory_options(hw))
     form = settings_form(hw.kind, memories, hw.memory_bytes >> 30)(params_)
-    return form.settings(), form
+    settings = form.settings()
+    machine = machines.read_state(params_, machines.kind_of(hw))
+    return replace(settings, machine=machine, notes=settings.notes + machine.notes), form
 
 
 def facts_content(hw: Hardware, snap: Snapshot) -> str:
@@ -126,19 +128,24 @@ def facts_content(hw: Hardware, snap: Snapshot) -> str:
 
 
 def runs_content(hw: Hardware, settings: Settings, form: SettingsForm, snap: Snapshot) -> str:
-    """The "what runs on it" section: once per catalog revision, device and settings (not kept
-    when the settings needed corrections)."""
+    """The "what runs on it" section: once per catalog revision, device, settings and machine
+    (not kept when the settings needed corrections)."""
     key = None if settings.notes else parts.key("device-runs", snap.revision, hw.slug,
-                                                 settings.query())  # fmt: skip
+                                                 settings.query(hw))  # fmt: skip
 
     def render() -> str:
         shown = rows(hw, settings, snap)
+        chosen = settings.chosen(hw)
         context = {
             "device": hw,
             "settings": settings,
+            "chosen": chosen,
             "fields": form.fields,
             "rows": shown,
-            "fitting": sum(r["fits"] for r in shown),
+            "running": sum(r["runs"] for r in shown),
+            "in_ram": sum(r["in_ram"] for r in shown),
+            "machine_controls": machines.controls(settings.machine, (chosen.kind,)),
+            "usable": runs.USABLE_TPS,
         }
         return render_to_string("catalog/hardware_detail.html#runs", context)
 
@@ -158,15 +165,31 @@ def rent_content(hw: Hardware, prices: str) -> str:
 
 
 def rows(hw: Hardware, settings: Settings, snap: Snapshot) -> list[dict[str, Any]]:
-    """Every catalog model on this device at these settings (filter and sort applied)."""
-    base = replace(settings, fits=False, sort="speed", q="", notes=())
-    key = f"device-page:{snap.revision}:{hw.slug}:{base.query()}"
-    digest = f"device-page:{hashlib.blake2b(key.encode(), digest_size=16).hexdigest()}"
-    all_rows: list[dict[str, Any]] | None = cache.get(digest)
-    if all_rows is None:
-        all_rows = _compute(hw, settings, snap)
-        cache.set(digest, all_rows, CACHE_SECONDS)
-    shown = [r for r in all_rows if r["fits"] or not settings.fits]
+    """Every catalog model on this machine at these settings (filter and sort applied)."""
+    chosen = settings.chosen(hw)
+    cells = runs.table(chosen, settings.ctx, snap)
+    link = {"gpu": hw.slug, "gpu_count": settings.count, **chosen.machine_items()}
+    shown = []
+    for model in listing(snap):
+        cell = cells.get(model["slug"])
+        if cell is None or not (cell.runs or not settings.fits):
+            continue
+        shown.append(
+            model
+            | {
+                "ctx": tokens(cell.ctx),
+                "ctx_capped": cell.ctx < settings.ctx,
+                "quant": cell.quant,
+                "total": gib(cell.total_bytes),
+                "grade": cell.grade,
+                "reason": cell.reason,
+                "tps_value": cell.tps,
+                "tps": units.tps(cell.tps or None),
+                "runs": cell.runs,
+                "in_ram": cell.status == "offload",
+                "query": urlencode({"quant": cell.quant, "ctx": cell.ctx, **link}),
+            }
+        )
     if settings.q:
         words = settings.q.lower().split()
         shown = [r for r in shown if all(w in r["search"] for w in words)]
@@ -179,69 +202,26 @@ def rows(hw: Hardware, settings: Settings, snap: Snapshot) -> list[dict[str, Any
     return sorted(shown, key=key_of)
 
 
-def _compute(hw: Hardware, settings: Settings, snap: Snapshot) -> list[dict[str, Any]]:
-    device = from_hardware(
-        replace_memory(hw, settings.memory),
-        settings.count,
-        snap.calibration.value(class_of(hw)),
-    )
-    out = []
-    models = Model.objects.select_related("provider").only(
-        "slug", "name", "config", "context_length", "params_total", "params_active",
-        "params_language", "release_date", "provider__name", "provider__slug",
-    ).order_by("name")  # fmt: skip
-    for model in models:
-        config = model.estimator_config
-        inv = inventory(config)
-        ctx = min(settings.ctx, model.context_length)
-        first = estimate_memory(config, MemoryOptions(file_type=QUANT_LADDER[0], n_ctx=ctx))
-        # The most precise quant that fits with headroom, else the most precise that fits tightly.
-        best = tight = None
-        for quant in QUANT_LADDER:
-            est = with_file_type(config, first, quant)
-            f = fit(inv, est, device)
-            if f.status == "fits":
-                best = (quant, est, f)
-                break
-            if f.status == "tight" and tight is None:
-                tight = (quant, est, f)
-        best = best or tight
-        if best is None:  # nothing fits on the GPU: the smallest quant's offload or failure
-            quant = QUANT_LADDER[-1]
-            est = with_file_type(config, first, quant)
-            best = (quant, est, fit(inv, est, device))
-        quant, est, f = best
-        release = model.release_date
-        out.append(
+def listing(snap: Snapshot) -> list[dict[str, Any]]:
+    """What the list shows of every model besides its fit: read once per catalog revision."""
+
+    def read() -> list[dict[str, Any]]:
+        models = Model.objects.select_related("provider").only(
+            "slug", "name", "params_total", "release_date", "provider__name", "provider__slug",
+        ).order_by("name")  # fmt: skip
+        return [
             {
-                "slug": model.slug,
-                "name": model.name,
-                "url": model.get_absolute_url(),
-                "provider": model.provider.name,
-                "search": f"{model.name} {model.provider.name} {model.slug}".lower(),
-                "params": params(model.params_total),
-                "params_value": model.params_total,
-                "released": release.isoformat() if release else "",
-                "release_ordinal": release.toordinal() if release else 0,
-                "ctx": tokens(ctx),
-                "ctx_capped": ctx < settings.ctx,
-                "quant": quant,
-                "total": gib(est.total_bytes),
-                "grade": f.grade,
-                "reason": f.reason,
-                "tps_value": f.decode_tokens_per_s,
-                "tps": units.tps(f.decode_tokens_per_s or None),
-                "fits": f.status in ("fits", "tight"),
-                "query": f"quant={quant}&ctx={ctx}&gpu={hw.slug}&gpu_count={settings.count}",
+                "slug": m.slug,
+                "name": m.name,
+                "url": m.get_absolute_url(),
+                "provider": m.provider.name,
+                "search": f"{m.name} {m.provider.name} {m.slug}".lower(),
+                "params": params(m.params_total),
+                "params_value": m.params_total,
+                "released": m.release_date.isoformat() if m.release_date else "",
+                "release_ordinal": m.release_date.toordinal() if m.release_date else 0,
             }
-        )
-    return out
+            for m in models
+        ]
 
-
-def replace_memory(hw: Hardware, memory: int) -> Hardware:
-    """The device with another memory configuration (Apple chips come in several)."""
-    if memory == hw.memory_bytes:
-        return hw
-    copy = Hardware(**{f.attname: getattr(hw, f.attname) for f in hw._meta.concrete_fields})
-    copy.memory_bytes = memory
-    return copy
+    return snap.remember("device-page-listing", read)

@@ -122,6 +122,7 @@ SORTS = {
     "params_total": "Smallest",
     "-params_total": "Largest",
     "-context_length": "Longest context",
+    "speed": "Fastest on the machine",
 }
 CONTEXT_STOPS = [4096, 8192, 32768, 131072, 262144, 1_000_000]
 
@@ -197,3 +198,33 @@ def browse_form(providers: Sequence[tuple[str, str]]) -> type[BrowseForm]:
         required=False, choices=[("", "Any provider"), *providers], label="Provider", initial=""
     )
     return type("CatalogBrowseForm", (BrowseForm,), {"provider": provider})
+
+
+GPU_COUNTS = (1, 2, 4, 8)
+
+
+class MachinePickForm(LenientForm):
+    """The home page's machine: a catalog device or the CPU alone (`catalog.machines.CPU`), how
+    many, and whether to list only what runs on it; its RAM is read by catalog.machine_state.
+    Device choices are set on a subclass per catalog (`machine_pick_form`)."""
+
+    gpu = forms.ChoiceField(label="GPU", required=False, choices=[], initial="")
+    gpu_count = forms.TypedChoiceField(
+        label="GPUs", coerce=int, choices=[(n, str(n)) for n in GPU_COUNTS], initial=1
+    )
+    runs = forms.ChoiceField(
+        label="Only what runs on it", required=False, choices=[("", "no"), ("1", "yes")],
+        initial="",
+    )  # fmt: skip
+
+
+def machine_pick_form(devices: Sequence[tuple[str, str]]) -> type[MachinePickForm]:
+    """The machine form with these (slug, name) devices, the CPU alone and no machine to choose
+    from (set on a subclass: a lenient form's fields are shared, see SharedFields)."""
+    gpu = forms.ChoiceField(
+        label="GPU",
+        required=False,
+        choices=[("", "No machine"), ("cpu", "No GPU (CPU only)"), *devices],
+        initial="",
+    )
+    return type("CatalogMachinePickForm", (MachinePickForm,), {"gpu": gpu})

@@ -17,8 +17,9 @@ from django.db.models import Count, Max, Min
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
-from catalog import parts
+from catalog import machines, parts
 from catalog.charts import Scale
+from catalog.machine_state import MachineState
 from catalog.models import Family, Model, Provider, Score
 from catalog.snapshot import Snapshot
 from estimator.fit import fit
@@ -215,8 +216,13 @@ def timeline(models: Sequence[Model]) -> dict[str, Any] | None:
 
 
 def size_fit(models: Sequence[Model], snap: Snapshot) -> dict[str, Any]:
-    """Each model at the family's common quant on one device per common memory size."""
+    """Each model at the family's common quant on one device per common memory size, in the
+    default machine (catalog.machine_state: 64 GiB of DDR5-6000 beside a GPU; an Apple chip is
+    its own memory), so a MoE model may run with its experts in system RAM."""
     devices = [snap.by_slug[s] for s in FIT_DEVICES if s in snap.by_slug]
+    default = MachineState()
+    chosen = [machines.Chosen(hw, 1, hw.memory_bytes, default) for hw in devices]
+    estimators = [c.estimator(snap) for c in chosen]
     rows = []
     for m in sorted(models, key=lambda m: m.params_total):
         config = m.estimator_config
@@ -224,9 +230,10 @@ def size_fit(models: Sequence[Model], snap: Snapshot) -> dict[str, Any]:
         opts = MemoryOptions(file_type=FIT_QUANT, n_ctx=min(FIT_CTX, m.context_length))
         est = estimate_memory(config, opts)
         cells = []
-        for hw in devices:
-            f = fit(inv, est, snap.single[hw.slug])
-            cells.append({"grade": f.grade, "reason": f.reason, "tps": f.decode_tokens_per_s})
+        for device, machine in estimators:
+            f = fit(inv, est, device, machine=machine)
+            cells.append({"grade": f.grade, "reason": f.reason, "tps": f.decode_tokens_per_s,
+                          "in_ram": f.status == "offload"})  # fmt: skip
         rows.append(
             {
                 "model": m,
@@ -235,4 +242,11 @@ def size_fit(models: Sequence[Model], snap: Snapshot) -> dict[str, Any]:
                 "cells": cells,
             }
         )
-    return {"devices": devices, "rows": rows, "quant": FIT_QUANT, "ctx": FIT_CTX}
+    return {
+        "devices": devices,
+        "rows": rows,
+        "quant": FIT_QUANT,
+        "ctx": FIT_CTX,
+        "machine": f"{default.ram} GiB of {default.ram_label} system RAM "
+        f"({default.bandwidth_gbps:g} GB/s)",
+    }

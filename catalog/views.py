@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
-from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.paginator import Page, Paginator
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -11,9 +13,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
 from benchmarks import community
-from catalog import compare, device_page, estimate, hub, lineup, parts
+from catalog import compare, device_page, estimate, hub, lineup, machines, parts, runs
 from catalog.datafiles import HF_ID_RE
-from catalog.forms import BrowseForm, browse_form
+from catalog.forms import GPU_COUNTS, BrowseForm, browse_form
 from catalog.methodology import content as methodology_content
 from catalog.models import Hardware, Model, Provider
 from catalog.snapshot import Snapshot, device_groups, snapshot
@@ -21,6 +23,8 @@ from config import ratelimit
 from estimator.units import tokens
 
 PAGE_SIZE = 24
+HOME_CONTEXT = 8192  # the context the home page's fits are for (or a model's own, if shorter)
+SPEED = "speed"
 
 # Every page is its content, rendered once per revision (catalog, prices or community runs) and
 # page state and kept as a part (catalog.parts), inside a page rendered per request: the page
@@ -28,28 +32,99 @@ PAGE_SIZE = 24
 
 
 @require_GET
+@vary_on_headers("HX-Request")
 def index(request: HttpRequest) -> HttpResponse:
-    """Browse and search: the filters are read leniently (corrections are noted on the page)."""
+    """Browse and search, from the visitor's machine when one is chosen: per model the best quant
+    that runs on it and how fast. Filters and machine are read leniently (corrections are noted
+    on the page); with HTMX the picker gets back the content alone."""
     snap, _ = snapshot()
     form = _browse_form(snap)(request.GET)
     filters = form.read()
+    machine = machines.pick(request.GET, snap)
+    chosen = machine.chosen
+    if filters["sort"] == SPEED and chosen is None:
+        form.notes.append("Sort by speed needs a machine; using Newest.")
+        filters["sort"] = BrowseForm.base_fields["sort"].initial
     query = form.query(filters)
+    machine_query = urlencode(machine.query_items())
+    full_query = "&".join(q for q in (query, machine_query) if q)
     raw_page = request.GET.get("page", "")
     number = int(raw_page) if raw_page.isdigit() and len(raw_page) < 7 else 1
-    key = None if form.notes else parts.key("browse", snap.revision, query, number)
+    notes = form.notes or machine.notes
+    key = None if notes else parts.key("browse", snap.revision, query, number, machine_query)
 
     def render_list() -> str:
-        page = Paginator(Model.objects.browse(filters), PAGE_SIZE).get_page(number)
+        cells = runs.table(chosen, HOME_CONTEXT, snap) if chosen else {}
+        models = Model.objects.browse(filters | {"sort": _db_sort(filters["sort"])})
+        if machine.runs:
+            models = models.filter(slug__in=[s for s, c in cells.items() if c.runs])
+        if filters["sort"] == SPEED:
+            page = _by_speed(models, cells, number)
+        else:
+            page = Paginator(models, PAGE_SIZE).get_page(number)
         context = {
             "form": form.showing(filters),
             "notes": form.notes,
+            "machine": machine,
+            "chosen": chosen,
+            "machine_notes": machine.notes,
+            "machine_query": machine_query,
+            "machine_items": machine.query_items().items(),
+            "browse_items": QueryDict(query).items(),
+            "machine_controls": machines.controls(
+                machine.state,
+                tuple(machines.APPLIES),
+                chosen.memory >> 30 if chosen and chosen.own_ram else None,
+            ),
+            "devices": device_groups(snap),
+            "gpu_counts": GPU_COUNTS,
+            "count": chosen.count if chosen else 1,
+            "usable": runs.USABLE_TPS,
             "page": page,
-            "query": query,
+            "rows": [
+                (m, cells.get(m.slug), _model_link(m, cells.get(m.slug), machine))
+                for m in page.object_list
+            ],
+            "query": full_query,
             "total": len(snap.models),
+            "context": HOME_CONTEXT,
         }
         return render_to_string("catalog/index.html#content", context)
 
-    return render(request, "catalog/index.html", {"content_html": parts.cached(key, render_list)})
+    content = parts.cached(key, render_list)
+    if request.htmx:
+        response = HttpResponse(content)
+        index_url = reverse("catalog:index")
+        response["HX-Push-Url"] = f"{index_url}?{full_query}" if full_query else index_url
+        return response
+    return render(request, "catalog/index.html", {"content_html": content})
+
+
+def _db_sort(sort: str) -> str:
+    """The database ordering of a sort (by speed: newest first, then sorted in Python)."""
+    return "-release_date" if sort == SPEED else sort
+
+
+def _by_speed(models: Any, cells: dict[str, runs.Cell], number: int) -> Page:
+    """A page of the models fastest first on the machine (what does not run last, by name)."""
+    listed = list(models.values_list("slug", "name"))
+    listed.sort(key=lambda sn: (-(cells[sn[0]].tps or 0) if sn[0] in cells else 0, sn[1]))
+    page = Paginator([slug for slug, _ in listed], PAGE_SIZE).get_page(number)
+    found = {m.slug: m for m in Model.objects.with_listing().filter(slug__in=list(page))}
+    page.object_list = [found[slug] for slug in page.object_list if slug in found]
+    return page
+
+
+def _model_link(model: Model, cell: runs.Cell | None, machine: machines.Pick) -> str:
+    """The model page in the state of this row: its best quant on the machine."""
+    url = model.get_absolute_url()
+    if cell is None or machine.chosen is None:
+        return url
+    chosen = machine.chosen
+    items: dict[str, Any] = {"quant": cell.quant, "ctx": cell.ctx}
+    if chosen.hardware is not None:  # the model page has no "CPU alone": its devices list CPUs
+        items |= {"gpu": chosen.slug, "gpu_count": chosen.count, **chosen.machine_items()}
+    return f"{url}?{urlencode(items)}"
 
 
 def _browse_form(snap: Snapshot) -> type[BrowseForm]:
@@ -161,7 +236,7 @@ def compare_models(request: HttpRequest) -> HttpResponse:
     snap, _ = snapshot()
     choice = compare.parse(request.GET, snap)
     if request.GET.get("add") and not choice.notes:  # the "add a model" form: one URL per set
-        return redirect(f"{reverse('catalog:compare')}?{compare.query(choice)}")
+        return redirect(f"{reverse('catalog:compare')}?{compare.query(choice, snap)}")
     names = compare.names(snap)
     context = {
         "names": [names[s] for s in choice.slugs],

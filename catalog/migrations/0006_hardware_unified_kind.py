@@ -4,28 +4,48 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0005_estimate_config'),
+        ("catalog", "0005_estimate_config"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='hardware',
-            name='hardware_kind_valid',
+            model_name="hardware",
+            name="hardware_kind_valid",
         ),
         migrations.AlterField(
-            model_name='hardware',
-            name='kind',
-            field=models.CharField(choices=[('gpu', 'Discrete GPU'), ('apple', 'Apple unified memory'), ('unified', 'Unified-memory PC (the GPU uses system RAM)'), ('cpu', 'CPU')], max_length=10),
+            model_name="hardware",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("gpu", "Discrete GPU"),
+                    ("apple", "Apple unified memory"),
+                    ("unified", "Unified-memory PC (the GPU uses system RAM)"),
+                    ("cpu", "CPU"),
+                ],
+                max_length=10,
+            ),
         ),
         migrations.AlterField(
-            model_name='hardware',
-            name='segment',
-            field=models.CharField(choices=[('consumer', 'Consumer GPUs'), ('workstation', 'Workstation GPUs'), ('datacenter', 'Datacenter GPUs'), ('apple', 'Apple silicon'), ('unified', 'Unified-memory PCs'), ('cpu', 'CPUs')], max_length=20),
+            model_name="hardware",
+            name="segment",
+            field=models.CharField(
+                choices=[
+                    ("consumer", "Consumer GPUs"),
+                    ("workstation", "Workstation GPUs"),
+                    ("datacenter", "Datacenter GPUs"),
+                    ("apple", "Apple silicon"),
+                    ("unified", "Unified-memory PCs"),
+                    ("cpu", "CPUs"),
+                ],
+                max_length=20,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='hardware',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['gpu', 'apple', 'unified', 'cpu'])), name='hardware_kind_valid'),
+            model_name="hardware",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("kind__in", ["gpu", "apple", "unified", "cpu"])),
+                name="hardware_kind_valid",
+            ),
         ),
     ]
