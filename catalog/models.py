@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.urls import reverse
 
@@ -101,7 +101,11 @@ class ModelQuerySet(models.QuerySet["Model"]):
             qs = qs.filter(provider__slug=provider)
         if context_min := filters.get("context_min"):
             qs = qs.filter(context_length__gte=context_min)
-        return qs.order_by(filters.get("sort") or "-release_date", "name")
+        sort = filters.get("sort") or "-release_date"
+        field = F(sort.lstrip("-"))
+        # Undated models last in both directions (PostgreSQL sorts NULL first when descending).
+        order = field.desc(nulls_last=True) if sort.startswith("-") else field.asc(nulls_last=True)
+        return qs.order_by(order, "name")
 
 
 class Model(models.Model):
