@@ -13,6 +13,7 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
 from catalog import parts
+from catalog.machine_state import CUSTOM, RAM_STOPS, UBATCH_STOPS
 from catalog.model_page import panels
 from catalog.model_page.state import KV_TYPES, USER_STOPS, PageState, context_stops, quant_choices
 from catalog.models import Hardware, Model
@@ -20,10 +21,21 @@ from catalog.snapshot import Brief, Snapshot, class_of, device_groups, engine
 from estimator import limits
 from estimator.devices import from_hardware
 from estimator.estimate import estimate
+from estimator.fit import Fit, fit
 from estimator.inventory import Inventory
-from estimator.memory import MemoryEstimate, estimate_memory, inventory
+from estimator.machine import (
+    DEFAULT_RAM_BYTES,
+    DEFAULT_RAM_PRESET,
+    RAM_PRESETS,
+    RESERVED_BY_SEGMENT,
+    Machine,
+    apple_default_wired,
+    default_reserved,
+)
+from estimator.memory import MemoryEstimate, config_key, estimate_memory, inventory
+from estimator.plan import Plan, make_plan
 from estimator.report import Estimate
-from estimator.units import tokens
+from estimator.units import gib, tokens
 
 TEMPLATE = "catalog/model_detail.html"
 
@@ -80,8 +92,11 @@ class Page:
 
     @cached_property
     def serving(self) -> Estimate:
-        """Memory, fit and speed for `users` sequences of `ctx` tokens on the chosen GPUs."""
-        s = self.state
+        """Memory, fit and speed for `users` sequences of `ctx` tokens on the chosen GPUs in the
+        user's machine, with llama.cpp's placement forced where the user forces it (at the
+        default -ub: the rentals hold the same memory)."""
+        s, c = self.state, self.state.computer
+        llama = s.runtime == "llama.cpp"
         return estimate(
             self.config,
             s.options(n_ctx=s.ctx * s.users, n_seq=s.users),
@@ -89,7 +104,46 @@ class Page:
             depth=s.ctx // 2,
             batch=s.users,
             runtime=s.runtime,
+            machine=s.machine(self.serving_device, s.gpu_count),
+            ngl=c.ngl if llama else None,
+            n_cpu_moe=c.ncmoe if llama else None,
         )
+
+    @cached_property
+    def machine(self) -> Machine:
+        """The chosen GPUs in the user's machine."""
+        return self.state.machine(self.device, self.state.gpu_count)
+
+    @cached_property
+    def gpu_backend(self) -> str:
+        """llama.cpp's name for the chosen GPUs' backend (its devices are CUDA0, ROCm0, Metal);
+        "" on a CPU-only machine."""
+        if self.machine.gpu is None:
+            return ""
+        return {"apple": "Metal", "amd": "ROCm"}.get(self.machine.gpu.device_class, "CUDA")
+
+    @cached_property
+    def plan_fit(self) -> Fit:
+        """Grade, reason and speed of one user at `ctx` on the user's machine, at its -ub and
+        with the placement it forces (by default the devices panel's figure for this device)."""
+        s, c = self.state, self.state.computer
+        opts = s.plan_options()
+        est = self.est if self.est.opts == opts else estimate_memory(self.config, opts)
+        return fit(self.inv, est, self.device, machine=self.machine, ngl=c.ngl, n_cpu_moe=c.ncmoe)
+
+    @cached_property
+    def plan(self) -> Plan:
+        """llama.cpp's placement of one user at `ctx` on the user's machine (estimator.plan)."""
+        return self.plan_at(self.state.computer.ub)
+
+    def plan_at(self, ubatch: int) -> Plan:
+        """The same plan at another -ub (the compute buffers, and so the placement, change);
+        make_plan keeps its plans, so the one `fit` made is not made again."""
+        c = self.state.computer
+        return make_plan(
+            config_key(self.config), self.state.options(n_ubatch=ubatch), self.machine,
+            ngl=c.ngl, n_cpu_moe=c.ncmoe,
+        )  # fmt: skip
 
     @cached_property
     def ctx_label(self) -> str:
@@ -114,6 +168,44 @@ class Page:
     @cached_property
     def gpu_options(self) -> list[tuple[str, list[Hardware]]]:
         return device_groups(self.snap)
+
+    ub_stops = UBATCH_STOPS
+    ram_types = (*((k, label) for k, (label, _) in RAM_PRESETS.items()), (CUSTOM, "Custom (GB/s)"))
+
+    @cached_property
+    def ram_stops(self) -> list[int]:
+        """The RAM sizes offered, with the state's own if it is not one of them."""
+        return sorted({*RAM_STOPS, self.state.computer.ram})
+
+    @cached_property
+    def machine_defaults(self) -> str:
+        """What a blank machine field means for the chosen device, in words."""
+        m, hw = self.machine, self.hardware
+        if m.gpu is None:
+            return (
+                f"{hw.name}: a CPU alone; the plan takes your RAM size at the CPU's own "
+                f"{m.ram_bandwidth_gbps:g} GB/s. The GPU fields do not apply."
+            )
+        if m.unified:
+            own = (
+                f"{hw.name} is its own RAM ({gib(m.ram_bytes)} at {m.gpu.bandwidth_gbps:g} GB/s): "
+                "the RAM size and type do not apply."
+            )
+            if hw.kind == "apple":
+                return own + (
+                    f" Blank wired limit: {gib(apple_default_wired(m.ram_bytes))} (macOS lets the "
+                    "GPU wire 2/3 of RAM up to 36 GB, 3/4 above; sudo sysctl "
+                    "iogpu.wired_limit_mb=N raises it)."
+                )
+            return own + " Blank GPU limit: all of it but what the system keeps."
+        classes = ", ".join(f"{k} {gib(v)}" for k, v in RESERVED_BY_SEGMENT.items())
+        return (
+            f"Blank GPU memory in use: {gib(default_reserved(m.gpu))} on the {hw.name} "
+            f"(by class of card: {classes}: the display, the desktop, the driver's context). "
+            f"The wired limit is for Apple chips. Defaults: {gib(DEFAULT_RAM_BYTES)} of "
+            f"{RAM_PRESETS[DEFAULT_RAM_PRESET][0]} ({RAM_PRESETS[DEFAULT_RAM_PRESET][1]:g} GB/s), "
+            f"-ub {limits.UBATCH.default} (llama.cpp's)."
+        )
 
 
 class Shown:
@@ -189,5 +281,7 @@ class LiveParts:
                 "shown": page.shown(names),
                 "oob": part == "update",
                 "oob_controls": part == "relink",
+                # The chosen device's machine defaults, beside the form, follow the plan.
+                "oob_defaults": part == "update" and "plan" in names,
             },
         )

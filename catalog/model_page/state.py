@@ -4,17 +4,20 @@ values are clamped and noted, never refused), and the URL of any other state."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
 from django import forms
 
 from catalog.forms import LenientForm
+from catalog.machine_state import MachineState, read_machine
 from catalog.snapshot import DEFAULT_GPU, Brief
 from estimator import limits
+from estimator.machine import Machine
 from estimator.memory import MemoryOptions
 from estimator.quant import FILE_TYPES
+from estimator.throughput import Device
 
 # About 1.5x apart: fine where most people work, a dozen steps up to a million tokens.
 CONTEXT_STOPS = (
@@ -41,6 +44,8 @@ class PageState:
     runtime: str
     fits: bool = False  # devices panel: only devices where it fits
     sort: str = "memory"  # devices panel: by memory or by speed
+    # The machine around the GPU: RAM, GPU memory in use, forced placement, -ub (machine_state).
+    computer: MachineState = field(default_factory=MachineState)
     notes: tuple[str, ...] = field(default=())
 
     def options(self, **changes: Any) -> MemoryOptions:
@@ -54,8 +59,17 @@ class PageState:
         }
         return MemoryOptions(**(values | changes))
 
+    def plan_options(self, **changes: Any) -> MemoryOptions:
+        """`options` at the machine's -ub: what the plan on this machine is for."""
+        return self.options(n_ubatch=self.computer.ub, **changes)
+
+    def machine(self, device: Device, count: int = 1) -> Machine:
+        """The user's machine (RAM, RAM type, GPU memory in use, wired limit) around `device`."""
+        return self.computer.machine(device, count)
+
     def query(self, **changes: Any) -> str:
-        """The query string of this state with some values changed (devices view if not default)."""
+        """The query string of this state with some values changed (the devices view and the
+        machine only where they differ from the defaults)."""
         values: dict[str, Any] = {
             "quant": self.quant,
             "ctx": self.ctx,
@@ -65,6 +79,7 @@ class PageState:
             "gpu": self.gpu,
             "gpu_count": self.gpu_count,
             "runtime": self.runtime,
+            **self.computer.query_items(),
             "fits": "1" if self.fits else "",
             "sort": "" if self.sort == "memory" else self.sort,
         }
@@ -106,8 +121,11 @@ class StateForm(LenientForm):
 
 
 def read_state(params: Mapping[str, str], model: Brief, gpus: Sequence[str]) -> PageState:
-    """The page state a query string asks for; every correction is in `notes`."""
-    return _form(model.context_length, model.is_moe, tuple(gpus))(params).state()
+    """The page state a query string asks for, with the machine around the GPU; every correction
+    is in `notes`."""
+    state = _form(model.context_length, model.is_moe, tuple(gpus))(params).state()
+    computer = read_machine(params)
+    return replace(state, computer=computer, notes=state.notes + computer.notes)
 
 
 @lru_cache(maxsize=512)

@@ -3,6 +3,7 @@
 // until this script runs, moves over the stops and types the stop into the number input.
 // After each swap the form's values are written into its markup, so the copy htmx keeps for
 // the back button (made from markup, before the next swap) has the controls of its panels.
+// Blank fields of the model page's form are left out of its requests (they mean the default).
 (function () {
   function nearest(stops, value) {
     var best = 0;
@@ -39,6 +40,16 @@
       option.toggleAttribute("selected", option.selected);
     });
   }
+
+  // A blank box of the model page's form (the machine's fields) means its default: leave it
+  // out of the request, so the URL htmx pushes holds only what was set.
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (!event.detail.elt.closest("form#controls")) return;
+    var data = event.detail.formData;
+    var blank = [];
+    data.forEach(function (value, name) { if (value === "") blank.push(name); });
+    blank.forEach(function (name) { data.delete(name); });
+  });
 
   document.addEventListener("DOMContentLoaded", function () {
     bind(document);

@@ -278,12 +278,24 @@ def test_the_users_slider_brings_back_only_the_serving_plan_rentals_and_commands
 @pytest.mark.parametrize(
     ("control", "panels"),
     [
-        ("ctx", ["memory", "quants", "serving", "rentals", "devices", "similar", "faq", "run"]),
-        ("quant", ["memory", "quants", "serving", "rentals", "devices", "similar", "faq", "run"]),
-        ("kv", ["memory", "quants", "serving", "rentals", "devices", "similar", "faq", "run"]),
-        ("fa", ["memory", "quants", "serving", "rentals", "devices", "similar", "faq", "run"]),
-        ("gpu", ["quants", "serving", "similar", "faq", "run"]),
-        ("gpu_count", ["quants", "serving", "similar", "faq", "run"]),
+        (
+            "ctx",
+            ["memory", "plan", "quants", "serving", "rentals", "devices", "similar", "faq", "run"],
+        ),
+        (
+            "quant",
+            ["memory", "plan", "quants", "serving", "rentals", "devices", "similar", "faq", "run"],
+        ),
+        (
+            "kv",
+            ["memory", "plan", "quants", "serving", "rentals", "devices", "similar", "faq", "run"],
+        ),
+        (
+            "fa",
+            ["memory", "plan", "quants", "serving", "rentals", "devices", "similar", "faq", "run"],
+        ),
+        ("gpu", ["plan", "quants", "serving", "similar", "faq", "run"]),
+        ("gpu_count", ["plan", "quants", "serving", "similar", "faq", "run"]),
         ("runtime", ["serving", "rentals", "run"]),
         ("users", ["serving", "rentals", "run"]),
     ],

@@ -22,6 +22,12 @@ if TYPE_CHECKING:
 EVERY_CHANGE = frozenset({"quant", "ctx", "kv", "fa"})
 DEVICE = frozenset({"gpu", "gpu_count"})
 SERVING = frozenset({"users", "runtime"})
+# The machine around the GPU (catalog.machine_state): its memory changes every fit; a forced
+# placement changes the chosen device's plan and the serving plan on it; -ub only the plan for
+# one user (and what states it).
+HOST = frozenset({"ram", "ram_type", "ram_gbps", "reserved", "wired"})
+FORCED = frozenset({"ngl", "ncmoe"})
+MACHINE = HOST | FORCED | frozenset({"ub"})
 
 
 @dataclass(frozen=True)

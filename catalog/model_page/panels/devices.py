@@ -1,5 +1,6 @@
-"""Every catalog device at the current settings for one user: grade and reason, decode speed
-and the largest context that fits, grouped by kind of device.
+"""Every catalog device at the current settings for one user, in the user's machine (its RAM
+and the GPU memory already in use; an Apple chip is its own RAM): grade and reason, decode
+speed and the largest context that fits whole, grouped by kind of device.
 
 The rows are written here rather than in the template: this panel is in every slider
 response, and its ~70 rows through the template engine cost ~0.6 ms more than this (measured
@@ -13,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 from django.utils.safestring import mark_safe
 
 from benchmarks import calibration
-from catalog.model_page.panels import EVERY_CHANGE, Panel
+from catalog.model_page.panels import EVERY_CHANGE, HOST, Panel
 from catalog.snapshot import SEGMENT_GROUPS
-from estimator.estimate import max_contexts
+from estimator.estimate import max_context
 from estimator.fit import fit
 from estimator.units import tokens, tps
 
@@ -25,17 +26,19 @@ if TYPE_CHECKING:
 
 def build(page: Page) -> dict[str, Any]:
     est, snap, s = page.est, page.snap, page.state
-    most = dict(
-        zip(snap.single, max_contexts(page.config, s.options(), list(snap.single.values())),
-            strict=True)
-    )  # fmt: skip
+    opts = s.options()
+    # Each device in the user's machine: its RAM (size, type) and GPU memory already in use.
+    machines = {slug: s.machine(device) for slug, device in snap.single.items()}
+    most = {
+        slug: max_context(page.config, opts, snap.single[slug], m) for slug, m in machines.items()
+    }
     groups = []
     for label, segments in SEGMENT_GROUPS:
         rows = []
         for hw in snap.devices:
             if hw.segment not in segments:
                 continue
-            f = fit(page.inv, est, snap.single[hw.slug])
+            f = fit(page.inv, est, snap.single[hw.slug], machine=machines[hw.slug])
             if s.fits and f.status not in ("fits", "tight"):
                 continue
             rows.append(
@@ -75,4 +78,4 @@ def _row(r: dict[str, Any]) -> str:
     )
 
 
-PANEL = Panel("devices", 50, EVERY_CHANGE, build)
+PANEL = Panel("devices", 50, EVERY_CHANGE | HOST, build)

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils.safestring import mark_safe
 
-from catalog.model_page.panels import DEVICE, EVERY_CHANGE, Panel
-from estimator.units import gib, params, tokens
+from catalog.model_page.panels import DEVICE, EVERY_CHANGE, MACHINE, Panel
+from estimator.units import gib, params, tokens, tps
 
 if TYPE_CHECKING:
     from catalog.model_page.page import Page
@@ -38,6 +38,7 @@ def answers(page: Page) -> list[tuple[str, str]]:
         f"{gib(est.kv.bytes)} of KV cache and "
         f"{gib(est.compute_buffer_bytes + est.output_buffer_bytes)} of buffers (llama.cpp).",
     )]  # fmt: skip
+    items.append(on_your_machine(page))
     fitting = [q for q in quants if q["status"] == "fits"]
     question = f"Which quantization should I use on {page.device_label}?"
     if fitting:
@@ -74,11 +75,12 @@ def answers(page: Page) -> list[tuple[str, str]]:
     cpus = rows.get("CPUs", [])
     if cpus:
         ok = [r for r in cpus if r["status"] in ("fits", "tight")]
+        ram = f"{state.computer.ram} GiB of RAM"  # a CPU entry runs in the user's RAM
         answer = (
-            f"It fits in system memory ({gib(est.total_bytes)}), but decode is bound by RAM "
+            f"It fits in {ram} ({gib(est.total_bytes)}), but decode is bound by RAM "
             f"bandwidth: {', '.join(f'{r["name"]}: {r["tps"]} t/s' for r in ok)}."
             if ok
-            else f"Not with the memory our CPU entries assume: it needs {gib(est.total_bytes)}."
+            else f"Not with {ram}: it needs {gib(est.total_bytes)}."
         )
         items.append((f"Can I run {model.name} on a CPU?", answer))
     smallest_file = min(quants, key=lambda q: q["total_bytes"])
@@ -107,6 +109,27 @@ def answers(page: Page) -> list[tuple[str, str]]:
     return items
 
 
+def on_your_machine(page: Page) -> tuple[str, str]:
+    """Whether it runs and how fast on the chosen device in the user's machine: the plan
+    panel's grade and reason (llama.cpp's placement, experts or layers in RAM)."""
+    s, f, m = page.state, page.plan_fit, page.machine
+    where = page.device_label
+    if not m.unified:  # an Apple chip or a unified-memory PC is its own RAM
+        where += f" with {s.computer.ram} GiB of RAM"
+    at = f"at {s.quant} with a {tokens(s.ctx)} context"
+    forced = " (with the placement you forced)" if page.plan.forced else ""
+    if f.status == "no":
+        answer = f"No, not {at}{forced}: it {f.reason}."
+    else:
+        answer = f"Yes, {at}{forced}: {f.reason}."
+        if page.plan.prefill_tokens_per_s:
+            answer += (
+                f" Prompts run at about {tps(page.plan.prefill_tokens_per_s)} tokens/s "
+                f"(-ub {s.computer.ub})."
+            )
+    return f"Can I run {page.model.name} on {where}?", answer
+
+
 def jsonld(items: Sequence[tuple[str, str]]) -> str:
     """schema.org FAQPage as JSON safe to embed in a <script type="application/ld+json">."""
     data = {
@@ -120,4 +143,4 @@ def jsonld(items: Sequence[tuple[str, str]]) -> str:
     return json.dumps(data).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-PANEL = Panel("faq", 70, EVERY_CHANGE | DEVICE, build)
+PANEL = Panel("faq", 70, EVERY_CHANGE | DEVICE | MACHINE, build)

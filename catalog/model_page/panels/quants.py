@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils.safestring import SafeString, mark_safe
 
-from catalog.model_page.panels import DEVICE, EVERY_CHANGE, Panel
+from catalog.model_page.panels import DEVICE, EVERY_CHANGE, HOST, Panel
 from estimator.fit import fit
 from estimator.memory import with_file_type
 from estimator.units import gib
@@ -31,7 +31,7 @@ def build(page: Page) -> dict[str, Any]:
     rest = page.query.partition("&")[2]  # the query after "quant=...", which comes first
     for quant in page.quant_names:
         est = with_file_type(page.config, page.est, quant)
-        f = fit(page.inv, est, page.device)
+        f = fit(page.inv, est, page.device, machine=page.machine)
         rows.append(
             {
                 "quant": quant,
@@ -89,4 +89,4 @@ def _row(r: dict[str, Any]) -> SafeString:
     )
 
 
-PANEL = Panel("quants", 20, EVERY_CHANGE | DEVICE, build)
+PANEL = Panel("quants", 20, EVERY_CHANGE | DEVICE | HOST, build)

@@ -1,25 +1,32 @@
 """How to run it with the current state and the catalog's real repo ids, for every runtime
-(llama.cpp, LM Studio, Ollama, vLLM, Transformers, MLX), or why a runtime cannot.
+(llama.cpp, LM Studio, Ollama, vLLM, Transformers, MLX), or why a runtime cannot. The llama.cpp
+command places the model as the plan on the user's machine does (-ngl, --n-cpu-moe or
+llama.cpp's own tensor overrides, -ts), with -ub and the KV cache type.
 
 The commands' markup is written here rather than in the template (measured hot path: ~0.1 ms
 more through the template engine in every slider response, docs/model-page.md)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from html import escape
 from typing import TYPE_CHECKING, Any
 
 from django.utils.safestring import mark_safe
 
-from catalog.model_page.panels import DEVICE, EVERY_CHANGE, SERVING, Panel
-from catalog.models import Model
+from catalog.machine_state import DEFAULT_UBATCH
+from catalog.model_page.panels import DEVICE, EVERY_CHANGE, MACHINE, SERVING, Panel
 from estimator.estimate import VLLM_GPU_MEMORY_UTILIZATION
-from estimator.units import tokens
+from estimator.machine import FIT_MARGIN
+from estimator.memory import MemoryOptions, config_key
+from estimator.placement import CPU, Fraction
+from estimator.plan import Plan, make_plan
+from estimator.plan import model as plan_model
+from estimator.units import gib, tokens
 
 if TYPE_CHECKING:
     from catalog.model_page.page import Page
-    from catalog.model_page.state import PageState
 
 
 @dataclass(frozen=True)
@@ -31,11 +38,111 @@ class Command:
 
 
 def build(page: Page) -> dict[str, Any]:
-    cmds = commands(page.model, page.state)
+    cmds = commands(page)
     return {
         "commands": cmds,
         "html": mark_safe("".join(_details(c, i == 0) for i, c in enumerate(cmds))),
     }
+
+
+@dataclass(frozen=True)
+class Placement:
+    """llama-server's placement flags for a plan, and what they amount to."""
+
+    flags: str  # -ngl N [-ts a,b] [--n-cpu-moe K | -ot "..."]
+    note: str
+    ngl: int  # llama.cpp's -ngl: the layers on the GPUs, the output layer counted as one
+    gpu_layers: int  # repeating layers on the GPUs
+    experts_in_ram: bool  # MoE experts (some) stay in system RAM
+
+
+def run_plan(page: Page) -> tuple[Plan, MemoryOptions]:
+    """The plan the command is for: the plan panel's for one user; for several, llama.cpp's
+    placement of all their slots (-c ctx x users, -np users) on the same machine."""
+    s, c = page.state, page.state.computer
+    if s.users == 1:
+        return page.plan, s.plan_options()
+    opts = s.plan_options(n_ctx=s.ctx * s.users, n_seq=s.users)
+    plan = make_plan(config_key(page.config), opts, page.machine, ngl=c.ngl, n_cpu_moe=c.ncmoe)
+    return plan, opts
+
+
+def placement(page: Page, plan: Plan, opts: MemoryOptions) -> Placement:
+    """-ngl, -ts and the MoE experts' placement that reproduce the plan. Where llama.cpp's --fit
+    keeps the experts of a run of whole layers in RAM, `--n-cpu-moe K` with K layers (it takes
+    the first ones, --fit the last; the layers are alike) is the same placement, checked: the
+    forced plan keeps --fit's free margin on the GPU. Otherwise its own tensor overrides."""
+    layout, c, n = plan.layout, page.state.computer, page.inv.n_layers
+    n_all = len(layout.layer_device)  # the repeating layers and the output layer
+    gpu_layers = sum(u.layers for u in layout.devices)
+    if page.machine.gpu is None:
+        return Placement("-ngl 0", "A CPU alone: every layer in system RAM.", 0, 0, False)
+    experts = page.inv.n_experts > 0 and plan.expert_layers_on_cpu > 0
+    ram = f" ({gib(plan.host_bytes)} of RAM in all)"
+    if plan.forced:
+        ngl = n_all if c.ngl is None else c.ngl
+        flags = f"-ngl {ngl}"
+        if c.ncmoe is not None and page.inv.n_experts:
+            flags += f" --n-cpu-moe {c.ncmoe}"
+        note = "The placement you forced; leave the advanced fields blank for llama.cpp's own."
+        return Placement(flags, note, ngl, gpu_layers, experts)
+    ngl = layout.ngl if layout.ngl >= 0 else n_all
+    args = layout.args(page.gpu_backend if page.gpu_backend in ("CUDA", "ROCm") else "CUDA")
+    flags, _, overrides = args.partition(f"-c {layout.n_ctx} ")[2].partition(" -ot ")
+    flags = flags.replace(f"-ngl {layout.ngl}", f"-ngl {ngl}", 1)
+    if not overrides:
+        where = (
+            f"Every layer on the GPU{'s' if page.machine.gpu_count > 1 else ''}."
+            if gpu_layers == n
+            else f"{gpu_layers} of {n} layers on the GPU, the rest in system RAM{ram}."
+        )
+        return Placement(flags, where, ngl, gpu_layers, False)
+    k = _n_cpu_moe(page, plan, opts, ngl)
+    if k is not None:
+        count = plan.expert_layers_on_cpu
+        dense = f", {k - count} of which have no experts" if k > count else ""
+        note = (
+            f"The experts of {count} layers stay in system RAM{ram}, as llama.cpp's own `--fit` "
+            f"places them (`--fit` takes the last layers, `--n-cpu-moe` counts from the "
+            f"first{dense}; `--fit`'s exact `-ot` is in the plan above)."
+        )
+        return Placement(f"{flags} --n-cpu-moe {k}", note, ngl, gpu_layers, True)
+    note = (
+        f"{gpu_layers} of {n} layers on the GPU and, by the tensor overrides (`-ot`) llama.cpp's "
+        f"own `--fit` picks, part of the weights in system RAM{ram}."
+    )
+    return Placement(f"{flags} -ot {overrides}", note, ngl, gpu_layers, experts)
+
+
+def _n_cpu_moe(page: Page, plan: Plan, opts: MemoryOptions, ngl: int) -> int | None:
+    """The --n-cpu-moe K that places what llama.cpp's --fit does (one GPU, the experts of a run
+    of whole layers in RAM), or None. --n-cpu-moe counts from the first layer, dense ones (which
+    have no experts) included: K starts where the first K layers hold as many expert layers; one
+    layer more is tried, for a layer whose other FFN tensors --fit moved as well."""
+    n = page.inv.n_layers
+    moved = [o for o in plan.layout.overrides if o.layer < n]
+    if (
+        not plan.fits
+        or page.machine.gpu_count != 1
+        or any(o.device != CPU or o.fraction not in WHOLE_EXPERTS for o in moved)
+    ):
+        return None
+    layers = sorted(o.layer for o in moved)
+    if layers != list(range(layers[0], layers[0] + len(layers))):
+        return None
+    key = config_key(page.config)
+    experts = [layer.expert_bytes > 0 for layer in plan_model(key, opts.file_type).layers]
+    first = next((k for k in range(n + 1) if sum(experts[:k]) >= len(layers)), n)
+    for k in range(first, min(first + 1, n) + 1):
+        forced = make_plan(key, opts, page.machine, ngl=ngl, n_cpu_moe=k)
+        margins = zip(forced.layout.devices, forced.free, strict=True)
+        if forced.fits and all(u.total <= free - FIT_MARGIN for u, free in margins):
+            return k
+    return None
+
+
+# Overflow fractions that move all of a layer's routed experts (ATTN moves every FFN tensor).
+WHOLE_EXPERTS = (Fraction.MOE, Fraction.ATTN)
 
 
 def _details(c: Command, first: bool) -> str:
@@ -45,45 +152,28 @@ def _details(c: Command, first: bool) -> str:
     link = (
         f'<p><a class="button" href="{escape(c.link)}">Open in {runtime}</a></p>' if c.link else ""
     )
-    note = f'<p class="src">{escape(c.note)}</p>' if c.note else ""
+    note = f'<p class="src">{_code(c.note)}</p>' if c.note else ""
     summary = f"<summary>{runtime}{missing}</summary>"
     return f"<details{' open' if first else ''}>{summary}{text}{link}{note}</details>"
 
 
-def commands(model: Model, state: PageState) -> list[Command]:
-    fa = "on" if state.fa else "off"
-    kv_flags = f" -ctk {state.kv} -ctv {state.kv}" if state.kv != "f16" else ""
-    np_flag = f" -np {state.users}" if state.users > 1 else ""
+def _code(text: str) -> str:
+    """A note, escaped, with `backticked` commands and flags as code."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(text))
+
+
+def commands(page: Page) -> list[Command]:
+    model, state = page.model, page.state
     cmds: list[Command] = []
+    where = None
     if model.gguf_repo:
-        slots = f" ({state.users} slots of {state.ctx} tokens)" if state.users > 1 else ""
-        cmds.append(Command(
-            "llama.cpp",
-            f"llama-server -hf {model.gguf_repo}:{state.quant} -c {state.ctx * state.users}"
-            f"{np_flag} -fa {fa}{kv_flags} -ngl 999",
-            f"-c is the context of all slots together{slots}.",
-        ))  # fmt: skip
-        cmds.append(Command(
-            "LM Studio",
-            f"lms get {model.gguf_repo}@{state.quant}\n"
-            f"lms load --context-length {state.ctx} --gpu max",
-            f"Or search the app for {model.gguf_repo}; `lms load` asks which download to load.",
-            f"lmstudio://open_from_hf?model={model.gguf_repo}",
-        ))  # fmt: skip
+        plan, opts = run_plan(page)
+        where = placement(page, plan, opts)
+        cmds += [_llama_cpp(page, plan, where), _lm_studio(page, where)]
     else:
         no_gguf = "No GGUF build of this model is listed in our catalog."
         cmds += [Command("llama.cpp", note=no_gguf), Command("LM Studio", note=no_gguf)]
-    if model.ollama_tag:
-        cmds.append(Command(
-            "Ollama",
-            f"ollama run {model.ollama_tag}\n\n# Modelfile for a {tokens(state.ctx)} context:\n"
-            f"FROM {model.ollama_tag}\nPARAMETER num_ctx {state.ctx}",
-            "Ollama picks its own quantization for a tag (usually Q4_K_M).",
-        ))  # fmt: skip
-    else:
-        cmds.append(
-            Command("Ollama", note="The Ollama library has no tag for this model in our catalog.")
-        )
+    cmds.append(_ollama(page, where))
     if model.transformers_id:
         cmds.append(Command(
             "vLLM",
@@ -115,4 +205,80 @@ def commands(model: Model, state: PageState) -> list[Command]:
     return cmds
 
 
-PANEL = Panel("run", 80, EVERY_CHANGE | DEVICE | SERVING, build)
+def _llama_cpp(page: Page, plan: Plan, where: Placement) -> Command:
+    state = page.state
+    ub = state.computer.ub
+    # llama.cpp caps -ub at -b (the logical batch, 2048 by default): a larger -ub needs -b too.
+    ub_flags = "" if ub == DEFAULT_UBATCH else f" -b {ub} -ub {ub}" if ub > 2048 else f" -ub {ub}"
+    base = (
+        f"llama-server -hf {page.model.gguf_repo}:{state.quant} -c {state.ctx * state.users}"
+        + (f" -np {state.users}" if state.users > 1 else "")
+        + f" -fa {'on' if state.fa else 'off'}"
+        + (f" -ctk {state.kv} -ctv {state.kv}" if state.kv != "f16" else "")
+        + ub_flags
+    )
+    notes = [where.note]
+    if state.users > 1:
+        notes.insert(0, f"`-c` is the context of all {state.users} slots of {state.ctx} tokens.")
+    if not plan.fits:
+        missing = [
+            f"{gib(plan.missing_vram)} more GPU memory" if plan.missing_vram else "",
+            f"{gib(plan.missing_ram)} more system RAM" if plan.missing_ram else "",
+        ]
+        notes.append(
+            f"It does not fit your machine: it needs {' and '.join(filter(None, missing))}."
+        )
+    if not plan.forced and page.machine.gpu is not None:
+        notes.append(
+            "Current llama.cpp reaches the same placement by itself (`--fit on`, its default): "
+            f"`{base}` is enough; the flags pin it."
+        )
+    return Command("llama.cpp", f"{base} {where.flags}", " ".join(notes))
+
+
+def _lm_studio(page: Page, where: Placement) -> Command:
+    """`lms load --gpu` takes how much of the model to offload (0 to 1, off or max: LM Studio's
+    docs, lmstudio.ai/docs/cli/load). Its docs name no flag that keeps MoE experts in RAM, so
+    for such a plan the command leaves the offload to LM Studio."""
+    model, n = page.model, page.inv.n_layers
+    note = f"Or search the app for {model.gguf_repo}; `lms load` asks which download to load."
+    if page.machine.gpu is None:
+        gpu = " --gpu off"
+    elif where.experts_in_ram:
+        gpu = ""
+    elif where.gpu_layers >= n:
+        gpu = " --gpu max"
+    else:
+        gpu = f" --gpu {where.gpu_layers / n:.2f}"
+        note += f" `{gpu.strip()}` offloads {where.gpu_layers} of {n} layers."
+    return Command(
+        "LM Studio",
+        f"lms get {model.gguf_repo}@{page.state.quant}\n"
+        f"lms load --context-length {page.state.ctx}{gpu}",
+        note,
+        f"lmstudio://open_from_hf?model={model.gguf_repo}",
+    )
+
+
+def _ollama(page: Page, where: Placement | None) -> Command:
+    """`ollama run` and a Modelfile; with the layers on the GPU (num_gpu: "the number of layers
+    to send to the GPU(s)", Ollama's docs/modelfile.md) when the plan offloads whole layers."""
+    tag, state = page.model.ollama_tag, page.state
+    if not tag:
+        return Command(
+            "Ollama", note="The Ollama library has no tag for this model in our catalog."
+        )
+    layers = ""
+    if where is not None and not where.experts_in_ram and where.gpu_layers < page.inv.n_layers:
+        layers = (
+            f"\n# layers on the GPU in our plan at {state.quant}:\nPARAMETER num_gpu {where.ngl}"
+        )
+    return Command(
+        "Ollama",
+        f"ollama run {tag}\n\n# Modelfile for a {tokens(state.ctx)} context:\n"
+        f"FROM {tag}\nPARAMETER num_ctx {state.ctx}{layers}",
+        "Ollama picks its own quantization for a tag (usually Q4_K_M).",
+    )
+
+
+PANEL = Panel("run", 80, EVERY_CHANGE | DEVICE | SERVING | MACHINE, build)

@@ -11,8 +11,9 @@ from django.utils.safestring import mark_safe
 
 from benchmarks import calibration
 from catalog.charts import Scale, path
-from catalog.model_page.panels import DEVICE, EVERY_CHANGE, SERVING, Panel
+from catalog.model_page.panels import DEVICE, EVERY_CHANGE, FORCED, HOST, SERVING, Panel
 from catalog.snapshot import engine
+from estimator.fit import usable_bytes
 from estimator.memory import estimate_memory
 from estimator.throughput import decode_tokens_per_s
 from estimator.units import gib
@@ -28,7 +29,10 @@ def build(page: Page) -> dict[str, Any]:
     serving = page.serving
     memory, device = serving.memory, serving.device
     assert device is not None  # the page always has a device
-    total, usable = memory.total_bytes, device.usable_bytes
+    # What the GPUs can use in the user's machine (the report's figure assumes the defaults).
+    s = page.state
+    usable = usable_bytes(page.serving_device, s.machine(page.serving_device, s.gpu_count))
+    total = memory.total_bytes
     scale = max(total, usable)
     bar, x = [], 0.0
     for label, amount, cls in (
@@ -55,14 +59,14 @@ def build(page: Page) -> dict[str, Any]:
         "memory": memory,
         "device": device,
         "vllm": vllm,
-        "vllm_concurrency": f"{vllm.vllm_kv_tokens / page.state.ctx:.1f}" if vllm else "",
+        "vllm_concurrency": f"{vllm.vllm_kv_tokens / s.ctx:.1f}" if vllm else "",
         "bar": mark_safe(
             '<svg class="bar" viewBox="0 0 100 8" preserveAspectRatio="none" role="img" '
             f'aria-label="Memory needed against usable memory">{rects}<line class="usable" '
             f'x1="{usable_pct}" x2="{usable_pct}" y1="0" y2="8"/></svg>\n'
             f'<ul class="legend">{legend}<li>usable {gib(usable)}</li></ul>'
         ),
-        "half_ctx": page.state.ctx // 2,
+        "half_ctx": s.ctx // 2,
         "chart": _chart(page),
         "calibration": calibration.note(page.snap.calibration, engine(page.state.runtime)),
     }
@@ -100,4 +104,4 @@ def _chart(page: Page) -> dict[str, Any]:
     }
 
 
-PANEL = Panel("serving", 30, EVERY_CHANGE | DEVICE | SERVING, build)
+PANEL = Panel("serving", 30, EVERY_CHANGE | DEVICE | SERVING | HOST | FORCED, build)

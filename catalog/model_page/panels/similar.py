@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils.safestring import mark_safe
 
-from catalog.model_page.panels import DEVICE, EVERY_CHANGE, Panel
+from catalog.model_page.panels import DEVICE, EVERY_CHANGE, HOST, Panel
 from catalog.models import Model
 from estimator.fit import fit
 from estimator.memory import KeyedConfig, estimate_memory, inventory
@@ -46,7 +46,7 @@ def build(page: Page) -> dict[str, Any]:
     for other in _candidates(page):
         ctx = min(page.state.ctx, other.context_length)
         est = estimate_memory(other.config, page.state.options(n_ctx=ctx))
-        f = fit(inventory(other.config), est, page.device)
+        f = fit(inventory(other.config), est, page.device, machine=page.machine)
         rows.append(
             {
                 "model": other,
@@ -114,4 +114,4 @@ def _listing(model: Model, modalities: tuple[str, ...]) -> Listing:
     )  # fmt: skip
 
 
-PANEL = Panel("similar", 60, EVERY_CHANGE | DEVICE, build)
+PANEL = Panel("similar", 60, EVERY_CHANGE | DEVICE | HOST, build)
