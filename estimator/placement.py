@@ -41,6 +41,7 @@ import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import IntEnum
+from functools import cached_property
 
 from estimator.ggml import TYPES
 from estimator.inventory import Inventory
@@ -103,6 +104,16 @@ class Model:
     n_experts: int
     n_experts_used: int
     n_ctx_train: int
+
+    @cached_property
+    def prefix_bytes(self) -> list[int]:
+        """Sums of the layers' bytes: prefix_bytes[j] - prefix_bytes[i] is layers i..j-1."""
+        return _prefix([layer.bytes for layer in self.layers])
+
+    @cached_property
+    def prefix_moe(self) -> list[int]:
+        """Sums of the bytes the MoE fraction moves off each layer (its routed experts)."""
+        return _prefix([layer.moves[Fraction.MOE - 1] for layer in self.layers])
 
 
 def _staged(sizes: list[int]) -> int:
@@ -248,9 +259,9 @@ class Sizer:
         self.output_buffer = dims.vocab * 4 * opts.n_seq  # logits, in host memory
         self.op_offload = ub >= OP_OFFLOAD_MIN_BATCH and not unified_host
         # Prefix sums over layers: bytes, KV and what the MoE fraction moves.
-        self._bytes = _prefix([layer.bytes for layer in model.layers])
+        self._bytes = model.prefix_bytes
         self._kv = _prefix(self.layer_kv)
-        self._moe = _prefix([layer.moves[Fraction.MOE - 1] for layer in model.layers])
+        self._moe = model.prefix_moe
 
     def assign(self, ngl: int, split: Sequence[float]) -> list[int]:
         """Device of each repeating layer and of the output layer (llama_model::load_tensors)."""
@@ -259,6 +270,8 @@ class Sizer:
             return [CPU] * (n_all + 1)
         start = max(n_all + 1 - ngl, 0)
         act = min(ngl, n_all + 1)
+        if self.nd == 1:  # no split points to compute
+            return [CPU if il < start or il - start >= act else 0 for il in range(n_all + 1)]
         weights = list(split) if any(split) else [float(f) for f in self.free]
         cumulative, total = [], 0.0
         for w in weights:
@@ -292,8 +305,13 @@ class Sizer:
         return start, out
 
     def totals(self, ngls: Sequence[_Ngl], bufts: Sequence[int]) -> list[int]:
-        """Bytes on each device for a candidate of the fit, from prefix sums (what `layout` gives
-        for the same placement, without building it)."""
+        """Bytes on each device for a candidate of the fit (fit.cpp's get_memory_for_layers),
+        from prefix sums: what `layout` gives for the same placement, without building it."""
+        return self.measure(ngls, bufts)
+
+    def measure(self, ngls: Sequence[_Ngl], bufts: Sequence[int]) -> list[int]:
+        """`totals` for the fit's own measurements outside its search (steps 1 and 2, the
+        dense-only surplus: common_get_device_memory_data in fit.cpp)."""
         n_all, nd = self.n_layer, self.nd
         ngl = sum(n.n_layer for n in ngls)
         split = [float(n.n_layer) for n in ngls] if nd > 1 else []
@@ -477,8 +495,11 @@ def fit_params(
     nd, n_all = sizer.nd, sizer.n_layer
     hp_ngl = n_all
     notes: list[str] = []
-    full = sizer.layout(-1, [], [])
+    # One GPU: every layer on it is _Ngl(n_layer + 1), summed without building the layout.
+    everything = [_Ngl(n_all + 1)]
+    full = sizer.layout(-1, [], []) if nd != 1 else None
     if nd == 0:
+        assert full is not None
         # A CPU-only machine: only the context can change, against the total system memory.
         # llama_get_memory_breakdown has no output buffer: model + context + compute only.
         used = full.host.total - sizer.output_buffer
@@ -493,10 +514,13 @@ def fit_params(
                 notes.append(f"context reduced from {n_ctx_max} to {ctx}")
                 return FitResult(sizer_at(ctx).layout(-1, [], []), True, n_ctx_max, tuple(notes))
         raise FitError("the model does not fit in system memory, even with the minimum context")
-    projected_used = [u.total for u in full.devices]
+    projected_used = (
+        sizer.measure(everything, [CPU]) if full is None else [u.total for u in full.devices]
+    )
     projected_free = [f - u for f, u in zip(sizer.free, projected_used, strict=True)]
     if all(pf >= m for pf, m in zip(projected_free, margins, strict=True)):
-        return FitResult(full, False, None, ("no changes needed",))
+        layout = full or sizer.layout(-1, [], [])
+        return FitResult(layout, False, None, ("no changes needed",))
 
     # step 2: reduce the context
     ctx_from = None
@@ -504,11 +528,16 @@ def fit_params(
     if global_surplus < 0 and n_ctx_auto and n_ctx_max > n_ctx_min_total:
         sum_used_target = sum(sizer.free) - sum(margins)
         if nd > 1:
+            assert full is not None
             model_per_layer = sum(u.model for u in full.devices) // hp_ngl
             divisor = 2 if sizer.model.n_experts == 0 else 6
             sum_used_target -= (nd + 1) * model_per_layer // divisor
         small = sizer_at(n_ctx_min_total)
-        used_min = sum(u.total for u in small.layout(-1, [], []).devices)
+        used_min = sum(
+            small.measure(everything, [CPU])
+            if nd == 1
+            else [u.total for u in small.layout(-1, [], []).devices]
+        )
         used_max = sum(projected_used)
         ctx = n_ctx_min_total
         if sum_used_target > used_min:
@@ -590,10 +619,13 @@ def _fill(
     moe = sizer.model.n_experts > 0
     surplus_cpu_moe = 0
     if moe:
-        all_moe = [Override(il, Fraction.MOE, CPU) for il in range(sizer.n_layer)]
-        dense = sizer.layout(hp_ngl + 1, [], all_moe)
+        if nd == 1:  # every layer's experts in system memory, as one partial run
+            dense_used = sizer.measure([_Ngl(hp_ngl + 1, hp_ngl + 1, Fraction.MOE)], [CPU])
+        else:
+            all_moe = [Override(il, Fraction.MOE, CPU) for il in range(sizer.n_layer)]
+            dense_used = [u.total for u in sizer.layout(hp_ngl + 1, [], all_moe).devices]
         for d in range(nd):
-            surplus_cpu_moe += targets[d] - dense.devices[d].total
+            surplus_cpu_moe += targets[d] - dense_used[d]
     bufts = [CPU] * nd
     ngls = [_Ngl() for _ in range(nd)]
     mem = _mem(sizer, ngls, bufts)

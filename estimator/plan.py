@@ -83,17 +83,27 @@ def model(key: str, file_type: str) -> Model:
 
 
 def _sizer(key: str, opts: MemoryOptions, machine: Machine, n_ctx: int) -> Sizer:
-    inv = _inventory(key)
     nd = 0 if machine.cpu_only else machine.gpu_count
-    free = [machine.gpu_free() for _ in range(nd)]
+    free = tuple(machine.gpu_free() for _ in range(nd))
+    if n_ctx != opts.n_ctx:
+        opts = replace(opts, n_ctx=n_ctx)
+    return _sizer_for(key, opts, free, machine.ram_bytes, machine.unified)
+
+
+@lru_cache(maxsize=4096)
+def _sizer_for(
+    key: str, opts: MemoryOptions, free: tuple[int, ...], host_total: int, unified: bool
+) -> Sizer:
+    """A Sizer depends on the model, the options and the free memory only: devices with the
+    same memory share it (a page sizes the same model on ~70 devices)."""
     return Sizer(
         model(key, opts.file_type),
-        inv,
+        _inventory(key),
         shape(key),
-        replace(opts, n_ctx=n_ctx),
+        opts,
         free,
-        machine.ram_bytes,
-        unified_host=machine.unified,
+        host_total,
+        unified_host=unified,
     )
 
 
@@ -121,46 +131,15 @@ def _plan(
     depth: int,
     auto_ctx: bool,
 ) -> Plan:
-    notes: list[str] = []
     nd = 0 if machine.cpu_only else machine.gpu_count
-    forced = ngl is not None or n_cpu_moe is not None
-    n_streams = 1 if opts.unified else max(1, opts.n_seq)
-    sizer = _sizer(key, opts, machine, opts.n_ctx)
-    n_ctx_train = sizer.model.n_ctx_train
-    margins = [FIT_MARGIN] * max(nd, 1)
-    encoder = 0
-    if opts.mmproj != "none":
-        size, compute, _ = _encoder(key, opts.mmproj)
-        encoder = size + compute
-    if nd:
-        # llama-server adds the encoder's memory to --fit's margin of the GPU it loads on.
-        margins[0] += encoder
-    if nd == 0 and not auto_ctx:
-        layout = sizer.layout(-1, [], [])
-    else:
-        try:
-            result = fit_params(
-                lambda n: _sizer(key, opts, machine, n),
-                None if auto_ctx else opts.n_ctx,
-                margins,
-                n_ctx_train,
-                n_streams=n_streams,
-                fill=not forced,
-            )
-            layout = result.layout
-            notes += result.notes
-        except FitError as e:
-            layout = _sizer(key, opts, machine, opts.n_ctx if not auto_ctx else n_ctx_train).layout(
-                -1, [], []
-            )
-            notes.append(str(e))
-        if forced and nd:
-            sizer = _sizer(key, opts, machine, layout.n_ctx)
-            moe = sizer.model.n_experts > 0
-            overrides = n_cpu_moe_overrides(n_cpu_moe or 0, sizer.n_layer) if moe else []
-            ngl = None if ngl is None else min(ngl, sizer.n_layer + 1)
-            layout = sizer.layout(-1 if ngl is None else ngl, [], overrides)
     free = tuple(machine.gpu_free() for _ in range(nd))
+    layout, notes = _placement(
+        key, opts, free, machine.ram_bytes, machine.unified, ngl, n_cpu_moe, auto_ctx
+    )
+    forced = ngl is not None or n_cpu_moe is not None
+    encoder = _encoder_total(key, opts)
+    sizer = _sizer_for(key, replace(opts, n_ctx=layout.n_ctx), free, machine.ram_bytes,
+                       machine.unified)  # fmt: skip
     used = [u.total + (encoder if i == 0 else 0) for i, u in enumerate(layout.devices)]
     missing_vram = max((u - f for u, f in zip(used, free, strict=True)), default=0)
     ram_free = machine.host_free()
@@ -182,8 +161,68 @@ def _plan(
         forced=forced,
         decode_tokens_per_s=decode,
         prefill_tokens_per_s=prefill,
-        notes=tuple(notes),
+        notes=notes,
     )
+
+
+def _encoder_total(key: str, opts: MemoryOptions) -> int:
+    if opts.mmproj == "none":
+        return 0
+    size, compute, _ = _encoder(key, opts.mmproj)
+    return size + compute
+
+
+@lru_cache(maxsize=4096)
+def _placement(
+    key: str,
+    opts: MemoryOptions,
+    free: tuple[int, ...],
+    host_total: int,
+    unified: bool,
+    ngl: int | None,
+    n_cpu_moe: int | None,
+    auto_ctx: bool,
+) -> tuple[Layout, tuple[str, ...]]:
+    """llama.cpp's placement (or the forced one) and its notes: it depends on the devices' free
+    memory, not on their speed, so devices of the same memory share it."""
+    notes: list[str] = []
+    nd = len(free)
+    forced = ngl is not None or n_cpu_moe is not None
+    n_streams = 1 if opts.unified else max(1, opts.n_seq)
+
+    def sizer_at(n: int) -> Sizer:
+        return _sizer_for(key, opts if n == opts.n_ctx else replace(opts, n_ctx=n), free,
+                          host_total, unified)  # fmt: skip
+
+    sizer = sizer_at(opts.n_ctx)
+    n_ctx_train = sizer.model.n_ctx_train
+    margins = [FIT_MARGIN] * max(nd, 1)
+    if nd:
+        # llama-server adds the encoder's memory to --fit's margin of the GPU it loads on.
+        margins[0] += _encoder_total(key, opts)
+    if nd == 0 and not auto_ctx:
+        return sizer.layout(-1, [], []), ()
+    try:
+        result = fit_params(
+            sizer_at,
+            None if auto_ctx else opts.n_ctx,
+            margins,
+            n_ctx_train,
+            n_streams=n_streams,
+            fill=not forced,
+        )
+        layout = result.layout
+        notes += result.notes
+    except FitError as e:
+        layout = sizer_at(n_ctx_train if auto_ctx else opts.n_ctx).layout(-1, [], [])
+        notes.append(str(e))
+    if forced and nd:
+        sizer = sizer_at(layout.n_ctx)
+        moe = sizer.model.n_experts > 0
+        overrides = n_cpu_moe_overrides(n_cpu_moe or 0, sizer.n_layer) if moe else []
+        ngl = None if ngl is None else min(ngl, sizer.n_layer + 1)
+        layout = sizer.layout(-1 if ngl is None else ngl, [], overrides)
+    return layout, tuple(notes)
 
 
 def _decode(sizer: Sizer, layout: Layout, machine: Machine, depth: int) -> float:
