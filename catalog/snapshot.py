@@ -18,6 +18,7 @@ from benchmarks import calibration
 from benchmarks.models import ENGINES
 from catalog.models import Hardware, Model, Revision
 from estimator.devices import device_class, from_hardware
+from estimator.mmproj import mmproj_bytes
 from estimator.throughput import Device
 
 T = TypeVar("T")
@@ -40,6 +41,7 @@ class Brief:
     slug: str
     context_length: int
     is_moe: bool
+    encoder: bool = False  # llama.cpp loads an image/audio encoder (mmproj) for it
 
 
 @dataclass
@@ -72,6 +74,14 @@ class Snapshot:
 _snapshot: Snapshot | None = None
 
 
+def has_encoder(config: Any) -> bool:
+    """Whether llama.cpp has an image/audio encoder (mmproj) for a model with this config."""
+    try:
+        return isinstance(config, dict) and mmproj_bytes(config, "f16") is not None
+    except (ValueError, KeyError, TypeError):
+        return False
+
+
 def snapshot() -> tuple[Snapshot, str]:
     """The snapshot for the current catalog revision and calibration, and the prices token."""
     global _snapshot
@@ -82,11 +92,14 @@ def snapshot() -> tuple[Snapshot, str]:
     if snap is None or snap.revision != revision:
         devices = tuple(Hardware.objects.all())
         rows = Model.objects.values_list(
-            "pk", "slug", "context_length", "params_active", "params_language"
+            "pk", "slug", "context_length", "params_active", "params_language", "config"
         )
         snap = Snapshot(
             revision,
-            {slug: Brief(pk, slug, ctx, active < lang) for pk, slug, ctx, active, lang in rows},
+            {
+                slug: Brief(pk, slug, ctx, active < lang, has_encoder(config))
+                for pk, slug, ctx, active, lang, config in rows
+            },
             devices,
             {d.slug: d for d in devices},
             {d.pk: d for d in devices},

@@ -44,6 +44,10 @@ class PageState:
     runtime: str
     fits: bool = False  # devices panel: only devices where it fits
     sort: str = "memory"  # devices panel: by memory or by speed
+    # Images/audio: llama.cpp loads the model's encoder (mmproj, F16 as published) beside it.
+    # On by default for a model that has one; `encoder` says whether it has.
+    media: bool = False
+    encoder: bool = False
     # The machine around the GPU: RAM, GPU memory in use, forced placement, -ub (machine_state).
     computer: MachineState = field(default_factory=MachineState)
     notes: tuple[str, ...] = field(default=())
@@ -56,6 +60,7 @@ class PageState:
             "type_k": self.kv,
             "type_v": self.kv,
             "flash_attn": self.fa,
+            "mmproj": "f16" if self.media else "none",
         }
         return MemoryOptions(**(values | changes))
 
@@ -80,6 +85,7 @@ class PageState:
             "gpu_count": self.gpu_count,
             "runtime": self.runtime,
             **self.computer.query_items(),
+            "media": "off" if self.encoder and not self.media else "",
             "fits": "1" if self.fits else "",
             "sort": "" if self.sort == "memory" else self.sort,
         }
@@ -125,7 +131,14 @@ def read_state(params: Mapping[str, str], model: Brief, gpus: Sequence[str]) -> 
     is in `notes`."""
     state = _form(model.context_length, model.is_moe, tuple(gpus))(params).state()
     computer = read_machine(params)
-    return replace(state, computer=computer, notes=state.notes + computer.notes)
+    media = model.encoder and params.get("media", "on").lower() not in ("off", "0", "false")
+    return replace(
+        state,
+        computer=computer,
+        media=media,
+        encoder=model.encoder,
+        notes=state.notes + computer.notes,
+    )
 
 
 @lru_cache(maxsize=512)

@@ -14,7 +14,7 @@ from catalog.model_page import facts, panels
 from catalog.model_page.page import TEMPLATE, LiveParts, panels_for
 from catalog.model_page.state import read_state
 from catalog.models import EstimateConfig
-from catalog.snapshot import Brief, Snapshot, snapshot
+from catalog.snapshot import Brief, Snapshot, has_encoder, snapshot
 
 HTMX_HEADERS = ("HX-Request", "HX-Target", "HX-Trigger-Name", "HX-History-Restore-Request")
 
@@ -68,7 +68,9 @@ def estimate_detail(request: HttpRequest, key: str) -> HttpResponse:
         context = {"error": f"This stored estimate can no longer be shown. {exc}"}
         return render(request, "catalog/estimate.html", context, status=422)
     snap, prices = snapshot()
-    brief = Brief(0, f"estimate-{key}", model.context_length, model.is_moe)
+    brief = Brief(
+        0, f"estimate-{key}", model.context_length, model.is_moe, has_encoder(model.config)
+    )
     state = read_state(request.GET, brief, list(snap.by_slug))
     live = LiveParts(snap, prices, brief, state, model)
     if request.htmx and not request.htmx.history_restore_request:

@@ -40,6 +40,8 @@ def build(page: Page) -> dict[str, Any]:
         "recurrent": gib(kv.recurrent_bytes) if kv.recurrent_bytes else "",
         "is_mla": page.model.model_type in MLA_TYPES,
         "buffers": gib(est.compute_buffer_bytes + est.output_buffer_bytes),
+        "encoder": gib(est.mmproj_bytes) if est.mmproj_bytes else "",
+        "encoder_compute": gib(est.mmproj_compute_bytes),
         "total": gib(est.total_bytes),
         "delta": ("+" if delta >= 0 else "-") + gib(abs(delta)),
         "chart": _chart(page, totals),

@@ -216,8 +216,16 @@ def _llama_cpp(page: Page, plan: Plan, where: Placement) -> Command:
         + f" -fa {'on' if state.fa else 'off'}"
         + (f" -ctk {state.kv} -ctv {state.kv}" if state.kv != "f16" else "")
         + ub_flags
+        + (" --no-mmproj" if state.encoder and not state.media else "")
     )
     notes = [where.note]
+    if state.media:
+        encoder = page.est.mmproj_bytes + page.est.mmproj_compute_bytes
+        notes.append(
+            f"`-hf` also downloads the repository's image/audio encoder (the mmproj file, F16) "
+            f"and loads it on the first GPU: {gib(encoder)} with its compute buffer, counted "
+            "above; `--no-mmproj` leaves it out for text only."
+        )
     if state.users > 1:
         notes.insert(0, f"`-c` is the context of all {state.users} slots of {state.ctx} tokens.")
     if not plan.fits:
