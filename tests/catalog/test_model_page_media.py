@@ -30,6 +30,8 @@ def test_a_model_with_an_encoder_counts_it_by_default(client: Client) -> None:
     memory = text(section(html, "memory"))
     assert f"Image/audio encoder (mmproj F16) + {gib(ENCODER_COMPUTE)} compute" in memory
     assert gib(ENCODER) in memory
+    # 256 image embeddings and the <start_of_image>, <end_of_image> markers
+    assert "an image takes 258 tokens of the context" in memory
     assert 'name="media"' in html
     assert "--no-mmproj" not in command(html)
     run = text(section(html, "run"))

@@ -15,7 +15,7 @@ from django.utils.safestring import mark_safe
 
 from catalog.charts import Scale, path
 from catalog.model_page.panels import EVERY_CHANGE, Panel
-from estimator.memory import MemoryOptions, estimate_memory
+from estimator.memory import MemoryOptions, estimate_memory, image_tokens_of
 from estimator.units import GIB, gib, tokens
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ def build(page: Page) -> dict[str, Any]:
         "buffers": gib(est.compute_buffer_bytes + est.output_buffer_bytes),
         "encoder": gib(est.mmproj_bytes) if est.mmproj_bytes else "",
         "encoder_compute": gib(est.mmproj_compute_bytes),
+        "image_tokens": image_tokens_of(est.key) if est.mmproj_bytes else None,
         "total": gib(est.total_bytes),
         "delta": ("+" if delta >= 0 else "-") + gib(abs(delta)),
         "chart": _chart(page, totals),
