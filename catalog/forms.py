@@ -97,6 +97,8 @@ class LenientForm(forms.Form, metaclass=LenientFormMetaclass):
                 value = number
             else:
                 value = int(number)
+                if value != number and math.isfinite(number):
+                    self.notes.append(f"{label} takes whole numbers; using {value}.")
         except (ValueError, OverflowError, ArithmeticError):
             if default is None:
                 self.notes.append(f"{label} must be a number; ignored.")

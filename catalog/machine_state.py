@@ -149,6 +149,10 @@ class MachineForm(LenientForm):
             self.notes.append("Custom RAM needs a bandwidth (ram_gbps); using the default RAM.")
             values["ram_type"] = DEFAULT_RAM_PRESET
         if values["ram_type"] != CUSTOM:
+            if values["ram_gbps"] is not None:
+                self.notes.append(
+                    "RAM bandwidth (GB/s) applies to the custom RAM type only; ignored."
+                )
             values["ram_gbps"] = None
         return MachineState(**values, notes=tuple(self.notes))
 

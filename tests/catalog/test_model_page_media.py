@@ -69,3 +69,14 @@ def test_the_snapshot_knows_which_models_have_an_encoder() -> None:
     # llama.cpp has no projector for Phi-3.5-vision (estimator/mmproj.py)
     phi = next(b for slug, b in snap.models.items() if "phi-3-5-vision" in slug)
     assert phi.encoder is False
+
+
+def test_a_decimal_ram_and_a_stray_bandwidth_are_corrected_and_said_so() -> None:
+    from catalog.machine_state import read_machine
+
+    state = read_machine({"ram": "48.5", "ram_gbps": "120"})
+    assert (state.ram, state.ram_gbps, state.bandwidth_gbps) == (48, None, 96.0)
+    assert state.notes == (
+        "System RAM (GiB) takes whole numbers; using 48.",
+        "RAM bandwidth (GB/s) applies to the custom RAM type only; ignored.",
+    )
