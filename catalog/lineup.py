@@ -80,6 +80,7 @@ def _provider(slug: str) -> str:
     context = {
         "provider": provider,
         "models": models,
+        "rows": listed(models),
         "families": provider.families.all(),
         "stats": stats(models),
         "boards": leaderboards(models),
@@ -87,6 +88,12 @@ def _provider(slug: str) -> str:
         "timeline": timeline(models),
     }
     return render_to_string("catalog/provider_detail.html#content", context)
+
+
+def listed(models: Sequence[Model]) -> list[tuple[Model, None, str]]:
+    """Rows of the shared model table (catalog/_model_table.html): a model, no fit on a
+    machine, its page."""
+    return [(m, None, m.get_absolute_url()) for m in models]
 
 
 def family_content(snap: Snapshot, slug: str) -> SafeString:
@@ -105,6 +112,7 @@ def _family(snap: Snapshot, slug: str) -> str:
     context = {
         "family": family,
         "models": models,
+        "rows": listed(models),
         "stats": stats(models),
         "boards": leaderboards(models),
         "timeline": timeline(models),
