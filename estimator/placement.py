@@ -599,10 +599,6 @@ def _overrides(
     return ngl, split, out
 
 
-def _mem(sizer: Sizer, ngls: Sequence[_Ngl], bufts: Sequence[int]) -> list[int]:
-    return sizer.totals(ngls, bufts)
-
-
 def _final(sizer: Sizer, ngls: Sequence[_Ngl], bufts: Sequence[int]) -> Layout:
     ngl, split, overrides = _overrides(sizer, ngls, bufts)
     return sizer.layout(ngl, split, overrides)
@@ -628,7 +624,7 @@ def _fill(
             surplus_cpu_moe += targets[d] - dense_used[d]
     bufts = [CPU] * nd
     ngls = [_Ngl() for _ in range(nd)]
-    mem = _mem(sizer, ngls, bufts)
+    mem = sizer.totals(ngls, bufts)
 
     # step 3: dense (MoE: dense-only) layers back to front
     for d in range(nd - 1, -1, -1):
@@ -638,7 +634,7 @@ def _fill(
         if moe:
             high[d].n_part = high[d].n_layer if d < nd - 1 else high[d].n_layer - 1
         if high[d].n_layer > 0:
-            mem_high = _mem(sizer, high, bufts)
+            mem_high = sizer.totals(high, bufts)
             if mem_high[d] > targets[d]:
                 delta = high[d].n_layer - ngls[d].n_layer
                 while delta > 1:
@@ -647,7 +643,7 @@ def _fill(
                     test[d].n_layer += step
                     if moe:
                         test[d].n_part += step - 1 if d == nd - 1 and test[d].n_part == 0 else step
-                    mem_test = _mem(sizer, test, bufts)
+                    mem_test = sizer.totals(test, bufts)
                     if mem_test[d] <= targets[d]:
                         ngls, mem = test, mem_test
                     else:
@@ -676,7 +672,7 @@ def _fill(
             high[j].n_layer -= move
             high[j].n_part = 0
         dense_start_high = nd - 1
-        mem_high = _mem(sizer, high, bufts)
+        mem_high = sizer.totals(high, bufts)
         if mem_high[d] > targets[d]:
             delta = high[d].n_full - ngls[d].n_full
             while delta > 1:
@@ -693,7 +689,7 @@ def _fill(
                     if test[start_test].n_part > 0:
                         break
                     start_test += 1
-                mem_test = _mem(sizer, test, bufts)
+                mem_test = sizer.totals(test, bufts)
                 if mem_test[d] <= targets[d]:
                     ngls, mem, dense_start = test, mem_test, start_test
                 else:
@@ -720,17 +716,17 @@ def _fill(
             def ok(m: list[int], dev: int = d) -> bool:
                 return m[dev] < targets[dev] and (dev + 1 == nd or m[dev + 1] < targets[dev + 1])
 
-            mem_test = _mem(sizer, test, bufts_test)
+            mem_test = sizer.totals(test, bufts_test)
             if ok(mem_test):
                 ngls, bufts, mem, dense_start = test, bufts_test, mem_test, start_test
                 test = _copy(test)
                 test[d].overflow = Fraction.GATE
-                mem_test = _mem(sizer, test, bufts_test)
+                mem_test = sizer.totals(test, bufts_test)
                 if ok(mem_test):
                     ngls, bufts, mem, dense_start = test, bufts_test, mem_test, start_test
             else:
                 test[d].overflow = Fraction.ATTN
-                mem_test = _mem(sizer, test, bufts_test)
+                mem_test = sizer.totals(test, bufts_test)
                 if ok(mem_test):
                     ngls, bufts, mem, dense_start = test, bufts_test, mem_test, start_test
         d += 1

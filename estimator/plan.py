@@ -72,22 +72,13 @@ class Plan:
 
     @property
     def expert_layers_on_cpu(self) -> int:
-        n = len(self.layout.layer_device) - 1
-        return sum(1 for o in self.layout.overrides if o.device == CPU and o.layer < n)
+        return self.layout.experts_on_cpu
 
 
 @lru_cache(maxsize=1024)
 def model(key: str, file_type: str) -> Model:
     """What placement needs of a model (`key`: config_key) at one quant."""
     return model_bytes(_inventory(key), _weights(key, file_type)[0], shape(key).n_ctx_train)
-
-
-def _sizer(key: str, opts: MemoryOptions, machine: Machine, n_ctx: int) -> Sizer:
-    nd = 0 if machine.cpu_only else machine.gpu_count
-    free = tuple(machine.gpu_free() for _ in range(nd))
-    if n_ctx != opts.n_ctx:
-        opts = replace(opts, n_ctx=n_ctx)
-    return _sizer_for(key, opts, free, machine.ram_bytes, machine.unified)
 
 
 @lru_cache(maxsize=4096)
@@ -247,9 +238,7 @@ def _decode(sizer: Sizer, layout: Layout, machine: Machine, depth: int) -> float
     # A layer computed on the CPU, whole or only its experts (a decoded token is below
     # GGML_OP_OFFLOAD_MIN_BATCH, so the CPU runs them): a dozen operations, each ending in a
     # thread barrier.
-    n = len(layout.layer_device) - 1
-    split_layers = sum(1 for o in layout.overrides if o.device == CPU and o.layer < n)
-    seconds += (host.layers + split_layers) * CPU_LAYER_OVERHEAD_S
+    seconds += (host.layers + layout.experts_on_cpu) * CPU_LAYER_OVERHEAD_S
     seconds += HOP_S * _hops(layout)
     return 1.0 / seconds if seconds > 0 else 0.0
 
@@ -271,7 +260,7 @@ def _prefill(
     flops = prefill_flops(inv, ub, 0) * ub
     gpu = machine.gpu
     if gpu is None or not layout.devices:
-        tflops = machine_cpu_tflops(machine)
+        tflops = CPU_TFLOPS
         return ub / (flops / (tflops * 1e12)) if tflops else None
     if not gpu.fp16_tflops:
         return None
@@ -283,7 +272,7 @@ def _prefill(
             seconds += host_weights / (machine.pcie_gbps * 1e9)
         else:
             # Small ubatches (or unified memory): the CPU computes its share itself.
-            tflops = machine_cpu_tflops(machine)
+            tflops = CPU_TFLOPS
             share = host_weights / max(sum(u.model for u in layout.devices) + host_weights, 1)
             if tflops:
                 seconds += flops * share / (tflops * 1e12)
@@ -293,7 +282,3 @@ def _prefill(
 # A desktop CPU's matrix throughput in llama.cpp's prompt processing (AVX2/AVX-512 FMA on
 # quantized weights): about 1 TFLOPS for 16 Zen 5 cores; scaled by nothing else we know.
 CPU_TFLOPS = 1.0
-
-
-def machine_cpu_tflops(machine: Machine) -> float:
-    return CPU_TFLOPS
