@@ -164,7 +164,7 @@ def estimate(
         prefill_band=PREFILL_BAND,
         depth=depth,
         batch=batch,
-        plan=plan_report(plan, machine, device_name(machine)),
+        plan=plan_report(plan, machine),
     )
     vllm = vllm_view(raw_config, opts, device) if runtime == "vllm" else None
     return Estimate(memory, on_device, vllm)
@@ -174,25 +174,18 @@ def _round(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def device_name(machine: Machine) -> str:
-    if machine.cpu_only:
-        return "CPU"
-    apple = machine.gpu is not None and machine.gpu.device_class == "apple"
-    return "Metal" if apple else "GPU"
-
-
-def plan_report(plan: Plan, machine: Machine, name: str) -> PlanReport:
-    """The plan as the API and the command print it."""
+def plan_report(plan: Plan, machine: Machine) -> PlanReport:
+    """The plan as the API and the command print it (devices named as llama.cpp names them)."""
     layout = plan.layout
     devices = tuple(
-        PlanDevice(f"{name}{i}", u.model, u.context, u.compute, free)
-        for i, (u, free) in enumerate(zip(layout.devices, plan.free, strict=True))
+        PlanDevice(name, u.model, u.context, u.compute, free)
+        for name, u, free in zip(machine.device_names(), layout.devices, plan.free, strict=True)
     )
     return PlanReport(
         ngl=0 if machine.cpu_only else layout.ngl if layout.ngl >= 0 else len(layout.layer_device),
         n_cpu_moe=plan.expert_layers_on_cpu,
         ctx=layout.n_ctx,
-        args=layout.args(),
+        args=layout.args(machine.backend or "CUDA"),
         devices=devices,
         host_bytes=plan.host_bytes,
         mmproj_bytes=plan.mmproj_bytes,

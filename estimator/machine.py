@@ -73,6 +73,18 @@ class Machine:
     def cpu_only(self) -> bool:
         return self.gpu is None or self.gpu_count == 0
 
+    @property
+    def backend(self) -> str:
+        """llama.cpp's name of the GPUs' backend ("" on a CPU-only machine): GGML_CUDA_NAME
+        (CUDA, or ROCm in a HIP build) and GGML_METAL_NAME (MTL)."""
+        if self.cpu_only or self.gpu is None:
+            return ""
+        return {"apple": "MTL", "amd": "ROCm"}.get(self.gpu.device_class, "CUDA")
+
+    def device_names(self) -> list[str]:
+        """llama.cpp's names of the GPUs, in order: CUDA0, CUDA1, ..., ROCm0, MTL0."""
+        return [f"{self.backend}{i}" for i in range(0 if self.cpu_only else self.gpu_count)]
+
     def gpu_free(self) -> int:
         """Free memory one GPU reports to llama.cpp (what its --fit starts from)."""
         assert self.gpu is not None

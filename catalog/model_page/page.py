@@ -115,14 +115,6 @@ class Page:
         return self.state.machine(self.device, self.state.gpu_count)
 
     @cached_property
-    def gpu_backend(self) -> str:
-        """llama.cpp's name for the chosen GPUs' backend (its devices are CUDA0, ROCm0, Metal);
-        "" on a CPU-only machine."""
-        if self.machine.gpu is None:
-            return ""
-        return {"apple": "Metal", "amd": "ROCm"}.get(self.machine.gpu.device_class, "CUDA")
-
-    @cached_property
     def plan_fit(self) -> Fit:
         """Grade, reason and speed of one user at `ctx` on the user's machine, at its -ub and
         with the placement it forces (by default the devices panel's figure for this device)."""

@@ -51,7 +51,7 @@ def test_gpt_oss_120b_on_a_4090_with_64_gib_of_ram_keeps_experts_in_ram(client: 
     assert 0 < plan["n_cpu_moe"] < 36
     assert plan["args"].startswith("-c 4096 -ngl 37 -ot ")
     [gpu] = plan["devices"]
-    assert gpu["name"] == "GPU0"
+    assert gpu["name"] == "CUDA0"
     assert gpu["free_bytes"] == 23 * GIB
     # --fit leaves its 1024 MiB margin free
     assert gpu["model_bytes"] + gpu["context_bytes"] + gpu["compute_bytes"] <= 22 * GIB
@@ -119,7 +119,7 @@ def test_apple_ram_and_wired_limit(client: Client) -> None:
     plan = get(client, GPT_OSS + "&gpu=apple-m2-ultra&gpu_limit_gb=180")["plan"]
     assert plan["unified"] is True and plan["reserved_bytes"] == 0
     assert plan["ram_bytes"] == 192 * GIB and plan["ram_bandwidth_gbps"] == 800.0
-    assert plan["devices"][0]["name"] == "Metal0"
+    assert plan["devices"][0]["name"] == "MTL0"  # GGML_METAL_NAME + index
     assert plan["devices"][0]["free_bytes"] == 180 * GIB
     smaller = get(client, GPT_OSS + "&gpu=apple-m2-ultra&ram_gb=64")["plan"]
     assert smaller["ram_bytes"] == 64 * GIB

@@ -50,7 +50,7 @@ def test_the_table_shows_the_plan_and_the_ram_it_misses() -> None:
     text = run(*args)
     assert "machine              32 GiB RAM at 96 GB/s\n" in text
     assert f"llama.cpp            {plan['args']}\n" in text
-    assert "  GPU0               " in text and "of 23,552.00 MiB free\n" in text
+    assert "  CUDA0              " in text and "of 23,552.00 MiB free\n" in text
     missing = plan["missing_ram_bytes"]
     assert missing == plan["host_bytes"] - 28 * GIB > 0
     assert f"plan fits            no: needs {missing / MIB:,.2f} MiB more RAM\n" in text
@@ -82,7 +82,7 @@ def test_a_unified_machine_from_figures() -> None:
 def test_reserved_memory_per_gpu_on_two_gpus() -> None:
     plan = report(*ON_4090, "--gpu-count", "2", "--reserved-gb", "0.5")["plan"]
     assert [d["free_bytes"] for d in plan["devices"]] == [int(23.5 * GIB)] * 2
-    assert [d["name"] for d in plan["devices"]] == ["GPU0", "GPU1"]
+    assert [d["name"] for d in plan["devices"]] == ["CUDA0", "CUDA1"]
 
 
 @pytest.mark.django_db

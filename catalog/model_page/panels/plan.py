@@ -24,11 +24,10 @@ UBATCH_ROW = (512, 4096)
 def build(page: Page) -> dict[str, Any]:
     plan, machine, c = page.plan, page.machine, page.state.computer
     layout = plan.layout
-    backend = page.gpu_backend
     experts = plan.expert_layers_on_cpu if page.inv.n_experts else 0
     gpus = [
-        _row(backend if backend == "Metal" else f"{backend}{i}", u, free, f"{u.layers} layers")
-        for i, (u, free) in enumerate(zip(layout.devices, plan.free, strict=True))
+        _row(name, u, free, f"{u.layers} layers")
+        for name, u, free in zip(machine.device_names(), layout.devices, plan.free, strict=True)
     ]
     ram_free = machine.host_free() - (
         sum(u.total for u in layout.devices) if machine.unified else 0
@@ -44,7 +43,7 @@ def build(page: Page) -> dict[str, Any]:
     n_layers = page.inv.n_layers
     gpu_layers = sum(u.layers for u in layout.devices)
     offloaded = plan.fits and bool(layout.devices) and not plan.on_gpu
-    args = layout.args(backend if backend in ("CUDA", "ROCm") else "CUDA")
+    args = layout.args(machine.backend or "CUDA")
     return {
         "fit": page.plan_fit,
         # The plan has the last word: a fit in GPU memory with too little RAM does not run.

@@ -87,7 +87,7 @@ def placement(page: Page, plan: Plan, opts: MemoryOptions) -> Placement:
         note = "The placement you forced; leave the advanced fields blank for llama.cpp's own."
         return Placement(flags, note, ngl, gpu_layers, experts)
     ngl = layout.ngl if layout.ngl >= 0 else n_all
-    args = layout.args(page.gpu_backend if page.gpu_backend in ("CUDA", "ROCm") else "CUDA")
+    args = layout.args(page.machine.backend or "CUDA")
     flags, _, overrides = args.partition(f"-c {layout.n_ctx} ")[2].partition(" -ot ")
     flags = flags.replace(f"-ngl {layout.ngl}", f"-ngl {ngl}", 1)
     if not overrides:
