@@ -13,9 +13,14 @@ from django.template.loader import render_to_string
 from benchmarks import calibration, plausibility
 from estimator import estimate, fit, machine, plan, throughput
 from estimator import offload_validation as offload
-from estimator.memory import MemoryOptions, estimate_memory
 from estimator.units import MIB
-from estimator.validation import engine_data, engine_runs, estimate_run, speed_summary
+from estimator.validation import (
+    engine_data,
+    engine_runs,
+    estimate_file,
+    estimate_run,
+    speed_summary,
+)
 
 CLASS_NAMES = {"nvidia": "NVIDIA (CUDA)", "apple": "Apple (Metal)", "amd": "AMD", "cpu": "CPU"}
 TESTS = {"tg": "decode (tg)", "pp": "prefill (pp)"}
@@ -71,14 +76,14 @@ def figures() -> dict[str, Any]:
         )
     files = []
     for case in data["cases"]:
-        ours = estimate_memory(case["config"], MemoryOptions(file_type=case["file_type"]))
+        ours = estimate_file(case)
         files.append(
             {
                 "model": case["name"],
                 "quant": case["file_type"],
-                "ours": f"{ours.file_bytes:,}",
+                "ours": f"{ours:,}",
                 "real": f"{case['file_bytes']:,}",
-                "diff": _diff(ours.file_bytes, case["file_bytes"]),
+                "diff": _diff(ours, case["file_bytes"]),
             }
         )
     speed = [

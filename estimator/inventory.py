@@ -36,7 +36,7 @@ class Tensor:
 class CacheLayer:
     """What one layer keeps per token (attention) or per sequence (recurrent), in elements."""
 
-    kind: str  # "full", "swa" (sliding window) or "recurrent"
+    kind: str  # "full", "swa" (sliding window), "recurrent", or "none" (no cache of its own)
     k_width: int = 0  # K elements per token: n_kv_heads x head_dim (MLA: the 576-wide latent)
     v_width: int = 0  # V elements per token; 0 when V is read from the K latent (MLA)
     r_size: int = 0  # recurrent conv state elements per sequence (F32)
@@ -56,6 +56,13 @@ class Inventory:
     cache: tuple[CacheLayer, ...] = ()
     sliding_window: int = 0
     cache_groups: tuple[tuple[CacheLayer, int], ...] = ()  # distinct layer kinds and counts
+    n_blocks: int = 0  # GGUF block_count when it exceeds n_layers (MTP / next-token layers)
+
+    @property
+    def blocks(self) -> int:
+        """Layers the GGUF stores (llama.cpp's n_layer_all): the repeating layers plus any
+        next-token-prediction layers, which the quantizer counts too."""
+        return self.n_blocks or self.n_layers
 
     @cached_property
     def params_total(self) -> int:
@@ -482,6 +489,19 @@ BUILDERS = {
     "qwen3_next": _qwen3_next,
 }
 
+# Newer architectures live in their own modules; each builder lays out its own cache. Imported
+# here, after the shared building blocks above that those modules use.
+from estimator import (  # noqa: E402
+    arch_gemma,
+    arch_glm_minimax,
+    arch_hybrid,
+    arch_meta_mistral,
+    arch_more,
+)
+
+for _module in (arch_gemma, arch_glm_minimax, arch_hybrid, arch_meta_mistral, arch_more):
+    BUILDERS.update(_module.BUILDERS)
+
 
 # Sliding-window layouts llama.cpp applies (load_swa_pattern defaults); other types cache fully.
 SWA_PATTERN = {"gemma2": 2, "gemma3": 6, "gemma3_text": 6, "cohere2": 4, "gpt_oss": 2}
@@ -537,6 +557,8 @@ def tensor_inventory(raw_config: Mapping[str, Any]) -> Inventory:
         inv = replace(_llama_like(c, "llama"), model_type=model_type, exact=False)
     else:
         inv = builder(c, model_type)
+    if inv.cache:  # the builder laid out its own cache (architectures in estimator/arch_*.py)
+        return replace(inv, cache_groups=tuple(Counter(inv.cache).items()))
     cache, window = _cache_layers(c, inv)
     groups = tuple(Counter(cache).items())
     return replace(inv, cache=cache, sliding_window=window, cache_groups=groups)

@@ -86,6 +86,8 @@ def kv_cache(inv: Inventory, opts: KvOptions) -> KvCache:
         if layer.kind == "recurrent":
             recurrent += (layer.r_size + layer.s_size) * 4 * max(1, opts.n_seq) * count
             continue
+        if layer.kind == "none":
+            continue
         per_cell = k_type.row_bytes(layer.k_width)
         if layer.v_width:
             per_cell += v_type.row_bytes(layer.v_width)

@@ -440,6 +440,9 @@ def _layer_kv(inv: Inventory, kv: KvCache, opts: MemoryOptions) -> list[int]:
         if layer.kind == "recurrent":
             out.append((layer.r_size + layer.s_size) * 4 * max(1, opts.n_seq))
             continue
+        if layer.kind == "none":
+            out.append(0)
+            continue
         per_cell = k_type.row_bytes(layer.k_width) if layer.k_width else 0
         if layer.v_width:
             per_cell += v_type.row_bytes(layer.v_width)

@@ -157,15 +157,58 @@ def _category(name: str) -> str:
     return "other"
 
 
+# Substrings of tensors llama-quantize leaves as they are (tensor_allows_quantization).
+_KEEP = (
+    "_norm.weight",
+    "ffn_gate_inp.weight",  # expert routers
+    "ffn_gate_tid2eid.weight",
+    "altup",  # Gemma 3n: tiny AltUp and LAuReL matrices
+    "laurel",
+    "per_layer_model_proj",
+    "ssm_conv1d",
+    "shortconv.conv.weight",
+    "indexer.k_proj.weight",  # MiniMax's sparse-attention indexer projections
+    "indexer.q_proj.weight",
+    "time_mix_",
+    "attn_rel_b.weight",
+)
+_KEEP_EXACT = {"position_embd.weight", "token_types.weight"}
+# Tensors convert_hf_to_gguf always writes as F32 (its list beside "1-D or *_norm.weight").
+_F32 = (
+    "ffn_gate_inp.",
+    "ffn_gate_inp_shexp.",
+    "position_embd.",
+    "token_types.",
+    "ssm_conv1d",
+    "shortconv.conv.",
+    "time_mix_first.",
+    "time_mix_w1.",
+    "time_mix_w2.",
+    "time_mix_decay_w1.",
+    "time_mix_decay_w2.",
+    "time_mix_lerp_fused.",
+    "altup_correct_coef.",
+    "altup_predict_coef.",
+    "indexer.proj.",
+)
+
+
+def _dims(t: Tensor) -> int:
+    """ggml_n_dims: trailing dimensions of 1 do not count."""
+    n = len(t.shape)
+    while n > 1 and t.shape[n - 1] == 1:
+        n -= 1
+    return n
+
+
 def _may_quantize(t: Tensor) -> bool:
     """tensor_allows_quantization for the tensors our inventories contain."""
     name = t.name
     return (
-        len(t.shape) >= 2
+        _dims(t) >= 2
         and name.endswith("weight")
-        and "_norm.weight" not in name
-        and "ffn_gate_inp.weight" not in name
-        and "ssm_conv1d" not in name
+        and name not in _KEEP_EXACT
+        and not any(k in name for k in _KEEP)
     )
 
 
@@ -173,11 +216,10 @@ def _source_type(t: Tensor, file_type: str) -> str:
     """What convert_hf_to_gguf writes: F32 for 1-D, norms, routers, conv1d, non-.weight tensors."""
     if (
         file_type == "F32"
-        or len(t.shape) < 2
+        or _dims(t) < 2
         or t.name.endswith("_norm.weight")
         or not t.name.endswith(".weight")
-        or "ffn_gate_inp" in t.name
-        or "ssm_conv1d" in t.name
+        or any(k in t.name for k in _F32)
     ):
         return "F32"
     return "BF16" if file_type == "BF16" else "F16"
@@ -369,7 +411,7 @@ def quantize(
         raise ValueError(f"unknown file type {file_type!r}; one of {', '.join(FILE_TYPES)}")
     default = FILE_TYPES[file_type]
     arch = _LLAMA_ARCH.get(inv.model_type, inv.model_type)
-    n_layer = inv.n_layers
+    n_layer = inv.blocks
     state = _State(
         ftype=file_type,
         arch=arch,

@@ -22,6 +22,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from estimator.config import Config, text_config
+from estimator.gguf import tokenizer_bytes
 from estimator.inventory import tensor_inventory
 from estimator.kv import KvOptions, kv_cache
 from estimator.memory import MemoryEstimate, MemoryOptions, estimate_memory
@@ -31,6 +33,9 @@ from estimator.throughput import Device, decode_tokens_per_s, prefill_tokens_per
 HERE = Path(__file__).parent
 DATA = HERE / "data" / "llama_cpp_tps_calibration.csv"
 ENGINE_CASES = HERE / "data" / "llama_cpp_cases.json"
+# More recorded cases, one file per group of architectures, made through llama.cpp's own
+# converter (see docs/estimator.md, "Engine cases"); same schema as ENGINE_CASES.
+ENGINE_CASE_DIR = HERE / "data" / "engine_cases"
 
 _LLAMA = {"model_type": "llama", "vocab_size": 32000, "tie_word_embeddings": False}
 MODELS = {
@@ -205,9 +210,24 @@ def speed_summary() -> list[SpeedSummary]:
 
 
 @lru_cache(maxsize=1)
+@lru_cache(maxsize=1)
 def engine_data() -> dict[str, Any]:
+    """Every recorded llama.cpp case: the original file's, then each file in ENGINE_CASE_DIR."""
     data: dict[str, Any] = json.loads(ENGINE_CASES.read_text())
+    for path in sorted(ENGINE_CASE_DIR.glob("*.json")):
+        data["cases"] = data["cases"] + json.loads(path.read_text())["cases"]
     return data
+
+
+def estimate_file(case: dict[str, Any]) -> int:
+    """Our GGUF file size for a recorded case. Cases made through the converter carry a
+    synthetic vocabulary: their measured tokenizer metadata replaces our estimate of a real one."""
+    est = estimate_memory(case["config"], MemoryOptions(file_type=case["file_type"]))
+    if "tokenizer_bytes" not in case:
+        return est.file_bytes
+    inv = tensor_inventory(case["config"])
+    vocab = Config(text_config(case["config"])).get_int("vocab_size")
+    return est.file_bytes - tokenizer_bytes(inv.model_type, vocab) + int(case["tokenizer_bytes"])
 
 
 def engine_runs() -> list[tuple[dict[str, Any], dict[str, Any]]]:

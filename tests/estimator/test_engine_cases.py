@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 
 from estimator.inventory import tensor_inventory
-from estimator.memory import MemoryOptions, estimate_memory
 from estimator.quant import quantize
-from estimator.validation import engine_data, engine_runs, estimate_run
+from estimator.validation import engine_data, engine_runs, estimate_file, estimate_run
 
 CASES = engine_data()["cases"]
 RUNS = engine_runs()
@@ -48,8 +47,7 @@ def test_every_tensor_type_matches_llama_quantize(case: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_file_size_within_half_a_percent(case: dict[str, Any]) -> None:
-    est = estimate_memory(case["config"], MemoryOptions(file_type=case["file_type"]))
-    assert est.file_bytes == pytest.approx(case["file_bytes"], rel=0.005)
+    assert estimate_file(case) == pytest.approx(case["file_bytes"], rel=0.005)
 
 
 @pytest.mark.parametrize(("case", "run"), RUNS, ids=[run_id(r) for r in RUNS])
