@@ -305,6 +305,32 @@ def parse_provider_file(path: Path) -> ProviderRecord:
     return ProviderRecord(provider, families, models)
 
 
+# A device's facts that need a source when given, beside memory and bandwidth (always given).
+HARDWARE_SOURCED = ("fp16_tflops", "tdp_watts", "memory_channels", "runpod_names", "vast_names")
+URL_RE = re.compile(r"^https?://[^\s/]+\.[^\s]+$")
+
+
+def _hardware_sources(h: _Fields, record: dict[str, Any]) -> dict[str, str]:
+    """Each fact's source: one public URL (how the figure was read from it goes in the file's
+    `provenance` table, which pages do not show); every fact given has one."""
+    sources = _sources(h, "sources")
+    for key, value in sources.items():
+        if key not in Hardware.SOURCE_LABELS:
+            allowed = ", ".join(Hardware.SOURCE_LABELS)
+            raise CatalogError(f"{h.where}: field 'sources.{key}' is not one of {allowed}")
+        if not URL_RE.match(value):
+            raise CatalogError(f"{h.where}: field 'sources.{key}' must be one URL, got {value!r}")
+    needed = ["memory", "bandwidth", *(k for k in HARDWARE_SOURCED if record[k])]
+    missing = [k for k in needed if k not in sources]
+    if missing:
+        raise CatalogError(f"{h.where}: field 'sources' lacks {', '.join(missing)}")
+    provenance = h.table("provenance")
+    for key, value in provenance.items():
+        if key not in sources or not isinstance(value, str):
+            raise CatalogError(f"{h.where}: field 'provenance.{key}' explains no source")
+    return sources
+
+
 def parse_hardware_file(path: Path) -> list[dict[str, Any]]:
     data = _read_toml(path)
     top = _Fields(data, path.name)
@@ -317,23 +343,25 @@ def parse_hardware_file(path: Path) -> list[dict[str, Any]]:
             isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in options
         ):
             raise CatalogError(f"{h.where}: field 'memory_options_bytes' must be positive integers")
-        records.append(
-            {
-                "slug": h.slug("slug"),
-                "name": h.str("name", max_length=120),
-                "vendor": h.str("vendor", max_length=40),
-                "kind": h.choice("kind", Hardware.Kind.values),
-                "segment": h.choice("segment", Hardware.Segment.values),
-                "architecture": h.str("architecture", required=False, max_length=60),
-                "release_year": h.int("release_year", required=False, minimum=1990),
-                "memory_bytes": h.int("memory_bytes"),
-                "memory_options_bytes": options,
-                "bandwidth_gbps": h.number("bandwidth_gbps"),
-                "fp16_tflops": h.number("fp16_tflops", required=False),
-                "runpod_names": h.str_list("runpod_names"),
-                "vast_names": h.str_list("vast_names"),
-                "note": h.str("note", required=False),
-                "sources": _sources(h, "sources"),
-            }
-        )
+        record = {
+            "slug": h.slug("slug"),
+            "name": h.str("name", max_length=120),
+            "vendor": h.str("vendor", max_length=40),
+            "kind": h.choice("kind", Hardware.Kind.values),
+            "segment": h.choice("segment", Hardware.Segment.values),
+            "architecture": h.str("architecture", required=False, max_length=60),
+            "release_year": h.int("release_year", required=False, minimum=1990),
+            "memory_bytes": h.int("memory_bytes"),
+            "memory_options_bytes": options,
+            "bandwidth_gbps": h.number("bandwidth_gbps"),
+            "fp16_tflops": h.number("fp16_tflops", required=False),
+            "tdp_watts": h.int("tdp_watts", required=False),
+            "memory_type": h.str("memory_type", required=False, max_length=40),
+            "memory_channels": h.int("memory_channels", required=False),
+            "runpod_names": h.str_list("runpod_names"),
+            "vast_names": h.str_list("vast_names"),
+            "note": h.str("note", required=False),
+        }
+        record["sources"] = _hardware_sources(h, record)
+        records.append(record)
     return records

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any
-from urllib.parse import urlencode
+from typing import Any, NamedTuple
+from urllib.parse import urlencode, urlsplit
 
 from django import forms
 from django.template.loader import render_to_string
@@ -119,11 +119,30 @@ def parse(params_: Mapping[str, str], hw: Hardware) -> tuple[Settings, SettingsF
     return replace(settings, machine=machine, notes=settings.notes + machine.notes), form
 
 
+class SourceLink(NamedTuple):
+    label: str  # the fact: "Memory"
+    url: str
+    host: str  # where it is stated: "nvidia.com"
+
+
+def source_links(hw: Hardware) -> dict[str, SourceLink]:
+    """Each of the device's facts' sources as a short labelled link ("Memory: nvidia.com"): the
+    notes on how a figure was read stay in the data file."""
+    links = {}
+    for fact, label in Hardware.SOURCE_LABELS.items():
+        url = hw.sources.get(fact)
+        if url:
+            host = urlsplit(url).hostname or url
+            links[fact] = SourceLink(label, url, host.removeprefix("www."))
+    return links
+
+
 def facts_content(hw: Hardware, snap: Snapshot) -> str:
     """The device's facts with their sources, once per catalog revision."""
+    context = {"device": hw, "sources": source_links(hw)}
     return parts.cached(
         parts.key("device-facts", snap.revision, hw.slug),
-        lambda: render_to_string("catalog/hardware_detail.html#facts", {"device": hw}),
+        lambda: render_to_string("catalog/hardware_detail.html#facts", context),
     )
 
 

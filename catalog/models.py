@@ -316,10 +316,17 @@ class Hardware(models.Model):
     memory_options_bytes = models.JSONField(default=list, blank=True)
     bandwidth_gbps = models.FloatField(help_text="GB/s, 10^9 bytes per second")
     fp16_tflops = models.FloatField(null=True, blank=True, help_text="dense FP16 tensor TFLOPS")
+    tdp_watts = models.PositiveIntegerField(
+        null=True, blank=True, help_text="board power, TGP or chip package power, W"
+    )
+    memory_type = models.CharField(max_length=40, blank=True, help_text="e.g. DDR5-6000, GDDR7")
+    memory_channels = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="CPUs: 64-bit DDR channels"
+    )
     runpod_names = models.JSONField(default=list, blank=True)
     vast_names = models.JSONField(default=list, blank=True)
     note = models.CharField(max_length=300, blank=True)
-    sources = models.JSONField(default=dict)
+    sources = models.JSONField(default=dict, help_text="fact -> the public URL stating it")
 
     class Meta:
         ordering = ["segment", "-memory_bytes", "-bandwidth_gbps", "name"]
@@ -335,7 +342,28 @@ class Hardware(models.Model):
             models.CheckConstraint(
                 condition=Q(kind__in=["gpu", "apple", "unified", "cpu"]), name="hardware_kind_valid"
             ),
+            models.CheckConstraint(
+                condition=Q(tdp_watts__isnull=True) | Q(tdp_watts__gt=0),
+                name="tdp_watts_positive_or_unknown",
+            ),
+            models.CheckConstraint(
+                condition=Q(memory_channels__isnull=True) | Q(memory_channels__gt=0),
+                name="memory_channels_positive_or_unknown",
+            ),
         ]
+
+    # The facts a device's sources name (each a public URL), in the order its page lists them,
+    # with the labels it shows them under.
+    SOURCE_LABELS = {
+        "memory": "Memory",
+        "bandwidth": "Bandwidth",
+        "memory_channels": "Channels",
+        "gpu_share": "GPU share",
+        "fp16_tflops": "FP16",
+        "tdp_watts": "Power",
+        "runpod_names": "RunPod names",
+        "vast_names": "Vast.ai names",
+    }
 
     def __str__(self) -> str:
         return self.name
