@@ -49,7 +49,7 @@ def _pad(n: int) -> int:
 def file_bytes(weights: Weights, model_type: str, vocab: int) -> int:
     """The .gguf file: header, metadata, tensor infos, then each tensor aligned to 32 bytes."""
     infos = sum(
-        8 + len(t.tensor.name) + 4 + 8 * len(t.tensor.shape) + 4 + 8 for t in weights.tensors
+        8 + len(t.tensor.name) + 4 + 8 * len(t.tensor.shape) + 4 + 8 for t in weights.in_file
     )
     head = HEADER + OTHER_METADATA + tokenizer_bytes(model_type, vocab) + infos
-    return _pad(head) + sum(_pad(t.bytes) for t in weights.tensors)
+    return _pad(head) + sum(_pad(t.bytes) for t in weights.in_file)

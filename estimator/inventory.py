@@ -12,7 +12,7 @@ import math
 import sys
 import tomllib
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -70,9 +70,12 @@ class Inventory:
 
     @cached_property
     def params_active(self) -> int:
-        """Parameters used per token: everything except the routed experts not selected."""
+        """Parameters used per token: everything except the routed experts not selected and
+        the next-token-prediction layers (used only for speculative decoding)."""
         total = 0
         for t in self.tensors:
+            if t.name.startswith("blk.") and int(t.name.split(".", 2)[1]) >= self.n_layers:
+                continue
             if t.experts > 1:
                 total += t.n_elements // t.experts * self.n_experts_used
             else:
@@ -359,7 +362,12 @@ def _starcoder2(c: Config, model_type: str) -> Inventory:
 
 
 def _deepseek(c: Config, model_type: str) -> Inventory:
-    """DeepSeek V2/V3 (and Kimi K2): multi-head latent attention, shared + routed experts."""
+    """DeepSeek V2/V3/V3.2 (and Kimi K2): multi-head latent attention, shared + routed experts.
+
+    V3.2 adds a sparse-attention ("lightning") indexer to every layer, and llama.cpp's converter
+    keeps its next-token-prediction layer (blk.<n_layers>, with its own embedding and head); for
+    V2/V3 the converter drops that layer.
+    """
     d = _Dims.read(c, model_type)
     b = _Builder()
     _embeddings(b, d)
@@ -374,7 +382,9 @@ def _deepseek(c: Config, model_type: str) -> Inventory:
     first_dense = c.get_int("first_k_dense_replace", default=0)
     freq = c.get_int("moe_layer_freq", default=1) or 1
     score_bias = model_type == "deepseek_v3" or c.get_str("topk_method") == "noaux_tc"
-    for i in range(d.n_layers):
+    indexer = model_type == "deepseek_v32"
+    n_mtp = c.get_int("num_nextn_predict_layers", default=0) if indexer else 0
+    for i in range(d.n_layers + n_mtp):
         p = f"blk.{i}"
         b.norm(f"{p}.attn_norm", d.hidden)
         if q_lora:
@@ -390,6 +400,12 @@ def _deepseek(c: Config, model_type: str) -> Inventory:
         b.add(f"{p}.attn_v_b.weight", kv_lora, v_dim, d.n_heads)
         b.linear(f"{p}.attn_output", d.n_heads * v_dim, d.hidden)
         b.norm(f"{p}.ffn_norm", d.hidden)
+        if indexer:
+            heads, head_dim = c.get_int("index_n_heads"), c.get_int("index_head_dim")
+            b.norm(f"{p}.indexer.k_norm", head_dim, bias=True)
+            b.linear(f"{p}.indexer.proj", d.hidden, heads)
+            b.linear(f"{p}.indexer.attn_k", d.hidden, head_dim)
+            b.linear(f"{p}.indexer.attn_q_b", q_lora, heads * head_dim)
         if n_routed and i >= first_dense and i % freq == 0:
             b.linear(f"{p}.ffn_gate_inp", d.hidden, n_routed)
             if score_bias:
@@ -399,9 +415,19 @@ def _deepseek(c: Config, model_type: str) -> Inventory:
                 _ffn(b, p, d.hidden, moe_ff * n_shared, suffix="_shexp")
         else:
             _ffn(b, p, d.hidden, c.get_int("intermediate_size"))
+        if i >= d.n_layers:  # the checkpoint's MTP layer: its own embedding and head
+            b.add(f"{p}.nextn.embed_tokens.weight", d.hidden, d.vocab)
+            b.norm(f"{p}.nextn.enorm", d.hidden)
+            b.norm(f"{p}.nextn.hnorm", d.hidden)
+            b.linear(f"{p}.nextn.eh_proj", 2 * d.hidden, d.hidden)
+            b.norm(f"{p}.nextn.shared_head_norm", d.hidden)
+            b.add(f"{p}.nextn.shared_head_head.weight", d.hidden, d.vocab)
     n_used = c.get_int("num_experts_per_tok", default=0)
     # convert_hf_to_gguf writes MLA as MQA: one KV head of kv_lora_rank + rope dims.
-    return Inventory(model_type, tuple(b.tensors), d.n_layers, d.n_heads, 1, n_routed, n_used)
+    return Inventory(
+        model_type, tuple(b.tensors), d.n_layers, d.n_heads, 1, n_routed, n_used,
+        n_blocks=d.n_layers + n_mtp,
+    )  # fmt: skip
 
 
 def _gpt_oss(c: Config, model_type: str) -> Inventory:
@@ -426,7 +452,13 @@ def _gpt_oss(c: Config, model_type: str) -> Inventory:
 
 
 def _qwen3_next(c: Config, model_type: str) -> Inventory:
-    """Qwen3-Next: 3 Gated DeltaNet layers per gated-attention layer, MoE with a shared expert."""
+    """Qwen3-Next, Qwen3.5 and Qwen3.6 (dense and MoE): Gated DeltaNet layers with a gated
+    full-attention layer every `full_attention_interval`, and next-token-prediction layers.
+
+    llama.cpp's converter keeps the checkpoint's MTP layers (blk.<n_layers>...) unless told
+    --no-mtp; the loader skips them unless MTP speculative decoding is on. Qwen3-Next's config
+    does not say how many there are: its checkpoints hold one.
+    """
     d = _Dims.read(c, model_type)
     b = _Builder()
     _embeddings(b, d)
@@ -438,25 +470,55 @@ def _qwen3_next(c: Config, model_type: str) -> Inventory:
     v_dim = c.get_int("linear_value_head_dim")
     kernel = c.get_int("linear_conv_kernel_dim")
     n_experts = c.get_int("num_experts", default=0)
-    for i in range(d.n_layers):
+    n_mtp = c.get_int("mtp_num_hidden_layers", default=1 if model_type == "qwen3_next" else 0)
+    key_width, value_width = k_heads * k_dim, v_heads * v_dim
+    full_layers = [
+        layer_types[i] == "full_attention" if layer_types else (i + 1) % interval == 0
+        for i in range(d.n_layers)
+    ]
+    for i in range(d.n_layers + n_mtp):
         p = f"blk.{i}"
         b.norm(f"{p}.attn_norm", d.hidden)
-        full = layer_types[i] == "full_attention" if layer_types else (i + 1) % interval == 0
-        if full:
+        b.norm(f"{p}.post_attention_norm", d.hidden)
+        if i >= d.n_layers or full_layers[i]:
             _attention(b, p, d, qk_norm="head", q_gate=True)
-        else:
-            key_width, value_width = k_heads * k_dim, v_heads * v_dim
+        elif model_type == "qwen3_next":  # fused projections, as its converter writes them
             b.linear(f"{p}.ssm_in", d.hidden, 2 * key_width + 2 * value_width)
-            b.linear(f"{p}.ssm_beta_alpha", d.hidden, 2 * v_heads)
+            b.linear(f"{p}.ssm_ba", d.hidden, 2 * v_heads)
+        else:
+            b.linear(f"{p}.attn_qkv", d.hidden, 2 * key_width + value_width)
+            b.linear(f"{p}.attn_gate", d.hidden, value_width)
+            b.linear(f"{p}.ssm_beta", d.hidden, v_heads)
+            b.linear(f"{p}.ssm_alpha", d.hidden, v_heads)
+        if i < d.n_layers and not full_layers[i]:
             b.add(f"{p}.ssm_conv1d.weight", kernel, 2 * key_width + value_width)
             b.add(f"{p}.ssm_dt.bias", v_heads)
             b.add(f"{p}.ssm_a", v_heads)
             b.norm(f"{p}.ssm_norm", v_dim)
             b.linear(f"{p}.ssm_out", value_width, d.hidden)
-        b.norm(f"{p}.ffn_norm", d.hidden)
-        _qwen_moe_layer(b, p, c, d, i, n_experts)
+        _qwen_moe_layer(b, p, c, d, min(i, d.n_layers - 1), n_experts)
+        if i >= d.n_layers:
+            b.linear(f"{p}.nextn.eh_proj", 2 * d.hidden, d.hidden)
+            b.norm(f"{p}.nextn.enorm", d.hidden)
+            b.norm(f"{p}.nextn.hnorm", d.hidden)
+            b.norm(f"{p}.nextn.shared_head_norm", d.hidden)
+    conv = (kernel - 1) * (2 * key_width + value_width)
+    recurrent = CacheLayer("recurrent", r_size=conv, s_size=k_dim * value_width)
+    width = d.n_kv_heads * d.head_dim
+    full = CacheLayer("full", width, width)
+    cache = tuple(full if f else recurrent for f in full_layers)
     n_used = c.get_int("num_experts_per_tok", default=0)
-    return Inventory(model_type, tuple(b.tensors), *d.counts, n_experts, n_used)
+    return Inventory(
+        model_type, tuple(b.tensors), *d.counts, n_experts, n_used,
+        cache=cache, n_blocks=d.n_layers + n_mtp,
+    )  # fmt: skip
+
+
+def _qwen3_vl(c: Config, model_type: str) -> Inventory:
+    """Qwen3-VL's language model: a Qwen3 (or Qwen3-MoE) decoder, as llama.cpp's qwen3vl /
+    qwen3vlmoe load it; multimodal RoPE and the vision tower's deepstack inputs add no weights."""
+    base = "qwen3_moe" if c.get_int("num_experts", default=0) else "qwen3"
+    return replace(_llama_like(c, base), model_type=model_type)
 
 
 BUILDERS = {
@@ -484,24 +546,19 @@ BUILDERS = {
     "starcoder2": _starcoder2,
     "deepseek_v2": _deepseek,
     "deepseek_v3": _deepseek,
+    "deepseek_v32": _deepseek,
     "kimi_k2": _deepseek,
     "gpt_oss": _gpt_oss,
     "qwen3_next": _qwen3_next,
+    "qwen3_vl": _qwen3_vl,
+    "qwen3_vl_text": _qwen3_vl,
+    "qwen3_vl_moe": _qwen3_vl,
+    "qwen3_vl_moe_text": _qwen3_vl,
+    "qwen3_5": _qwen3_next,
+    "qwen3_5_text": _qwen3_next,
+    "qwen3_5_moe": _qwen3_next,
+    "qwen3_5_moe_text": _qwen3_next,
 }
-
-# Newer architectures live in their own modules; each builder lays out its own cache. Imported
-# here, after the shared building blocks above that those modules use.
-from estimator import (  # noqa: E402
-    arch_gemma,
-    arch_glm_minimax,
-    arch_hybrid,
-    arch_meta_mistral,
-    arch_more,
-)
-
-for _module in (arch_gemma, arch_glm_minimax, arch_hybrid, arch_meta_mistral, arch_more):
-    BUILDERS.update(_module.BUILDERS)
-
 
 # Sliding-window layouts llama.cpp applies (load_swa_pattern defaults); other types cache fully.
 SWA_PATTERN = {"gemma2": 2, "gemma3": 6, "gemma3_text": 6, "cohere2": 4, "gpt_oss": 2}
@@ -519,30 +576,40 @@ def _swa_layers(c: Config, model_type: str, n_layers: int) -> list[bool]:
 def _cache_layers(c: Config, inv: Inventory) -> tuple[tuple[CacheLayer, ...], int]:
     """Per-layer cache shapes as llama.cpp allocates them, and the sliding window (0 = none)."""
     mt = inv.model_type
-    if mt in ("deepseek_v2", "deepseek_v3", "kimi_k2"):
+    if mt in ("deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2"):
         latent = c.get_int("kv_lora_rank") + c.get_int("qk_rope_head_dim")
+        # V3.2's indexer keeps one more key per token and layer (index_head_dim wide, at the
+        # cache's K type) in a second cache, llama_kv_cache_dsa's kv_lid.
+        latent += c.get_int("index_head_dim") if mt == "deepseek_v32" else 0
         return tuple(CacheLayer("full", latent, 0) for _ in range(inv.n_layers)), 0
     head_dim = _Dims.read(c, mt).head_dim
     width = inv.n_kv_heads * head_dim
-    if mt == "qwen3_next":
-        layer_types = c.str_list("layer_types")
-        interval = c.get_int("full_attention_interval", default=4) or 4
-        k_heads, k_dim = c.get_int("linear_num_key_heads"), c.get_int("linear_key_head_dim")
-        v_heads, v_dim = c.get_int("linear_num_value_heads"), c.get_int("linear_value_head_dim")
-        conv = (c.get_int("linear_conv_kernel_dim") - 1) * (v_heads * v_dim + 2 * k_heads * k_dim)
-        recurrent = CacheLayer("recurrent", r_size=conv, s_size=k_dim * v_heads * v_dim)
-        full = CacheLayer("full", width, width)
-        return tuple(
-            full
-            if (layer_types[i] == "full_attention" if layer_types else (i + 1) % interval == 0)
-            else recurrent
-            for i in range(inv.n_layers)
-        ), 0
     window = c.get_int("sliding_window", default=0) if mt in SWA_PATTERN else 0
     if mt == "gemma2" and not window:
         window = 4096  # llama.cpp's default for Gemma 2
     swa = _swa_layers(c, mt, inv.n_layers) if window else [False] * inv.n_layers
     return tuple(CacheLayer("swa" if s else "full", width, width) for s in swa), window
+
+
+def builders() -> dict[str, Callable[[Config, str], Inventory]]:
+    """Every model_type read exactly: this module's, and those of the newer architectures in
+    estimator/arch_*.py (imported here, not at the top: they build on this module)."""
+    if not _ALL_BUILDERS:
+        from estimator import (
+            arch_gemma,
+            arch_glm_minimax,
+            arch_hybrid,
+            arch_meta_mistral,
+            arch_more,
+        )
+
+        _ALL_BUILDERS.update(BUILDERS)
+        for module in (arch_gemma, arch_glm_minimax, arch_hybrid, arch_meta_mistral, arch_more):
+            _ALL_BUILDERS.update(module.BUILDERS)
+    return _ALL_BUILDERS
+
+
+_ALL_BUILDERS: dict[str, Callable[[Config, str], Inventory]] = {}
 
 
 def tensor_inventory(raw_config: Mapping[str, Any]) -> Inventory:
@@ -552,7 +619,7 @@ def tensor_inventory(raw_config: Mapping[str, Any]) -> Inventory:
     if not isinstance(model_type, str) or not model_type:
         raise ConfigError("config.json has no model_type")
     c = Config(cfg)
-    builder = BUILDERS.get(model_type)
+    builder = builders().get(model_type)
     if builder is None:
         inv = replace(_llama_like(c, "llama"), model_type=model_type, exact=False)
     else:

@@ -142,12 +142,12 @@ def shape(config_json: str) -> Shape:
     hidden = c.get_int("hidden_size", "n_embd", "d_model")
     if inv.n_experts:
         # Per token: the used experts' gate, up and SwiGLU outputs plus their down outputs.
-        moe_ff = c.get_int("moe_intermediate_size", default=c.get_int("intermediate_size"))
+        moe_ff = c.get_int("moe_intermediate_size", "intermediate_size")
         ff = inv.n_experts_used * (3 * moe_ff + hidden) // 3
     else:
         ff = c.get_int("intermediate_size", "ffn_hidden_size", default=4 * hidden)
     head_dim = c.get_int("head_dim", default=hidden // inv.n_heads)
-    if inv.model_type in ("deepseek_v2", "deepseek_v3", "kimi_k2"):
+    if c.has("kv_lora_rank"):  # MLA: attention runs over the cached latent (+ rope dims)
         head_dim = c.get_int("kv_lora_rank") + c.get_int("qk_rope_head_dim")
     # llama.cpp soft-caps Gemma 2's attention logits at 50 unless the GGUF says otherwise.
     default_cap = 50.0 if inv.model_type == "gemma2" else 0.0

@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 
 from estimator import machine as machines
 from estimator.config import text_config
-from estimator.inventory import BUILDERS
+from estimator.inventory import builders
 from estimator.machine import Machine, machine_for
 from estimator.memory import MemoryOptions, config_key
 from estimator.plan import Plan, make_plan
@@ -242,7 +242,7 @@ def model_problem(row: Row) -> str:
     if row.hf_repo not in configs():
         return f"model {row.hf_repo!r}: config.json not in offload_configs.json"
     model_type = text_config(configs()[row.hf_repo]["config"]).get("model_type")
-    if model_type not in BUILDERS:
+    if model_type not in builders():
         return f"architecture {model_type!r} is not one the estimator builds"
     return ""
 

@@ -83,7 +83,14 @@ class TypedTensor:
 @dataclass(frozen=True)
 class Weights:
     file_type: str
-    tensors: tuple[TypedTensor, ...]
+    tensors: tuple[TypedTensor, ...]  # what llama.cpp loads
+    # In the file but not loaded by default: next-token-prediction (MTP) layers, which llama.cpp
+    # reads only for MTP speculative decoding (load_mtp; TENSOR_SKIP otherwise).
+    skipped: tuple[TypedTensor, ...] = ()
+
+    @property
+    def in_file(self) -> tuple[TypedTensor, ...]:
+        return self.tensors + self.skipped
 
     @cached_property
     def bytes(self) -> int:
@@ -433,4 +440,11 @@ def quantize(
         elif _may_quantize(t):
             new = default
         typed.append(TypedTensor(t, new, tensor_bytes(t, new)))
-    return Weights(file_type, tuple(typed))
+    loaded = tuple(t for t in typed if _block(t.tensor.name) < inv.n_layers)
+    skipped = tuple(t for t in typed if _block(t.tensor.name) >= inv.n_layers)
+    return Weights(file_type, loaded, skipped)
+
+
+def _block(name: str) -> int:
+    """The layer a `blk.N.*` tensor belongs to; -1 for the others."""
+    return int(name.split(".", 2)[1]) if name.startswith("blk.") else -1

@@ -363,7 +363,7 @@ def load(
         m = re.search(r"(\w+) model buffer size =\s+([\d.]+) MiB", line)
         if m:
             sizes["model_mib"] = sizes.get("model_mib", 0.0) + float(m.group(2))
-        m = re.search(r"CPU KV buffer size =\s+([\d.]+) MiB", line)
+        m = re.search(r"CPU (?:KV|RS) buffer size =\s+([\d.]+) MiB", line)
         if m:
             sizes["kv_mib"] = sizes.get("kv_mib", 0.0) + float(m.group(1))
         m = re.search(r"CPU compute buffer size =\s+([\d.]+) MiB", line)
