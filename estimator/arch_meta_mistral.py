@@ -1,10 +1,117 @@
-"""Architectures read exactly as current llama.cpp reads them (see estimator/inventory.py)."""
+"""Llama 4 and the Mistral 3 family, read exactly as current llama.cpp reads them.
+
+- Llama 4 (``llama4_text``; Scout 17B-16E, Maverick 17B-128E): llama.cpp's ``llama4`` architecture
+  (src/models/llama4.cpp). Layer i is a MoE layer when ``(i + 1) % interleave_moe_layer_step``
+  is 0 (Scout: every layer, Maverick: every other), with one shared expert of the routed
+  experts' width; the other layers have a dense FFN of ``intermediate_size_mlp`` (the converter
+  swaps the two sizes). The Q/K norm is a weightless L2 norm. Attention is chunked: llama.cpp
+  hard-codes an 8192-token chunk (``n_swa = 8192``, ``LLAMA_SWA_TYPE_CHUNKED``) on three layers
+  of four (``load_swa_pattern(ml, 4)``; the fourth is the global NoPE layer), whatever
+  ``attention_chunk_size`` says, unless ``layer_types`` makes every layer full (MobileLLM); the
+  chunked layers' cache is sized like any sliding-window cache (llama-kv-cache-iswa.cpp:
+  ``pad256(min(n_ctx, 8192 + n_ubatch))`` cells).
+  A ``llama3`` rope scaling (Scout) makes the converter write ``rope_freqs.weight`` (head_dim / 2
+  F32 factors), which llama.cpp loads with the model.
+- Ministral 3 / Devstral 2 / Devstral Small 2 (``ministral3``): llama.cpp's ``mistral3``
+  architecture, a Llama decoder (src/models/mistral3.cpp); YaRN and the ``llama_4_scaling_beta``
+  query temperature are metadata, not tensors. Every layer caches fully.
+- Mistral Small 3.1 / 3.2 and Magistral Small (``mistral3`` wrapping a ``mistral`` text model) are
+  the same decoder and go through inventory.py's Llama builder.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-from estimator.config import Config
-from estimator.inventory import Inventory
+from estimator.config import Config, ConfigError
+from estimator.inventory import (
+    CacheLayer,
+    Inventory,
+    _attention,
+    _Builder,
+    _Dims,
+    _embeddings,
+    _experts,
+    _ffn,
+    _llama_like,
+)
 
-BUILDERS: dict[str, Callable[[Config, str], Inventory]] = {}
+# llama.cpp's chunk for Llama 4's chunked-attention layers (llama_model_llama4::load_arch_hparams).
+LLAMA4_CHUNK = 8192
+LLAMA4_SWA_PATTERN = 4  # three chunked layers, then one global (NoPE) layer
+
+
+def _rope_type(c: Config) -> str:
+    """The rope type the converter reads: rope_parameters, else rope_scaling (rope_type or type)."""
+    params = c.data.get("rope_parameters") or c.data.get("rope_scaling") or {}
+    if not isinstance(params, Mapping):
+        raise ConfigError("rope_scaling must be an object")
+    params = params.get("full_attention", params)
+    rope_type = params.get("rope_type", params.get("type", ""))
+    return rope_type if isinstance(rope_type, str) else ""
+
+
+def _llama4(c: Config, model_type: str) -> Inventory:
+    """Llama 4: chunked attention on 3 layers of 4, MoE (+ shared expert) every n-th layer."""
+    d = _Dims.read(c, model_type)
+    b = _Builder()
+    if _rope_type(c).lower() == "llama3":
+        b.add("rope_freqs.weight", d.head_dim // 2)
+    _embeddings(b, d)
+    n_experts = c.get_int("num_local_experts")
+    if n_experts == 0:
+        raise ConfigError("llama4 needs experts (num_local_experts)")
+    step = c.get_int("interleave_moe_layer_step", default=1)
+    moe_ff = c.get_int("intermediate_size")
+    dense_ff = c.get_int("intermediate_size_mlp", default=moe_ff)
+    for i in range(d.n_layers):
+        p = f"blk.{i}"
+        b.norm(f"{p}.attn_norm", d.hidden)
+        _attention(b, p, d)
+        b.norm(f"{p}.ffn_norm", d.hidden)
+        if step > 0 and (i + 1) % step == 0:
+            b.linear(f"{p}.ffn_gate_inp", d.hidden, n_experts)
+            _experts(b, p, d.hidden, moe_ff, n_experts)
+            _ffn(b, p, d.hidden, moe_ff, suffix="_shexp")
+        else:
+            _ffn(b, p, d.hidden, dense_ff)
+    width = d.n_kv_heads * d.head_dim
+    layer_types = c.str_list("layer_types")
+    chunked = not (layer_types and all(t == "full_attention" for t in layer_types))
+    cache = tuple(
+        CacheLayer(
+            "swa" if chunked and i % LLAMA4_SWA_PATTERN < LLAMA4_SWA_PATTERN - 1 else "full",
+            width,
+            width,
+        )
+        for i in range(d.n_layers)
+    )
+    return Inventory(
+        model_type,
+        tuple(b.tensors),
+        *d.counts,
+        n_experts,
+        c.get_int("num_experts_per_tok", default=1),
+        cache=cache,
+        sliding_window=LLAMA4_CHUNK if chunked else 0,
+    )
+
+
+def _ministral3(c: Config, model_type: str) -> Inventory:
+    """Ministral 3 / Devstral 2: a Llama decoder that caches every layer fully."""
+    inv = _llama_like(c, model_type)
+    width = inv.n_kv_heads * _Dims.read(c, model_type).head_dim
+    full = CacheLayer("full", width, width)
+    return Inventory(
+        model_type,
+        inv.tensors,
+        *(inv.n_layers, inv.n_heads, inv.n_kv_heads),
+        cache=tuple(full for _ in range(inv.n_layers)),
+    )
+
+
+BUILDERS: dict[str, Callable[[Config, str], Inventory]] = {
+    "llama4": _llama4,
+    "llama4_text": _llama4,
+    "ministral3": _ministral3,
+}

@@ -1,0 +1,175 @@
+"""Llama 4, Ministral 3 and Devstral 2 as llama.cpp reads them (estimator/arch_meta_mistral.py).
+
+Configs: the architecture fields of the released config.json files (Llama 4 Scout and Maverick
+Instruct: huggingface.co/meta-llama/...; Devstral 2 / Devstral Small 2 / Ministral 3 3B:
+huggingface.co/mistralai/...), as copied into catalog/data/providers/{meta,mistral}.toml.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from estimator.inventory import CacheLayer, tensor_inventory
+from estimator.kv import KvOptions, kv_cache
+from estimator.quant import quantize
+
+SCOUT: dict[str, Any] = {
+    "architectures": ["Llama4ForConditionalGeneration"],
+    "model_type": "llama4",
+    "text_config": {
+        "model_type": "llama4_text",
+        "attention_chunk_size": 8192,
+        "head_dim": 128,
+        "hidden_size": 5120,
+        "interleave_moe_layer_step": 1,
+        "intermediate_size": 8192,
+        "intermediate_size_mlp": 16384,
+        "num_attention_heads": 40,
+        "num_experts_per_tok": 1,
+        "num_hidden_layers": 48,
+        "num_key_value_heads": 8,
+        "num_local_experts": 16,
+        "rope_scaling": {
+            "factor": 16.0,
+            "high_freq_factor": 1.0,
+            "low_freq_factor": 1.0,
+            "original_max_position_embeddings": 8192,
+            "rope_type": "llama3",
+        },
+        "vocab_size": 202048,
+    },
+}
+
+
+def maverick() -> dict[str, Any]:
+    """Maverick differs from Scout in experts, MoE interleave and rope scaling only."""
+    config = copy.deepcopy(SCOUT)
+    config["text_config"].update(
+        interleave_moe_layer_step=2, num_local_experts=128, rope_scaling=None
+    )
+    return config
+
+
+def ministral3(**text: Any) -> dict[str, Any]:
+    return {
+        "architectures": ["Mistral3ForConditionalGeneration"],
+        "model_type": "mistral3",
+        "text_config": {
+            "model_type": "ministral3",
+            "head_dim": 128,
+            "num_attention_heads": 32,
+            "num_key_value_heads": 8,
+            "vocab_size": 131072,
+            **text,
+        },
+    }
+
+
+MINISTRAL_3_3B = ministral3(
+    hidden_size=3072, intermediate_size=9216, num_hidden_layers=26, tie_word_embeddings=True
+)
+DEVSTRAL_SMALL_2 = ministral3(hidden_size=5120, intermediate_size=32768, num_hidden_layers=40)
+DEVSTRAL_2 = {
+    "architectures": ["Ministral3ForCausalLM"],
+    "model_type": "ministral3",
+    "head_dim": 128,
+    "hidden_size": 12288,
+    "intermediate_size": 28672,
+    "num_attention_heads": 96,
+    "num_hidden_layers": 88,
+    "num_key_value_heads": 8,
+    "tie_word_embeddings": False,
+    "vocab_size": 131072,
+}
+
+
+def test_llama4_scout_language_model_has_107_8b_parameters_and_17_2b_active() -> None:
+    # Meta: "17B active / 109B total" with the vision tower; the LM is 107,769,861,120 weights
+    # plus the 64 rope factors the converter writes for its llama3 rope scaling.
+    inv = tensor_inventory(SCOUT)
+    assert inv.params_total == 107_769_861_184
+    assert inv.params_active == 17_172_894_784
+    assert len(inv.tensors) == 628
+
+
+def test_llama4_scout_writes_rope_freqs_and_maverick_does_not() -> None:
+    scout = {t.name: t.shape for t in tensor_inventory(SCOUT).tensors}
+    assert scout["rope_freqs.weight"] == (64,)
+    assert "rope_freqs.weight" not in {t.name for t in tensor_inventory(maverick()).tensors}
+
+
+def test_llama4_maverick_alternates_dense_and_moe_layers() -> None:
+    inv = tensor_inventory(maverick())
+    names = {t.name: t for t in inv.tensors}
+    assert names["blk.0.ffn_up.weight"].shape == (5120, 16384)  # dense: intermediate_size_mlp
+    assert "blk.0.ffn_up_exps.weight" not in names
+    assert names["blk.1.ffn_up_exps.weight"].shape == (5120, 8192, 128)
+    assert names["blk.1.ffn_up_shexp.weight"].shape == (5120, 8192)
+    assert inv.params_total == 400_711_848_960
+    assert inv.params_active == 17_184_691_200
+
+
+def test_llama4_caches_three_chunked_layers_of_four_with_llama_cpps_8192_chunk() -> None:
+    inv = tensor_inventory(SCOUT)
+    assert inv.sliding_window == 8192
+    assert [layer.kind for layer in inv.cache[:4]] == ["swa", "swa", "swa", "full"]
+    assert dict(inv.cache_groups) == {
+        CacheLayer("swa", 1024, 1024): 36,
+        CacheLayer("full", 1024, 1024): 12,
+    }
+
+
+def test_llama4_kv_cache_at_128k_is_12_full_layers_and_36_chunked_layers_of_8704_cells() -> None:
+    kv = kv_cache(tensor_inventory(SCOUT), KvOptions(n_ctx=131072))
+    assert kv.cells_swa == 8704  # pad256(8192 + n_ubatch 512)
+    assert kv.full_bytes == 12 * 2 * 1024 * 2 * 131072 == 6_442_450_944
+    assert kv.swa_bytes == 36 * 2 * 1024 * 2 * 8704 == 1_283_457_024
+    assert kv.bytes == 7_725_907_968
+
+
+def test_llama4_with_every_layer_full_attention_has_no_chunked_cache() -> None:
+    config = copy.deepcopy(SCOUT)
+    config["text_config"]["layer_types"] = ["full_attention"] * 48
+    inv = tensor_inventory(config)
+    assert inv.sliding_window == 0
+    assert {layer.kind for layer in inv.cache} == {"full"}
+
+
+def test_llama4_expert_stacks_take_q4_k_and_keep_the_router_in_f32() -> None:
+    weights = quantize(tensor_inventory(SCOUT), "Q4_K_M")
+    assert weights.type_of("blk.0.ffn_gate_exps.weight") == "Q4_K"
+    assert weights.type_of("blk.0.ffn_gate_inp.weight") == "F32"
+    assert weights.type_of("rope_freqs.weight") == "F32"
+    assert weights.type_of("output.weight") == "Q6_K"
+
+
+@pytest.mark.parametrize(
+    ("config", "params", "tensors"),
+    [
+        (MINISTRAL_3_3B, 3_429_006_336, 236),  # card: "3.4B Language Model"
+        (DEVSTRAL_SMALL_2, 23_572_403_200, 363),
+        (DEVSTRAL_2, 125_025_988_608, 795),
+    ],
+    ids=["ministral-3-3b", "devstral-small-2", "devstral-2"],
+)
+def test_ministral3_parameter_counts(config: dict[str, Any], params: int, tensors: int) -> None:
+    inv = tensor_inventory(config)
+    assert inv.params_total == params
+    assert len(inv.tensors) == tensors
+    assert inv.exact
+
+
+def test_ministral3_caches_every_layer_fully_despite_yarn() -> None:
+    inv = tensor_inventory(DEVSTRAL_2)
+    assert dict(inv.cache_groups) == {CacheLayer("full", 1024, 1024): 88}
+    kv = kv_cache(inv, KvOptions(n_ctx=131072))
+    assert kv.bytes == 88 * 2 * 1024 * 2 * 131072 == 47_244_640_256
+
+
+def test_tied_ministral_3_3b_has_no_output_matrix() -> None:
+    names = {t.name for t in tensor_inventory(MINISTRAL_3_3B).tensors}
+    assert "output.weight" not in names
+    assert "token_embd.weight" in names
