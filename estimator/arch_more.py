@@ -1,10 +1,238 @@
-"""Architectures read exactly as current llama.cpp reads them (see estimator/inventory.py)."""
+"""Architectures read exactly as current llama.cpp reads them (see estimator/inventory.py).
+
+Dense and MoE decoders from more providers: ByteDance Seed-OSS, Baidu ERNIE 4.5, Tencent Hunyuan,
+LG EXAONE 4.0, rednote dots.llm1, Arcee AFM, Swiss AI Apertus, Hugging Face SmolLM3 and Ai2
+OLMo 3. Each builder follows the architecture's `load_arch_tensors` in llama.cpp's
+src/models/<arch>.cpp and what convert_hf_to_gguf (conversion/<family>.py) writes; every layer
+caches K and V fully unless the architecture applies a sliding window.
+
+Not counted: the rope_freqs.weight tensor the converter adds for "llama3" rope scaling (EXAONE 4.0,
+Apertus): it holds head_dim / 2 F32 factors, is not a parameter of the checkpoint, and the
+inventory lists parameters only.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from estimator.config import Config
-from estimator.inventory import Inventory
+from estimator.inventory import (
+    CacheLayer,
+    Inventory,
+    _attention,
+    _Builder,
+    _Dims,
+    _embeddings,
+    _experts,
+    _ffn,
+)
 
-BUILDERS: dict[str, Callable[[Config, str], Inventory]] = {}
+
+def _full_cache(d: _Dims) -> tuple[CacheLayer, ...]:
+    width = d.n_kv_heads * d.head_dim
+    return tuple(CacheLayer("full", width, width) for _ in range(d.n_layers))
+
+
+def _windowed_cache(c: Config, d: _Dims, window: int) -> tuple[CacheLayer, ...]:
+    """Every layer's cache; with a window, the sliding layers' cells are bounded by it."""
+    if not window:
+        return _full_cache(d)
+    width = d.n_kv_heads * d.head_dim
+    sliding = _sliding_layers(c, d.n_layers)
+    return tuple(CacheLayer("swa" if s else "full", width, width) for s in sliding)
+
+
+def _sliding_layers(c: Config, n_layers: int) -> list[bool]:
+    """Which layers slide, as the converter writes the pattern: layer_types, else the
+    sliding_window_pattern string ("LLLG") or period (4: every 4th layer global)."""
+    layer_types = c.str_list("layer_types")
+    if layer_types:
+        return [t == "sliding_attention" for t in layer_types[:n_layers]]
+    pattern = c.data.get("sliding_window_pattern")
+    if isinstance(pattern, str) and pattern:
+        return [pattern[i % len(pattern)] == "L" for i in range(n_layers)]
+    period = pattern if isinstance(pattern, int) and pattern > 0 else 4
+    return [(i + 1) % period != 0 for i in range(n_layers)]
+
+
+def _seed_oss(c: Config, model_type: str) -> Inventory:
+    """Seed-OSS (src/models/seed-oss.cpp): biased q/k/v, unbiased output, a pre-FFN norm
+    stored as post_attention_norm."""
+    d = _Dims.read(c, model_type)
+    b = _Builder()
+    _embeddings(b, d)
+    qkv_bias = c.get_bool("attention_bias", default=True)
+    o_bias = c.get_bool("attention_out_bias", default=False)
+    mlp_bias = c.get_bool("mlp_bias", default=False)
+    for i in range(d.n_layers):
+        p = f"blk.{i}"
+        b.norm(f"{p}.attn_norm", d.hidden)
+        _attention(b, p, d, qkv_bias=qkv_bias, o_bias=o_bias)
+        b.norm(f"{p}.post_attention_norm", d.hidden)
+        _ffn(b, p, d.hidden, c.get_int("intermediate_size"), bias=mlp_bias)
+    return Inventory(model_type, tuple(b.tensors), *d.counts, cache=_full_cache(d))
+
+
+def _ernie4_5(c: Config, model_type: str) -> Inventory:
+    """ERNIE 4.5 dense and MoE (src/models/ernie4-5.cpp): MoE from layer moe_layer_start_index
+    on, with a router, a score-correction bias and shared experts; the converter drops the
+    MTP block (conversion/ernie.py)."""
+    d = _Dims.read(c, model_type)
+    b = _Builder()
+    _embeddings(b, d)
+    bias = c.get_bool("use_bias", default=False)
+    moe = model_type == "ernie4_5_moe"
+    n_experts = c.get_int("moe_num_experts", default=0) if moe else 0
+    first_moe = c.get_int("moe_layer_start_index", default=0)
+    n_shared = c.get_int("moe_num_shared_experts", default=0)
+    for i in range(d.n_layers):
+        p = f"blk.{i}"
+        b.norm(f"{p}.attn_norm", d.hidden)
+        _attention(b, p, d, qkv_bias=bias, o_bias=bias)
+        b.norm(f"{p}.ffn_norm", d.hidden)
+        if n_experts and i >= first_moe:
+            moe_ff = c.get_int("moe_intermediate_size")
+            b.linear(f"{p}.ffn_gate_inp", d.hidden, n_experts)
+            b.add(f"{p}.exp_probs_b.bias", n_experts)
+            _experts(b, p, d.hidden, moe_ff, n_experts)
+            if n_shared:
+                _ffn(b, p, d.hidden, moe_ff * n_shared, suffix="_shexp")
+        else:
+            _ffn(b, p, d.hidden, c.get_int("intermediate_size"))
+    n_used = c.get_int("moe_k", default=0) if moe else 0
+    return Inventory(
+        model_type, tuple(b.tensors), *d.counts, n_experts, n_used, cache=_full_cache(d)
+    )
+
+
+def _dots1(c: Config, model_type: str) -> Inventory:
+    """dots.llm1 (src/models/dots1.cpp, converted as Qwen2-MoE by conversion/dots1.py): per-head
+    q/k norms, dense first_k_dense_replace layers, then a sigmoid router with a score-correction
+    bias, routed experts and shared experts of n_shared_experts x moe_intermediate_size."""
+    d = _Dims.read(c, model_type)
+    b = _Builder()
+    _embeddings(b, d)
+    bias = c.get_bool("attention_bias", default=False)
+    n_experts = c.get_int("n_routed_experts")
+    first_moe = c.get_int("first_k_dense_replace", default=0)
+    moe_ff = c.get_int("moe_intermediate_size")
+    n_shared = c.get_int("n_shared_experts", default=0)
+    for i in range(d.n_layers):
+        p = f"blk.{i}"
+        b.norm(f"{p}.attn_norm", d.hidden)
+        _attention(b, p, d, qkv_bias=bias, o_bias=bias, qk_norm="head")
+        b.norm(f"{p}.ffn_norm", d.hidden)
+        if i < first_moe:
+            _ffn(b, p, d.hidden, c.get_int("intermediate_size"))
+            continue
+        b.linear(f"{p}.ffn_gate_inp", d.hidden, n_experts)
+        b.add(f"{p}.exp_probs_b.bias", n_experts)
+        _experts(b, p, d.hidden, moe_ff, n_experts)
+        if n_shared:
+            _ffn(b, p, d.hidden, moe_ff * n_shared, suffix="_shexp")
+    n_used = c.get_int("num_experts_per_tok")
+    return Inventory(
+        model_type, tuple(b.tensors), *d.counts, n_experts, n_used, cache=_full_cache(d)
+    )
+
+
+def _hunyuan_dense(c: Config, model_type: str) -> Inventory:
+    """Hunyuan dense 0.5B-7B (src/models/hunyuan-vl.cpp's tensors): per-head q/k RMSNorm."""
+    d = _Dims.read(c, model_type)
+    b = _Builder()
+    _embeddings(b, d)
+    bias = c.get_bool("attention_bias", default=False)
+    mlp_bias = c.get_bool("mlp_bias", default=False)
+    for i in range(d.n_layers):
+        p = f"blk.{i}"
+        b.norm(f"{p}.attn_norm", d.hidden)
+        _attention(b, p, d, qkv_bias=bias, o_bias=bias, qk_norm="head")
+        b.norm(f"{p}.ffn_norm", d.hidden)
+        _ffn(b, p, d.hidden, c.get_int("intermediate_size"), bias=mlp_bias)
+    return Inventory(model_type, tuple(b.tensors), *d.counts, cache=_full_cache(d))
+
+
+def _exaone4(c: Config, model_type: str) -> Inventory:
+    """EXAONE 4.0 (src/models/exaone4.cpp): norms after attention and FFN only, per-head q/k
+    norms. llama.cpp applies the 3:1 sliding window only to the 64-layer (32B) model."""
+    d = _Dims.read(c, model_type)
+    b = _Builder()
+    _embeddings(b, d)
+    for i in range(d.n_layers):
+        p = f"blk.{i}"
+        _attention(b, p, d, qk_norm="head")
+        b.norm(f"{p}.post_attention_norm", d.hidden)
+        _ffn(b, p, d.hidden, c.get_int("intermediate_size"))
+        b.norm(f"{p}.post_ffw_norm", d.hidden)
+    window = c.get_int("sliding_window", default=0) if d.n_layers == 64 else 0
+    cache = _windowed_cache(c, d, window)
+    return Inventory(model_type, tuple(b.tensors), *d.counts, cache=cache, sliding_window=window)
+
+
+def _olmo3(c: Config, model_type: str) -> Inventory:
+    """OLMo 3 (converted as llama.cpp's olmo2, src/models/olmo2.cpp): OLMo 2's tensors and a
+    sliding window on three of four layers (layer_types)."""
+    d = _Dims.read(c, model_type)
+    b = _Builder()
+    _embeddings(b, d)
+    for i in range(d.n_layers):
+        p = f"blk.{i}"
+        _attention(b, p, d, qk_norm="full")
+        b.norm(f"{p}.post_attention_norm", d.hidden)
+        _ffn(b, p, d.hidden, c.get_int("intermediate_size"))
+        b.norm(f"{p}.post_ffw_norm", d.hidden)
+    window = c.get_int("sliding_window", default=0)
+    cache = _windowed_cache(c, d, window)
+    return Inventory(model_type, tuple(b.tensors), *d.counts, cache=cache, sliding_window=window)
+
+
+def _up_down_decoder(c: Config, model_type: str) -> Inventory:
+    """Non-gated MLP decoders: Arcee AFM (ReLU², src/models/arcee.cpp) and Apertus (xIELU,
+    src/models/apertus.cpp, with per-head q/k norms; xIELU's four scalars per layer are GGUF
+    metadata, not tensors)."""
+    d = _Dims.read(c, model_type)
+    b = _Builder()
+    _embeddings(b, d)
+    bias = c.get_bool("attention_bias", default=False)
+    mlp_bias = c.get_bool("mlp_bias", default=False)
+    ff = c.get_int("intermediate_size")
+    qk_norm = "head" if model_type == "apertus" and c.get_bool("qk_norm", default=True) else ""
+    for i in range(d.n_layers):
+        p = f"blk.{i}"
+        b.norm(f"{p}.attn_norm", d.hidden)
+        _attention(b, p, d, qkv_bias=bias, o_bias=bias, qk_norm=qk_norm)
+        b.norm(f"{p}.ffn_norm", d.hidden)
+        b.linear(f"{p}.ffn_up", d.hidden, ff, bias=mlp_bias)
+        b.linear(f"{p}.ffn_down", ff, d.hidden, bias=mlp_bias)
+    return Inventory(model_type, tuple(b.tensors), *d.counts, cache=_full_cache(d))
+
+
+def _smollm3(c: Config, model_type: str) -> Inventory:
+    """SmolLM3 (src/models/smollm3.cpp): Llama's tensors; every 4th layer skips RoPE, which
+    changes no tensor and no cache."""
+    d = _Dims.read(c, model_type)
+    b = _Builder()
+    _embeddings(b, d)
+    bias = c.get_bool("attention_bias", default=False)
+    mlp_bias = c.get_bool("mlp_bias", default=False)
+    for i in range(d.n_layers):
+        p = f"blk.{i}"
+        b.norm(f"{p}.attn_norm", d.hidden)
+        _attention(b, p, d, qkv_bias=bias, o_bias=bias)
+        b.norm(f"{p}.ffn_norm", d.hidden)
+        _ffn(b, p, d.hidden, c.get_int("intermediate_size"), bias=mlp_bias)
+    return Inventory(model_type, tuple(b.tensors), *d.counts, cache=_full_cache(d))
+
+
+BUILDERS: dict[str, Callable[[Config, str], Inventory]] = {
+    "seed_oss": _seed_oss,
+    "ernie4_5": _ernie4_5,
+    "ernie4_5_moe": _ernie4_5,
+    "dots1": _dots1,
+    "hunyuan_v1_dense": _hunyuan_dense,
+    "exaone4": _exaone4,
+    "olmo3": _olmo3,
+    "arcee": _up_down_decoder,
+    "apertus": _up_down_decoder,
+    "smollm3": _smollm3,
+}
