@@ -144,6 +144,9 @@ class HardwareOut(Schema):
     memory_options_bytes: list[int]
     bandwidth_gbps: float
     fp16_tflops: float | None
+    tdp_watts: int | None
+    memory_type: str
+    memory_channels: int | None
     sources: dict[str, str]
 
 

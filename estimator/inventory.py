@@ -613,22 +613,33 @@ _ALL_BUILDERS: dict[str, Callable[[Config, str], Inventory]] = {}
 
 
 def tensor_inventory(raw_config: Mapping[str, Any]) -> Inventory:
-    """Return the language model's tensors; an unknown model_type is read as a dense decoder."""
+    """Return the language model's tensors; an unknown model_type is read by the nearest
+    generic shape (see _generic) and marked inexact."""
     cfg = text_config(raw_config)
     model_type = cfg.get("model_type")
     if not isinstance(model_type, str) or not model_type:
         raise ConfigError("config.json has no model_type")
     c = Config(cfg)
     builder = builders().get(model_type)
+    inv = builder(c, model_type) if builder else _generic(c)
+    if not inv.cache:
+        cache, window = _cache_layers(c, inv)
+        inv = replace(inv, cache=cache, sliding_window=window)
     if builder is None:
-        inv = replace(_llama_like(c, "llama"), model_type=model_type, exact=False)
-    else:
-        inv = builder(c, model_type)
-    if inv.cache:  # the builder laid out its own cache (architectures in estimator/arch_*.py)
-        return replace(inv, cache_groups=tuple(Counter(inv.cache).items()))
-    cache, window = _cache_layers(c, inv)
-    groups = tuple(Counter(cache).items())
-    return replace(inv, cache=cache, sliding_window=window, cache_groups=groups)
+        inv = replace(inv, model_type=model_type, exact=False)
+    return replace(inv, cache_groups=tuple(Counter(inv.cache).items()))
+
+
+def _generic(c: Config) -> Inventory:
+    """A model_type we do not know yet, read by the config fields it shares with known ones:
+    multi-head latent attention (kv_lora_rank) as DeepSeek V3, routed experts with their own
+    width (moe_intermediate_size) as Qwen3-MoE, anything else as a Llama-style dense decoder."""
+    if c.has("kv_lora_rank"):
+        return _deepseek(c, "deepseek_v3")
+    n_experts = c.get_int("num_experts", "num_local_experts", "n_routed_experts", default=0)
+    if n_experts and c.has("moe_intermediate_size"):
+        return _llama_like(Config({**c.data, "num_experts": n_experts}), "qwen3_moe")
+    return _llama_like(c, "llama")
 
 
 def _report(path: str) -> int:

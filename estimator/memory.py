@@ -234,7 +234,11 @@ def estimate_memory(raw_config: Mapping[str, Any], opts: MemoryOptions) -> Memor
     kv = kv_cache(inv, opts.kv())
     notes = []
     if not inv.exact:
-        notes.append(f"model_type {inv.model_type!r} is read as a generic dense decoder")
+        notes.append(
+            f"model_type {inv.model_type!r} is not an architecture we read exactly yet: its "
+            "weights and cache are estimated from the config's sizes as the nearest known "
+            "shape (dense, mixture-of-experts or latent attention), not from llama.cpp's rules"
+        )
     encoder, encoder_compute = 0, 0
     if opts.mmproj != "none":
         encoder, encoder_compute, note = _encoder(key, opts.mmproj)

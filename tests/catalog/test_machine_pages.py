@@ -199,7 +199,7 @@ CUSTOM = "Custom RAM needs a bandwidth (ram_gbps); using the default RAM."
         ("gpu=apple-m4-max&wired=0",
          ["GPU wired limit (GiB) 0 is out of range (1.0 to 6144.0); using 1.0."]),
         ("gpu=apple-m4-max&ram=100",
-         ["The Apple M4 Max comes with 36, 48, 64 or 128 GiB; using 128 GiB."]),
+         ["The Apple M4 Max comes with 48, 64 or 128 GiB; using 128 GiB."]),
         ("gpu=apple-m4-max&gpu_count=2", ["GPUs 2: Apple M4 Max is one device; using 1."]),
         ("gpu=cpu&gpu_count=4", ["GPUs 4: the CPU alone is one device; using 1."]),
     ],

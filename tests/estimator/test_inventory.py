@@ -312,3 +312,51 @@ def test_clip_vit_l_14_336_of_phi_3_5_vision_has_303_507_456_parameters() -> Non
 def test_unknown_vision_tower_type_is_refused() -> None:
     with pytest.raises(ConfigError, match="cannot count a vision tower"):
         vit_params({"model_type": "conformer"})
+
+
+def test_an_unknown_mixture_of_experts_reads_its_expert_width_and_is_marked_inexact() -> None:
+    """A future model_type with Qwen3-MoE-style fields: experts of moe_intermediate_size, not
+    of the dense intermediate_size (which would make a 30B model 234B)."""
+    config = {
+        "model_type": "future_moe",
+        "hidden_size": 2048,
+        "intermediate_size": 6144,
+        "moe_intermediate_size": 768,
+        "num_hidden_layers": 48,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 4,
+        "head_dim": 128,
+        "num_experts": 128,
+        "num_experts_per_tok": 8,
+        "vocab_size": 151936,
+    }
+    inv = tensor_inventory(config)
+    assert not inv.exact
+    assert inv.model_type == "future_moe"
+    # Qwen3-30B-A3B's shapes, read as Qwen3-MoE: its official total.
+    assert inv.params_total == 30_532_122_624
+    assert inv.n_experts == 128
+
+
+def test_an_unknown_latent_attention_model_caches_the_latent() -> None:
+    config = {
+        "model_type": "future_mla",
+        "hidden_size": 2048,
+        "intermediate_size": 10944,
+        "moe_intermediate_size": 1408,
+        "num_hidden_layers": 27,
+        "num_attention_heads": 16,
+        "n_routed_experts": 64,
+        "n_shared_experts": 2,
+        "num_experts_per_tok": 6,
+        "first_k_dense_replace": 1,
+        "kv_lora_rank": 512,
+        "qk_rope_head_dim": 64,
+        "qk_nope_head_dim": 128,
+        "v_head_dim": 128,
+        "vocab_size": 102400,
+    }
+    inv = tensor_inventory(config)
+    assert not inv.exact
+    assert {layer.k_width for layer in inv.cache} == {512 + 64}
+    assert {layer.v_width for layer in inv.cache} == {0}
