@@ -220,7 +220,7 @@ def _granitemoehybrid(c: Config, model_type: str) -> Inventory:
         return _granite_dense(c, model_type, d, n_experts, n_used, shared_ff)
     mamba = _Mamba2(
         d_conv=c.get_int("mamba_d_conv"),
-        d_inner=c.get_int("mamba_expand") * d.hidden,
+        d_inner=c.get_int("mamba_expand", default=2) * d.hidden,  # transformers default 2
         d_state=c.get_int("mamba_d_state"),
         n_heads=c.get_int("mamba_n_heads"),
         n_group=c.get_int("mamba_n_groups"),
