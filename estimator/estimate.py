@@ -10,6 +10,7 @@ from typing import Any
 
 from estimator.config import Config, text_config
 from estimator.fit import fit, usable_bytes
+from estimator.inventory import Inventory
 from estimator.kv import kv_cache
 from estimator.machine import Machine, machine_for
 from estimator.memory import (
@@ -31,6 +32,7 @@ from estimator.report import (
     VllmReport,
     memory_report,
 )
+from estimator.safetensors import safetensors_bytes
 from estimator.throughput import PREFILL_BAND, Device, prefill_tokens_per_s
 
 VLLM_GPU_MEMORY_UTILIZATION = 0.9
@@ -86,13 +88,22 @@ def _max_context(key: str, opts: MemoryOptions, usable: int, gpu: bool = True) -
     return min(lo * 256, limit)
 
 
+def _is_mtp(name: str, inv: Inventory) -> bool:
+    return name.startswith("blk.") and int(name.split(".", 2)[1]) >= inv.n_layers
+
+
 def vllm_view(raw_config: Mapping[str, Any], opts: MemoryOptions, device: Device) -> VllmReport:
-    """vLLM: BF16 weights, paged KV in blocks of 16 tokens, budget at 0.9 utilization."""
+    """vLLM: the checkpoint's weights (BF16, or as released when it is published quantized;
+    next-token-prediction layers only load for speculative decoding), paged KV in blocks of
+    16 tokens, budget at 0.9 utilization."""
     inv = inventory(raw_config)
     c = Config(text_config(raw_config))
     hidden = c.get_int("hidden_size", "n_embd", "d_model")
     ff = c.get_int("intermediate_size", default=4 * hidden)
-    weights = inv.params_total * 2
+    served = replace(inv, tensors=tuple(t for t in inv.tensors if not _is_mtp(t.name, inv)))
+    quantization = c.data.get("quantization_config")
+    sizes = safetensors_bytes(served, quantization if isinstance(quantization, dict) else None)
+    weights = sizes.get("released", sizes["bf16"])
     kv_per_token = sum(
         2 * (layer.k_width + layer.v_width) for layer in inv.cache if layer.kind != "recurrent"
     )

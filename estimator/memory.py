@@ -211,7 +211,10 @@ def _encoder(config_json: str, file_type: str) -> tuple[int, int, str]:
 
 @lru_cache(maxsize=256)
 def _safetensors(config_json: str) -> dict[str, int]:
-    return safetensors_bytes(_inventory(config_json))
+    quantization = text_config(json.loads(config_json)).get("quantization_config")
+    return safetensors_bytes(
+        _inventory(config_json), quantization if isinstance(quantization, dict) else None
+    )
 
 
 @lru_cache(maxsize=2048)

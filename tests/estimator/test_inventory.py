@@ -360,3 +360,32 @@ def test_an_unknown_latent_attention_model_caches_the_latent() -> None:
     assert not inv.exact
     assert {layer.k_width for layer in inv.cache} == {512 + 64}
     assert {layer.v_width for layer in inv.cache} == {0}
+
+
+def test_a_checkpoint_released_in_mxfp4_is_counted_as_released() -> None:
+    """gpt-oss-20b ships its experts in MXFP4 (4.25 bits), the rest in BF16: 13.76 GB on disk
+    (https://huggingface.co/openai/gpt-oss-20b, model card: "fits within 16GB of memory")."""
+    from estimator.safetensors import released_bytes
+
+    inv = tensor_inventory(GPT_OSS_20B)
+    experts = sum(t.n_elements for t in inv.tensors if t.experts > 1 and t.name.endswith("weight"))
+    rest = inv.params_total - experts
+    expected = experts // 2 + experts // 32 + 2 * rest
+    assert released_bytes(inv, {"quant_method": "mxfp4"}) == expected
+
+
+def test_int4_experts_left_out_modules_stay_bf16() -> None:
+    """Kimi K2.5's compressed-tensors pack: routed experts at 4 bits with a BF16 scale per 32;
+    attention, shared experts and dense layers in its ignore list stay BF16."""
+    from estimator.safetensors import released_bytes
+
+    inv = tensor_inventory(GPT_OSS_20B)
+    q = {
+        "quant_method": "compressed-tensors",
+        "ignore": ["lm_head", "re:.*self_attn.*"],
+        "config_groups": {"group_0": {"weights": {"num_bits": 4, "type": "int", "group_size": 32}}},
+    }
+    experts = sum(t.n_elements for t in inv.tensors if t.experts > 1 and t.name.endswith("weight"))
+    rest = inv.params_total - experts
+    assert released_bytes(inv, q) == experts // 2 + 2 * (experts // 32) + 2 * rest
+    assert released_bytes(inv, {"quant_method": "awq"}) is None
