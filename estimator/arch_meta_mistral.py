@@ -17,18 +17,27 @@
   query temperature are metadata, not tensors. Every layer caches fully.
 - Mistral Small 3.1 / 3.2 and Magistral Small (``mistral3`` wrapping a ``mistral`` text model) are
   the same decoder and go through inventory.py's Llama builder.
+- Mistral Small 4 (``mistral4`` inside a ``mistral3`` wrapper): llama.cpp's ``mistral4``
+  architecture is its DeepSeek-2 model (src/models/models.h: ``llama_model_mistral4`` reuses
+  ``llama_model_deepseek2``'s hparams and tensors), converted by conversion/mistral3.py's
+  ``Mistral4Model(DeepseekV2Model)``: multi-head latent attention split into ``attn_k_b`` /
+  ``attn_v_b``, routed + shared experts, no expert score bias and no MTP layer; the cache is the
+  ``kv_lora_rank + qk_rope_head_dim`` latent with no V.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 from estimator.config import Config, ConfigError
 from estimator.inventory import (
     CacheLayer,
     Inventory,
+    Tensor,
     _attention,
     _Builder,
+    _deepseek,
     _Dims,
     _embeddings,
     _experts,
@@ -110,8 +119,29 @@ def _ministral3(c: Config, model_type: str) -> Inventory:
     )
 
 
+def _mistral4(c: Config, model_type: str) -> Inventory:
+    """Mistral Small 4: DeepSeek-2 latent attention and experts; one latent cached per token.
+
+    The checkpoint stores each layer's experts as one fused gate_up_proj stack, which the converter
+    keeps (``merge_expert = False``) as ``ffn_gate_up_exps`` and llama.cpp loads as such
+    (create_tensor_gate_up_exps in llama-model.cpp).
+    """
+    inv = _deepseek(c, model_type)
+    tensors: list[Tensor] = []
+    for t in inv.tensors:
+        if t.name.endswith(".ffn_gate_exps.weight"):
+            n_in, ff, n = t.shape
+            fused = t.name.replace("ffn_gate_exps", "ffn_gate_up_exps")
+            tensors.append(Tensor(fused, (n_in, 2 * ff, n), t.experts))
+        elif not t.name.endswith(".ffn_up_exps.weight"):
+            tensors.append(t)
+    latent = CacheLayer("full", c.get_int("kv_lora_rank") + c.get_int("qk_rope_head_dim"), 0)
+    return replace(inv, tensors=tuple(tensors), cache=tuple(latent for _ in range(inv.n_layers)))
+
+
 BUILDERS: dict[str, Callable[[Config, str], Inventory]] = {
     "llama4": _llama4,
     "llama4_text": _llama4,
     "ministral3": _ministral3,
+    "mistral4": _mistral4,
 }

@@ -173,3 +173,52 @@ def test_tied_ministral_3_3b_has_no_output_matrix() -> None:
     names = {t.name for t in tensor_inventory(MINISTRAL_3_3B).tensors}
     assert "output.weight" not in names
     assert "token_embd.weight" in names
+
+
+# transformers 5.24's Mistral4Config defaults (the Mistral Small 4 119B shapes: 36 layers, 128
+# experts of 2048 with 4 used and 1 shared, latent attention with kv_lora_rank 256 + 64 rope dims).
+MISTRAL_SMALL_4 = {
+    "architectures": ["Mistral3ForConditionalGeneration"],
+    "model_type": "mistral3",
+    "tie_word_embeddings": False,
+    "text_config": {
+        "model_type": "mistral4",
+        "vocab_size": 131072,
+        "hidden_size": 4096,
+        "intermediate_size": 12288,
+        "moe_intermediate_size": 2048,
+        "num_hidden_layers": 36,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 32,
+        "n_shared_experts": 1,
+        "n_routed_experts": 128,
+        "kv_lora_rank": 256,
+        "q_lora_rank": 1024,
+        "qk_rope_head_dim": 64,
+        "qk_nope_head_dim": 64,
+        "v_head_dim": 128,
+        "num_experts_per_tok": 4,
+        "first_k_dense_replace": 0,
+    },
+}
+
+
+def test_mistral_small_4_counts_119b_with_6_6b_active() -> None:
+    inv = tensor_inventory(MISTRAL_SMALL_4)
+    assert inv.params_total == 118_972_826_624
+    assert inv.params_active == 6_632_588_288
+    assert inv.exact
+
+
+def test_mistral_small_4_keeps_the_fused_expert_gate_up_stack_and_no_score_bias() -> None:
+    names = {t.name: t.shape for t in tensor_inventory(MISTRAL_SMALL_4).tensors}
+    assert names["blk.0.ffn_gate_up_exps.weight"] == (4096, 4096, 128)
+    assert "blk.0.ffn_gate_exps.weight" not in names
+    assert "blk.0.exp_probs_b.bias" not in names
+    assert names["blk.0.attn_k_b.weight"] == (64, 256, 32)
+
+
+def test_mistral_small_4_caches_one_320_wide_latent_per_layer() -> None:
+    inv = tensor_inventory(MISTRAL_SMALL_4)
+    assert dict(inv.cache_groups) == {CacheLayer("full", 320, 0): 36}
+    assert kv_cache(inv, KvOptions(n_ctx=131072)).bytes == 36 * 320 * 2 * 131072
