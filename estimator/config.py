@@ -81,6 +81,19 @@ class Config:
             return value
         return default
 
+    def widest_int(self, *names: str, default: int | None = None) -> int:
+        """An integer field that some configs give per layer (Gemma 3n's intermediate_size):
+        the value, or the largest of the list."""
+        for name in names:
+            if isinstance(self.data.get(name), Sequence) and not isinstance(
+                self.data.get(name), (str, bytes)
+            ):
+                values = self.int_list(name) or []
+                if not values or min(values) < 0:
+                    raise ConfigError(f"{name} must list non-negative integers")
+                return max(values)
+        return self.get_int(*names, default=default)
+
     def int_list(self, name: str) -> list[int] | None:
         value = self.data.get(name)
         if value is None:

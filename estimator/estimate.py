@@ -99,7 +99,7 @@ def vllm_view(raw_config: Mapping[str, Any], opts: MemoryOptions, device: Device
     inv = inventory(raw_config)
     c = Config(text_config(raw_config))
     hidden = c.get_int("hidden_size", "n_embd", "d_model")
-    ff = c.get_int("intermediate_size", default=4 * hidden)
+    ff = c.widest_int("intermediate_size", default=4 * hidden)
     served = replace(inv, tensors=tuple(t for t in inv.tensors if not _is_mtp(t.name, inv)))
     quantization = c.data.get("quantization_config")
     sizes = safetensors_bytes(served, quantization if isinstance(quantization, dict) else None)

@@ -32,8 +32,17 @@ SPM_BYTES_PER_ENTRY = 22.6  # llama-spm and phi-3 vocab files
 SPM_TYPES = {"gemma", "gemma2", "gemma3", "gemma3_text"}
 
 
+# Measured from published files where llama.cpp ships no vocab file: the file size minus the exact
+# tensor layout and the other metadata (ggml-org/gemma-4-E4B-it-GGUF Q4_K_M, 5,335,289,824 bytes;
+# ggml-org/gemma-4-E2B-it-GGUF Q8_0 agrees within 128 bytes).
+KNOWN_BY_TYPE = {("gemma4", 262144): 15_776_576}
+
+
 def tokenizer_bytes(model_type: str, vocab: int) -> int:
     """Size of the tokenizer metadata: measured for known vocabularies, estimated otherwise."""
+    family = model_type.removesuffix("_text")
+    if (family, vocab) in KNOWN_BY_TYPE:
+        return KNOWN_BY_TYPE[(family, vocab)]
     if vocab in KNOWN_TOKENIZERS:
         return KNOWN_TOKENIZERS[vocab]
     spm = model_type in SPM_TYPES or (

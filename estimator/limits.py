@@ -185,7 +185,7 @@ def check_config(raw: Mapping[str, Any]) -> Inventory:
         if c.has(name) and c.get_int(name) < 1:
             raise ConfigError(f"{name} must be at least 1, not {text[name]}")
     for name, high in DIMENSIONS.items():
-        if c.has(name) and c.get_int(name) > high:
+        if c.has(name) and c.widest_int(name) > high:
             raise ConfigError(f"{name} {text[name]:,} is more than we estimate ({high:,})")
     layers = c.get_int("num_hidden_layers", "n_layer", "num_layers", default=0)
     if layers > MAX_LAYERS:
@@ -200,7 +200,7 @@ def check_config(raw: Mapping[str, Any]) -> Inventory:
     if kv_heads > heads:
         raise ConfigError(f"{kv_heads} key/value heads is more than {heads} attention heads")
     experts = c.get_int("num_local_experts", "num_experts", "n_routed_experts", default=0)
-    used = c.get_int("num_experts_per_tok", default=0)
+    used = c.get_int("num_experts_per_tok", "top_k_experts", default=0)
     if experts and not 1 <= used <= experts:
         raise ConfigError(f"num_experts_per_tok must be 1 to {experts} (the experts), not {used}")
     types = c.str_list("layer_types")

@@ -105,6 +105,7 @@ class Shape:
     q_width: int
     softcap: float  # attention-logit soft-capping (0 = none)
     n_ctx_train: int
+    per_layer_inputs: int = 0  # Gemma 3n / 4: per-layer embedding width x layers, per token
 
 
 class KeyedConfig(dict[str, Any]):
@@ -142,10 +143,10 @@ def shape(config_json: str) -> Shape:
     hidden = c.get_int("hidden_size", "n_embd", "d_model")
     if inv.n_experts:
         # Per token: the used experts' gate, up and SwiGLU outputs plus their down outputs.
-        moe_ff = c.get_int("moe_intermediate_size", "intermediate_size")
+        moe_ff = c.widest_int("moe_intermediate_size", "intermediate_size")
         ff = inv.n_experts_used * (3 * moe_ff + hidden) // 3
     else:
-        ff = c.get_int("intermediate_size", "ffn_hidden_size", default=4 * hidden)
+        ff = c.widest_int("intermediate_size", "ffn_hidden_size", default=4 * hidden)
     head_dim = c.get_int("head_dim", default=hidden // inv.n_heads)
     if c.has("kv_lora_rank"):  # MLA: attention runs over the cached latent (+ rope dims)
         head_dim = c.get_int("kv_lora_rank") + c.get_int("qk_rope_head_dim")
@@ -153,7 +154,10 @@ def shape(config_json: str) -> Shape:
     default_cap = 50.0 if inv.model_type == "gemma2" else 0.0
     softcap = c.get_float("attn_logit_softcapping", default=default_cap)
     n_ctx_train = c.get_int("max_position_embeddings", default=0)
-    return Shape(hidden, c.get_int("vocab_size"), ff, inv.n_heads * head_dim, softcap, n_ctx_train)
+    per_layer = c.get_int("hidden_size_per_layer_input", default=0) * inv.n_layers
+    return Shape(
+        hidden, c.get_int("vocab_size"), ff, inv.n_heads * head_dim, softcap, n_ctx_train, per_layer
+    )
 
 
 def compute_buffer(s: Shape, inv: Inventory, kv: KvCache, opts: MemoryOptions) -> int:
@@ -183,6 +187,9 @@ def compute_parts(s: Shape, inv: Inventory, kv: KvCache, opts: MemoryOptions) ->
         extra += n_kv * ub * 2 + unit
     elif opts.flash_attn and inv.model_type == "phi3" and kv.n_ctx <= s.n_ctx_train:
         extra += n_kv * ub * 2 + 2 * unit
+    # Gemma 3n / 4 keep the per-layer inputs alive through the graph, before and after the
+    # permute that hands each layer its slice (build_inp_per_layer, project_per_layer_inputs).
+    extra += 2 * ub * 4 * s.per_layer_inputs
     return output + extra, max(attention, ffn) + extra
 
 
