@@ -14,6 +14,7 @@ import pytest
 
 from estimator.inventory import CacheLayer, tensor_inventory
 from estimator.kv import KvOptions, kv_cache
+from estimator.memory import MemoryOptions, estimate_memory
 from estimator.quant import quantize
 
 SCOUT: dict[str, Any] = {
@@ -222,3 +223,23 @@ def test_mistral_small_4_caches_one_320_wide_latent_per_layer() -> None:
     inv = tensor_inventory(MISTRAL_SMALL_4)
     assert dict(inv.cache_groups) == {CacheLayer("full", 320, 0): 36}
     assert kv_cache(inv, KvOptions(n_ctx=131072)).bytes == 36 * 320 * 2 * 131072
+
+
+@pytest.mark.parametrize(
+    ("config", "file_type", "published"),
+    [
+        # huggingface.co/unsloth/Llama-4-Scout-17B-16E-Instruct-GGUF, file
+        # Llama-4-Scout-17B-16E-Instruct-Q3_K_S.gguf: 46,740,372,480 bytes (the Hub's size, as
+        # listed with its repo and file name in a public model catalogue on GitHub).
+        (SCOUT, "Q3_K_S", 46_740_372_480),
+        # huggingface.co/mistralai/Ministral-3-3B-Instruct-2512-GGUF, file
+        # Ministral-3-3B-Instruct-2512-Q4_K_M.gguf: 2,147,023,008 bytes (same listing).
+        (MINISTRAL_3_3B, "Q4_K_M", 2_147_023_008),
+    ],
+    ids=["llama-4-scout-q3_k_s", "ministral-3-3b-q4_k_m"],
+)
+def test_published_gguf_files_are_within_a_quarter_percent(
+    config: dict[str, Any], file_type: str, published: int
+) -> None:
+    estimate = estimate_memory(config, MemoryOptions(file_type=file_type))
+    assert estimate.file_bytes == pytest.approx(published, rel=0.0025)
