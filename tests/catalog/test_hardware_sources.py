@@ -64,5 +64,28 @@ def test_the_hardware_list_shows_power_and_the_new_devices(client: Client) -> No
         "Apple M4 Max (14-core CPU, 32-core GPU)",
         "NVIDIA H20",
         "AMD Instinct MI355X",
+        "Intel Arc Pro B50 16GB",
     ):
         assertContains(page, name)
+
+
+def test_a_derived_figure_and_a_mac_power_figure_link_their_public_pages(client: Client) -> None:
+    page = client.get("/hardware/rtx-5090/")
+    blackwell = (
+        "https://images.nvidia.com/aem-dam/Solutions/geforce/blackwell/"
+        "nvidia-rtx-blackwell-gpu-architecture.pdf"
+    )
+    assertContains(
+        page,
+        f'<a href="{blackwell}" rel="noopener nofollow">FP16: images.nvidia.com</a>',
+        html=True,
+    )
+    assertNotContains(page, "derived")
+    page = client.get("/hardware/apple-m2-ultra/")
+    assertContains(
+        page,
+        '<a href="https://support.apple.com/en-us/102027" rel="noopener nofollow">'
+        "Power: support.apple.com</a>",
+        html=True,
+    )
+    assertContains(page, "<td>295 W</td>", html=True)
