@@ -6,6 +6,7 @@ Z.ai's GLM and MiniMax's models:
   sandwich norms around attention and the MLP.
 - glm4_moe (GLM-4.5, 4.5-Air, 4.6, 4.7; src/models/glm4-moe.cpp): leading dense layers, then
   routed experts with a sigmoid router bias and one shared expert; optional per-head q/k norms.
+  The text model of GLM-4.5V / 4.6V (glm4v_moe_text) converts to the same architecture.
 - glm4_moe_lite (GLM-4.7-Flash): DeepSeek-V2 multi-head latent attention with GLM's MoE; the
   converter writes it as llama.cpp's deepseek2 architecture (conversion/glm.py).
 - glm_moe_dsa (GLM-5, 5.1, 5.2; src/models/glm-dsa.cpp): MLA plus the DeepSeek-V3.2-style
@@ -239,6 +240,7 @@ def _minimax_m2(c: Config, model_type: str) -> Inventory:
 BUILDERS: dict[str, Callable[[Config, str], Inventory]] = {
     "glm4": _glm4,
     "glm4_moe": _glm4_moe,
+    "glm4v_moe_text": _glm4_moe,  # GLM-4.5V / 4.6V: converted as glm4moe, no MTP layer
     "glm4_moe_lite": _glm_mla,
     "glm_moe_dsa": _glm_mla,
     "minimax_m2": _minimax_m2,

@@ -114,3 +114,33 @@ def test_minimax_m2_normalises_q_and_k_over_the_whole_projection() -> None:
     assert names["blk.0.attn_q_norm.weight"] == (48 * 128,)
     assert names["blk.0.attn_k_norm.weight"] == (8 * 128,)
     assert names["blk.0.exp_probs_b.bias"] == (256,)
+
+
+GLM_4_5V_TEXT = {  # text_config of zai-org/GLM-4.5V (the vision tower is an encoder apart)
+    "model_type": "glm4v_moe",
+    "text_config": {
+        "model_type": "glm4v_moe_text",
+        "attention_bias": True,
+        "first_k_dense_replace": 1,
+        "head_dim": 128,
+        "hidden_size": 4096,
+        "intermediate_size": 10944,
+        "moe_intermediate_size": 1408,
+        "n_routed_experts": 128,
+        "n_shared_experts": 1,
+        "num_attention_heads": 96,
+        "num_experts_per_tok": 8,
+        "num_hidden_layers": 46,
+        "num_key_value_heads": 8,
+        "tie_word_embeddings": False,
+        "use_qk_norm": False,
+        "vocab_size": 151552,
+    },
+}
+
+
+def test_glm_4_5v_text_model_is_glm_4_5_air_without_the_mtp_layer() -> None:
+    # 107,710,933,120 in the GLM-4.5V safetensors, 858,681,856 of them the vision tower.
+    inv = tensor_inventory(GLM_4_5V_TEXT)
+    assert inv.params_total == 107_710_933_120 - 858_681_856
+    assert inv.blocks == inv.n_layers == 46
