@@ -28,6 +28,13 @@ from estimator.ggml import TYPES
 # The converter's --outtype for an mmproj -> the ggml type of its matrices.
 FILE_TYPES: Mapping[str, str] = {"f16": "F16", "bf16": "BF16", "q8_0": "Q8_0"}
 
+# Configs whose vision tower convert_hf_to_gguf writes as PROJECTOR_TYPE_QWEN3VL
+# (conversion/qwen3vl.py Qwen3VLVisionModel): Qwen3-VL, and Qwen3.5 / 3.6, natively multimodal.
+QWEN3VL_TYPES = ("qwen3_vl", "qwen3_vl_moe", "qwen3_5", "qwen3_5_moe")
+# clip.cpp's Qwen-VL limit: at most 4,096 merged patches (image tokens) per image
+# (set_limit_image_tokens(8, 4096)); larger images are scaled down to fit.
+QWEN3VL_MAX_TOKENS = 4096
+
 # clip.cpp's PROJECTOR_TYPE_PIXTRAL limit: at most 1,024 merged patches per image
 # (set_limit_image_tokens(8, 1024)); larger images are scaled down to fit.
 PIXTRAL_MAX_PATCHES = 1024
@@ -67,7 +74,8 @@ def mmproj_tensors(raw_config: Mapping[str, Any], type: str) -> tuple[MmprojTens
             return None  # the legacy converter writes f16 (or f32) only
         specs = _llava(raw_config)
     else:
-        specs = {"gemma3": _gemma3, "mistral3": _mistral3, "voxtral": _voxtral}[kind](raw_config)
+        builders = {"gemma3": _gemma3, "mistral3": _mistral3, "voxtral": _voxtral}
+        specs = {**builders, "qwen3vl": _qwen3vl}[kind](raw_config)
     return tuple(_typed(s, FILE_TYPES[type]) for s in specs)
 
 
@@ -91,6 +99,8 @@ def mmproj_compute_bytes(raw_config: Mapping[str, Any]) -> int | None:
     - LLaVA's CLIP: the larger of its FFN (the image + 4 x hidden + ffn) and its MLP projector
       (the image + 1 x hidden + 2 x n_patches x n_embd_text, the class token dropped), which is
       the peak (measured: both 544 bytes short).
+    - Qwen3-VL / Qwen3.5 (not measured yet): the GELU MLP layout (3 x hidden + ffn) over the
+      largest image llama.cpp accepts, 4,096 merged = 16,384 patches, plus the image.
     - Pixtral (Mistral Small 3.1): the SwiGLU FFN, the image + 3.5 x hidden + 3 x ffn, for the
       largest image llama.cpp accepts (measured: 0.25 % short at 896 px, 0.24 % at 448 px).
       llama.cpp warms up with a 448 px image; the buffer grows on the first larger image.
@@ -108,6 +118,12 @@ def mmproj_compute_bytes(raw_config: Mapping[str, Any]) -> int | None:
     v = Config(raw_config["vision_config"])
     h, ff, patch = v.get_int("hidden_size"), v.get_int("intermediate_size"), v.get_int("patch_size")
     channels = v.get_int("num_channels", default=3)
+    if kind == "qwen3vl":
+        merge = v.get_int("spatial_merge_size", default=2)
+        n_pos = QWEN3VL_MAX_TOKENS * merge * merge
+        side = math.isqrt(n_pos) * patch
+        image = side * side * v.get_int("in_channels", default=3) * f32
+        return image + n_pos * f32 * (3 * h + ff)
     if kind == "mistral3":
         merge = Config(raw_config).get_int("spatial_merge_size", default=1)
         n_pos = PIXTRAL_MAX_PATCHES * merge * merge
@@ -138,6 +154,9 @@ def image_tokens(raw_config: Mapping[str, Any]) -> int | None:
       its 1,024-patch cap: 32 x 32 merged patches, an [IMG_BREAK] after each row but the last and
       [IMG_END]: 1,056. A non-square image costs up to one more token per extra row; Mistral's own
       processor (1540 px, 55 x 55) would give 3,080.
+    - Qwen3-VL / Qwen3.5: one token per 2 x 2 merged 16 px patches, up to llama.cpp's cap of
+      4,096 (an image of 2,048 px square or more), between <|vision_start|> and <|vision_end|>:
+      4,098. A 1,024 px square image takes 1,024 + 2.
     """
     kind = _family(raw_config)
     if kind is None or kind == "voxtral":
@@ -145,6 +164,8 @@ def image_tokens(raw_config: Mapping[str, Any]) -> int | None:
     c = Config(raw_config)
     if kind == "gemma3":
         return c.get_int("mm_tokens_per_image", default=256) + 2
+    if kind == "qwen3vl":
+        return QWEN3VL_MAX_TOKENS + 2
     v = Config(raw_config["vision_config"])
     if kind == "mistral3":
         side = math.isqrt(PIXTRAL_MAX_PATCHES)
@@ -185,6 +206,8 @@ def _family(raw: Mapping[str, Any]) -> str | None:
         return "mistral3"
     if model_type == "voxtral" and isinstance(raw.get("audio_config"), Mapping):
         return "voxtral"
+    if model_type in QWEN3VL_TYPES and vision_type is not None:
+        return "qwen3vl"
     return None
 
 
@@ -278,6 +301,54 @@ def _mistral3(raw: Mapping[str, Any]) -> list[_Spec]:
         ]
     for i in range(v.get_int("num_hidden_layers")):
         specs += _vit_layer(f"v.blk.{i}", h, ff, biases=False, gated=True)
+    return specs
+
+
+def _qwen3vl(raw: Mapping[str, Any]) -> list[_Spec]:
+    """Qwen3VLVisionModel: the 3-D patch convolution split into two 2-D halves, learned position
+    embeddings (F32), LayerNorm ViT layers with a fused QKV and a GELU MLP, the merger (post
+    norm, two linears over 2 x 2 merged patches) and one more merger per deepstack layer."""
+    v = Config(raw["vision_config"])
+    h, ff, patch = v.get_int("hidden_size"), v.get_int("intermediate_size"), v.get_int("patch_size")
+    channels = v.get_int("in_channels", default=3)
+    merge = v.get_int("spatial_merge_size", default=2)
+    merged, out = h * merge * merge, v.get_int("out_hidden_size")
+    specs = [
+        _Spec("v.patch_embd.weight", (patch, patch, channels, h), _PATCH),
+        _Spec("v.patch_embd.weight.1", (patch, patch, channels, h), _PATCH),
+        _Spec("v.patch_embd.bias", (h,), _F32),
+        _Spec("v.position_embd.weight", (h, v.get_int("num_position_embeddings")), _F32),
+        _Spec("v.post_ln.weight", (h,), _F32),
+        _Spec("v.post_ln.bias", (h,), _F32),
+    ]
+    for prefix in ["mm"] + [
+        f"v.deepstack.{i}" for i in v.int_list("deepstack_visual_indexes") or []
+    ]:
+        first, second = ("mm.0", "mm.2") if prefix == "mm" else (f"{prefix}.fc1", f"{prefix}.fc2")
+        specs += [
+            _Spec(f"{first}.weight", (merged, merged), _MATRIX),
+            _Spec(f"{first}.bias", (merged,), _F32),
+            _Spec(f"{second}.weight", (merged, out), _MATRIX),
+            _Spec(f"{second}.bias", (out,), _F32),
+        ]
+        if prefix != "mm":
+            specs += [_Spec(f"{prefix}.norm.weight", (merged,), _F32)]
+            specs += [_Spec(f"{prefix}.norm.bias", (merged,), _F32)]
+    for i in range(v.get_int("depth")):
+        p = f"v.blk.{i}"
+        specs += [
+            _Spec(f"{p}.attn_qkv.weight", (h, 3 * h), _MATRIX),
+            _Spec(f"{p}.attn_qkv.bias", (3 * h,), _F32),
+            _Spec(f"{p}.attn_out.weight", (h, h), _MATRIX),
+            _Spec(f"{p}.attn_out.bias", (h,), _F32),
+            _Spec(f"{p}.ffn_up.weight", (h, ff), _MATRIX),
+            _Spec(f"{p}.ffn_up.bias", (ff,), _F32),
+            _Spec(f"{p}.ffn_down.weight", (ff, h), _MATRIX),
+            _Spec(f"{p}.ffn_down.bias", (h,), _F32),
+        ]
+        specs += [
+            _Spec(f"{p}.{n}.{w}", (h,), _F32) for n in ("ln1", "ln2") for w in ("weight", "bias")
+        ]
     return specs
 
 
