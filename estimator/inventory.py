@@ -21,6 +21,10 @@ from estimator.config import Config, ConfigError, text_config
 from estimator.encoders import vit_params
 
 
+# Tensors convert_hf_to_gguf computes from the config rather than copies from the checkpoint.
+DERIVED = frozenset({"rope_freqs.weight"})
+
+
 @dataclass(frozen=True)
 class Tensor:
     name: str
@@ -66,7 +70,9 @@ class Inventory:
 
     @cached_property
     def params_total(self) -> int:
-        return sum(t.n_elements for t in self.tensors)
+        """Parameters of the checkpoint: every tensor but those the converter computes (the
+        llama3-style rope_freqs table is derived from the config, not a weight)."""
+        return sum(t.n_elements for t in self.tensors if t.name not in DERIVED)
 
     @cached_property
     def params_active(self) -> int:
@@ -74,6 +80,8 @@ class Inventory:
         the next-token-prediction layers (used only for speculative decoding)."""
         total = 0
         for t in self.tensors:
+            if t.name in DERIVED:
+                continue
             if t.name.startswith("blk.") and int(t.name.split(".", 2)[1]) >= self.n_layers:
                 continue
             if t.experts > 1:
