@@ -243,5 +243,6 @@ def estimate_run(case: dict[str, Any], run: dict[str, Any]) -> MemoryEstimate:
         type_k=run["kv"],
         type_v=run["kv"],
         flash_attn=run["flash_attn"],
+        n_seq=run.get("n_seq", 1),
     )
     return estimate_memory(case["config"], opts)
