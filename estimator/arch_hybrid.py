@@ -93,14 +93,16 @@ def _attention_cache(d: _Dims) -> CacheLayer:
 def _nemotron_kinds(c: Config, moe: bool) -> list[str]:
     """Per layer "M" (Mamba-2), "*" (attention), "-" (MLP) or "E" (MoE), as NemotronHModel reads
     the pattern: with experts only "E" is a feed-forward layer, without only "-"; every layer
-    that is neither attention nor feed-forward is a Mamba layer (n_head_kv = n_ff = 0)."""
+    that is neither attention nor feed-forward is a Mamba layer (n_head_kv = n_ff = 0). The list
+    form (layers_block_type, as transformers 5 re-saves it) names them mamba / attention / mlp /
+    moe."""
     ffn = "E" if moe else "-"
     pattern = c.data.get("hybrid_override_pattern") or c.data.get("layers_block_type")
     if isinstance(pattern, str):
         return ["*" if v == "*" else ffn if v == ffn else "M" for v in pattern]
     if isinstance(pattern, list) and all(isinstance(v, str) for v in pattern):
         attention = {"attention", "full_attention"}
-        return ["*" if v in attention else ffn if v == "moe" else "M" for v in pattern]
+        return ["*" if v in attention else ffn if v in ("mlp", "moe") else "M" for v in pattern]
     raise ConfigError("nemotron_h needs hybrid_override_pattern (or layers_block_type)")
 
 
