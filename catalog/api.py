@@ -18,6 +18,14 @@ ModelSlug = Annotated[str, Field(max_length=120, pattern=SLUG)]
 HardwareSlug = Annotated[str, Field(max_length=60, pattern=SLUG)]
 
 
+class RopeScalingOut(Schema):
+    method: str = Field(description="yarn or linear (llama.cpp's --rope-scaling, vLLM's rope_type)")
+    factor: float
+    original_context: int = Field(description="original_max_position_embeddings")
+    caveat: str = Field(description="the card's words on what the scaling costs")
+    source: str = Field(description="the card section that documents it")
+
+
 class ModelOut(Schema):
     slug: str
     name: str
@@ -29,6 +37,13 @@ class ModelOut(Schema):
     params_language: int
     params_complete: bool
     context_length: int
+    native_context_length: int | None = Field(
+        description="context without rope scaling, when context_length needs a scaling the "
+        "released config.json leaves out (see rope_scaling); else null"
+    )
+    rope_scaling: RopeScalingOut | None = Field(
+        description="what runtimes need switched on beyond native_context_length"
+    )
     license: str
     commercial_use: bool
     modalities: dict[str, list[str]]
@@ -40,6 +55,18 @@ class ModelOut(Schema):
         return {
             "input": sorted(m.code for m in obj.input_modalities.all()),
             "output": sorted(m.code for m in obj.output_modalities.all()),
+        }
+
+    @staticmethod
+    def resolve_rope_scaling(obj: Model) -> dict[str, Any] | None:
+        if obj.native_context_length is None:
+            return None
+        return {
+            "method": obj.rope_scaling,
+            "factor": obj.rope_scaling_factor,
+            "original_context": obj.rope_scaling_original_context,
+            "caveat": obj.rope_scaling_caveat,
+            "source": obj.sources.get("rope_scaling", ""),
         }
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from catalog.models import Hardware
+from catalog.models import Hardware, Model
 from estimator.config import ConfigError
 from estimator.encoders import vit_params
 from estimator.limits import check_config
@@ -23,6 +23,7 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 MODALITIES = ("text", "image", "audio", "video")
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
 HF_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
+URL_RE = re.compile(r"^https?://[^\s/]+\.[^\s]+$")
 
 
 class CatalogError(ValueError):
@@ -197,6 +198,59 @@ def _parse_encoder(data: Any, config: dict[str, Any], where: str) -> dict[str, A
 
 
 SCORE_KINDS = ("card", "paper", "leaderboard", "blog")
+NO_CONTEXT_EXTENSION = {
+    "native_context_length": None, "rope_scaling": "", "rope_scaling_factor": None,
+    "rope_scaling_original_context": None, "rope_scaling_caveat": "",
+}  # fmt: skip
+
+
+def _parse_context_extension(
+    f: _Fields, context_length: int, config: dict[str, Any], sources: dict[str, str]
+) -> dict[str, Any]:
+    """The native context and the rope scaling beyond it, for a model whose card documents a
+    scaling that its released config.json leaves out; each with a URL that states it."""
+    native = f.int("native_context_length", required=False)
+    table = f.table("rope_scaling")
+    if native is None and not table:
+        return NO_CONTEXT_EXTENSION
+    where = f.where
+    if native is None or not table:
+        raise CatalogError(
+            f"{where}: field 'native_context_length' and table 'rope_scaling' go together"
+        )
+    if native >= context_length:
+        raise CatalogError(
+            f"{where}: field 'native_context_length' ({native}) must be less than "
+            f"context_length ({context_length})"
+        )
+    for name in ("native_context_length", "rope_scaling"):
+        if not URL_RE.match(sources.get(name, "")):
+            raise CatalogError(
+                f"{where}: field 'sources.{name}' must be the URL of the card that states it"
+            )
+    for cfg in (config, config.get("text_config") or {}):
+        scaling = cfg.get("rope_scaling") or {}
+        if scaling.get("rope_type", scaling.get("type", "default")) != "default":
+            raise CatalogError(
+                f"{where}: table 'rope_scaling' is for a scaling config.json leaves out; this "
+                "config.json has one, which runtimes apply themselves"
+            )
+    r = _Fields(table, f"{where}: rope_scaling")
+    factor = r.number("factor")
+    original = r.int("original_context")
+    assert factor is not None and original is not None  # required
+    if factor <= 1 or factor * original < context_length:
+        raise CatalogError(
+            f"{r.where}: factor {factor:g} x original_context {original} must reach "
+            f"context_length ({context_length})"
+        )
+    return {
+        "native_context_length": native,
+        "rope_scaling": r.choice("method", Model.RopeScaling.values),
+        "rope_scaling_factor": factor,
+        "rope_scaling_original_context": original,
+        "rope_scaling_caveat": r.str("caveat", required=False, max_length=600),
+    }
 
 
 def _parse_score(data: Any, where: str) -> dict[str, Any]:
@@ -240,6 +294,8 @@ def parse_model(data: Any, where: str) -> ModelRecord:
         raise CatalogError(
             f"{where}: field 'sources.config' is missing (where config.json came from)"
         )
+    context_length = f.int("context_length")
+    assert context_length is not None  # required
     fields = {
         "hf_id": hf_id,
         "slug": model_slug(hf_id),
@@ -250,7 +306,7 @@ def parse_model(data: Any, where: str) -> ModelRecord:
         "license_url": f.url("license_url"),
         "commercial_use": f.bool("commercial_use"),
         "license_note": f.str("license_note", required=False),
-        "context_length": f.int("context_length"),
+        "context_length": context_length,
         "description": f.str("description", required=False, max_length=2000),
         "params_language": params_language,
         "params_total": params_total,
@@ -268,6 +324,7 @@ def parse_model(data: Any, where: str) -> ModelRecord:
         "mlx_repo": run.str("mlx_repo", required=False, max_length=200),
         "transformers_id": run.str("transformers_id", required=False, max_length=200),
     }
+    fields |= _parse_context_extension(f, context_length, config, sources)
     if fields["params_official"] is not None and not fields["params_official_source"]:
         raise CatalogError(f"{where}: field 'params_official_source' is missing")
     return ModelRecord(
@@ -307,7 +364,6 @@ def parse_provider_file(path: Path) -> ProviderRecord:
 
 # A device's facts that need a source when given, beside memory and bandwidth (always given).
 HARDWARE_SOURCED = ("fp16_tflops", "tdp_watts", "memory_channels", "runpod_names", "vast_names")
-URL_RE = re.compile(r"^https?://[^\s/]+\.[^\s]+$")
 
 
 def _hardware_sources(h: _Fields, record: dict[str, Any]) -> dict[str, str]:

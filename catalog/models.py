@@ -109,6 +109,13 @@ class ModelQuerySet(models.QuerySet["Model"]):
 
 
 class Model(models.Model):
+    class RopeScaling(models.TextChoices):
+        """Rope scaling a card documents beyond the native context (llama.cpp's
+        --rope-scaling names, vLLM's rope_type)."""
+
+        YARN = "yarn", "YaRN"
+        LINEAR = "linear", "linear"
+
     slug = models.SlugField(max_length=120)
     hf_id = models.CharField("Hugging Face repo id", max_length=200)
     name = models.CharField(max_length=200)
@@ -122,6 +129,23 @@ class Model(models.Model):
     input_modalities = models.ManyToManyField(Modality, related_name="input_of")
     output_modalities = models.ManyToManyField(Modality, related_name="output_of")
     context_length = models.PositiveIntegerField(help_text="maximum context in tokens")
+    # A maximum reached only by a rope scaling the card documents and the released config.json
+    # leaves out (Qwen3: 32,768 tokens natively, 131,072 with YaRN x4): runtimes apply it only
+    # when told to. Empty for a model whose config carries its scaling, or needs none.
+    native_context_length = models.PositiveIntegerField(
+        null=True, blank=True, help_text="context without rope scaling, when below the maximum"
+    )
+    rope_scaling = models.CharField(
+        max_length=20, blank=True, choices=RopeScaling.choices,
+        help_text="what to switch on beyond the native context",
+    )  # fmt: skip
+    rope_scaling_factor = models.FloatField(null=True, blank=True)
+    rope_scaling_original_context = models.PositiveIntegerField(
+        null=True, blank=True, help_text="the scaling's original_max_position_embeddings"
+    )
+    rope_scaling_caveat = models.CharField(
+        max_length=600, blank=True, help_text="the card's words on what the scaling costs"
+    )
     description = models.TextField(blank=True)
     # Counted from `config` by estimator.inventory; params_total adds the encoders.
     params_language = models.BigIntegerField(help_text="language model parameters")
@@ -169,6 +193,28 @@ class Model(models.Model):
             models.CheckConstraint(
                 condition=Q(context_length__gt=0), name="context_length_positive"
             ),
+            models.CheckConstraint(
+                condition=Q(native_context_length__isnull=True)
+                | Q(native_context_length__lt=F("context_length")),
+                name="native_context_below_context_length",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    native_context_length__isnull=True,
+                    rope_scaling="",
+                    rope_scaling_factor__isnull=True,
+                    rope_scaling_original_context__isnull=True,
+                )
+                | (
+                    Q(
+                        native_context_length__isnull=False,
+                        rope_scaling_factor__gt=1,
+                        rope_scaling_original_context__gt=0,
+                    )
+                    & ~Q(rope_scaling="")
+                ),
+                name="rope_scaling_with_native_context",
+            ),
         ]
         indexes = [
             # The browse page sorts by release date and filters on size.
@@ -190,6 +236,11 @@ class Model(models.Model):
     @property
     def is_moe(self) -> bool:
         return self.params_active < self.params_language
+
+    def needs_rope_scaling(self, n_ctx: int) -> bool:
+        """Whether n_ctx tokens per sequence go beyond the native context, so that runtimes
+        need the card's rope scaling switched on."""
+        return self.native_context_length is not None and n_ctx > self.native_context_length
 
     in_catalog = True
 
