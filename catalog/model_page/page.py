@@ -143,7 +143,13 @@ class Page:
 
     @cached_property
     def context_stops(self) -> list[int]:
-        return context_stops(self.model.context_length)
+        return context_stops(self.model.context_length, self.model.native_context_length)
+
+    @cached_property
+    def beyond_native(self) -> bool:
+        """The context is beyond the model's native one: runtimes need the rope scaling its card
+        documents switched on (catalog.models.Model.native_context_length)."""
+        return self.model.needs_rope_scaling(self.state.ctx)
 
     @cached_property
     def quant_names(self) -> tuple[str, ...]:
@@ -151,7 +157,10 @@ class Page:
 
     @cached_property
     def ctx_slider(self) -> dict[str, Any]:
-        return _slider(self.context_stops, self.state.ctx)
+        """The context slider, with the stop of the native context (its tick) when there is one."""
+        native = self.model.native_context_length
+        slider = _slider(self.context_stops, self.state.ctx)
+        return slider | {"native": self.context_stops.index(native) if native else None}
 
     @cached_property
     def users_slider(self) -> dict[str, Any]:

@@ -172,7 +172,8 @@ def _quants(is_moe: bool) -> tuple[str, ...]:
     return QUANTS if is_moe else tuple(q for q in QUANTS if q != "MXFP4_MOE")
 
 
-def context_stops(max_context: int) -> list[int]:
-    """The context slider's stops up to the model's maximum context."""
-    stops = [s for s in CONTEXT_STOPS if s < max_context]
-    return [*stops, max_context]
+def context_stops(max_context: int, native: int | None = None) -> list[int]:
+    """The context slider's stops up to the model's maximum context, with its native context
+    (beyond which it needs rope scaling) among them."""
+    stops = {s for s in CONTEXT_STOPS if s < max_context} | ({native} if native else set())
+    return [*sorted(stops), max_context]

@@ -90,10 +90,7 @@ def answers(page: Page) -> list[tuple[str, str]]:
         f"{smallest_file['quant']} at a {tokens(state.ctx)} context. We do not list phones, "
         "so we do not grade them.",
     ))  # fmt: skip
-    items.append((
-        f"What is the context length of {model.name}?",
-        f"{tokens(model.context_length)} tokens ({model.context_length:,}).",
-    ))  # fmt: skip
+    items.append((f"What is the context length of {model.name}?", context_length(page)))
     if not model.in_catalog:
         licence = "We do not know: it is not in our catalog. Read its licence before any use."
     else:
@@ -107,6 +104,27 @@ def answers(page: Page) -> list[tuple[str, str]]:
         + (f", {params(model.params_active)} active per token" if model.is_moe else "") + ".",
     ))  # fmt: skip
     return items
+
+
+def context_length(page: Page) -> str:
+    """The maximum context, and for a model that reaches it by rope scaling its released
+    config.json leaves out, the native context and what going beyond it takes."""
+    model, ctx = page.model, page.state.ctx
+    maximum = f"{tokens(model.context_length)} tokens ({model.context_length:,})"
+    native = model.native_context_length
+    if native is None:
+        return f"{maximum}."
+    method = model.get_rope_scaling_display()
+    return (
+        f"{maximum} with {method} rope scaling (factor {model.rope_scaling_factor:g}), which "
+        f"its released config.json leaves out; natively {tokens(native)} ({native:,}). Beyond "
+        f"{native:,} tokens llama.cpp and vLLM need {method} switched on"
+        + (
+            f", as the commands for this {tokens(ctx)} context do."
+            if page.beyond_native
+            else f"; up to it (this {tokens(ctx)} context) nothing is needed."
+        )
+    )
 
 
 def on_your_machine(page: Page) -> tuple[str, str]:

@@ -46,6 +46,28 @@ def build(page: Page) -> dict[str, Any]:
         "total": gib(est.total_bytes),
         "delta": ("+" if delta >= 0 else "-") + gib(abs(delta)),
         "chart": _chart(page, totals),
+        "extension": _extension(page) if page.beyond_native else None,
+    }
+
+
+def _extension(page: Page) -> dict[str, Any]:
+    """Beyond the native context: the rope scaling the card documents (and the released
+    config.json leaves out), what this context costs against the native one, the card's caveat.
+    The scaling itself allocates nothing in llama.cpp: the cost is the longer context's."""
+    model, s = page.model, page.state
+    native = model.native_context_length
+    assert native is not None and model.rope_scaling_factor is not None  # beyond_native
+    at_native = estimate_memory(page.config, s.options(n_ctx=native))
+    return {
+        "method": model.get_rope_scaling_display(),
+        "factor": f"{model.rope_scaling_factor:g}",
+        "original": f"{model.rope_scaling_original_context:,}",
+        "native": f"{native:,}",
+        "ctx": f"{s.ctx:,}",
+        "kv_native": gib(at_native.kv.bytes),
+        "total_native": gib(at_native.total_bytes),
+        "caveat": model.rope_scaling_caveat,
+        "source": model.sources.get("rope_scaling", ""),
     }
 
 
@@ -88,6 +110,15 @@ def _chart(page: Page, totals: list[float]) -> dict[str, Any]:
         low, high = stops[i - 1], stops[i]
         position = i - 1 + math.log(ctx / low) / math.log(high / low)
     right, base_y = WIDTH - 40, HEIGHT - PAD
+    # The native context (a stop of its own): beyond it the model needs its rope scaling.
+    native_mark = ""
+    if native := page.model.native_context_length:
+        nx = x(stops.index(native))
+        native_mark = (
+            f'<line class="cap" x1="{nx:.1f}" x2="{nx:.1f}" y1="{PAD}" y2="{base_y}"/>'
+            f'<text class="cap-label" x="{nx + 3:.1f}" y="{PAD + 10}">'
+            f"native {escape(tokens(native))}</text>"
+        )
     return {
         "width": WIDTH,
         "height": HEIGHT,
@@ -99,7 +130,7 @@ def _chart(page: Page, totals: list[float]) -> dict[str, Any]:
             f'<line class="cap" x1="{PAD}" x2="{right}" y1="{y(c):.1f}" y2="{y(c):.1f}"/>'
             f'<text class="cap-label" x="{WIDTH - 38}" y="{y(c):.1f}">{c} GiB</text>'
             for c in lines
-        )),
+        ) + native_mark),
         "ticks": mark_safe("".join(
             f'<text class="tick" x="{x(k):.1f}" y="{base_y + 14}">{escape(tokens(c))}</text>'
             for k, c in enumerate(stops) if k % 2 == 0

@@ -8,6 +8,7 @@ more through the template engine in every slider response, docs/model-page.md)."
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from html import escape
@@ -17,6 +18,7 @@ from django.utils.safestring import mark_safe
 
 from catalog.machine_state import DEFAULT_UBATCH
 from catalog.model_page.panels import DEVICE, EVERY_CHANGE, MACHINE, SERVING, Panel
+from catalog.models import Model
 from estimator.estimate import VLLM_GPU_MEMORY_UTILIZATION
 from estimator.machine import FIT_MARGIN
 from estimator.memory import MemoryOptions, config_key
@@ -174,13 +176,16 @@ def commands(page: Page) -> list[Command]:
         no_gguf = "No GGUF build of this model is listed in our catalog."
         cmds += [Command("llama.cpp", note=no_gguf), Command("LM Studio", note=no_gguf)]
     cmds.append(_ollama(page, where))
+    rope = rope_scaling(page) if page.beyond_native else None
     if model.transformers_id:
         cmds.append(Command(
             "vLLM",
             f"vllm serve {model.transformers_id} --max-model-len {state.ctx} "
-            f"--gpu-memory-utilization {VLLM_GPU_MEMORY_UTILIZATION} --max-num-seqs {state.users}"
+            + (f"{rope.vllm} " if rope else "")
+            + f"--gpu-memory-utilization {VLLM_GPU_MEMORY_UTILIZATION} --max-num-seqs {state.users}"
             + (f" --tensor-parallel-size {state.gpu_count}" if state.gpu_count > 1 else ""),
-            "vLLM serves the original BF16 weights, not a GGUF quant.",
+            "vLLM serves the original BF16 weights, not a GGUF quant."
+            + (f" {rope.vllm_note}" if rope else ""),
         ))  # fmt: skip
         cmds.append(Command(
             "Transformers",
@@ -188,6 +193,7 @@ def commands(page: Page) -> list[Command]:
             f'pipe = pipeline("text-generation", model="{model.transformers_id}", '
             'torch_dtype="auto", device_map="auto")\n'
             'print(pipe("Hello!", max_new_tokens=64)[0]["generated_text"])',
+            rope.transformers_note if rope else "",
         ))  # fmt: skip
     else:
         no_hf = "No Transformers checkpoint of this model is listed in our catalog."
@@ -196,7 +202,7 @@ def commands(page: Page) -> list[Command]:
         cmds.append(Command(
             "MLX",
             f'mlx_lm.generate --model {model.mlx_repo} --prompt "Hello!" --max-tokens 256',
-            "Apple silicon only.",
+            "Apple silicon only." + (f" {rope.unknown('MLX')}" if rope else ""),
         ))  # fmt: skip
     else:
         cmds.append(
@@ -210,15 +216,19 @@ def _llama_cpp(page: Page, plan: Plan, where: Placement) -> Command:
     ub = state.computer.ub
     # llama.cpp caps -ub at -b (the logical batch, 2048 by default): a larger -ub needs -b too.
     ub_flags = "" if ub == DEFAULT_UBATCH else f" -b {ub} -ub {ub}" if ub > 2048 else f" -ub {ub}"
+    rope = rope_scaling(page) if page.beyond_native else None
     base = (
         f"llama-server -hf {page.model.gguf_repo}:{state.quant} -c {state.ctx * state.users}"
         + (f" -np {state.users}" if state.users > 1 else "")
+        + (f" {rope.llama_cpp}" if rope else "")
         + f" -fa {'on' if state.fa else 'off'}"
         + (f" -ctk {state.kv} -ctv {state.kv}" if state.kv != "f16" else "")
         + ub_flags
         + (" --no-mmproj" if state.encoder and not state.media else "")
     )
     notes = [where.note]
+    if rope:
+        notes.append(rope.llama_cpp_note)
     if state.media:
         encoder = page.est.mmproj_bytes + page.est.mmproj_compute_bytes
         notes.append(
@@ -259,6 +269,11 @@ def _lm_studio(page: Page, where: Placement) -> Command:
     else:
         gpu = f" --gpu {where.gpu_layers / n:.2f}"
         note += f" `{gpu.strip()}` offloads {where.gpu_layers} of {n} layers."
+    if page.beyond_native:
+        note += (
+            " `lms load` has no rope-scaling flag (its documentation lists --ttl, --gpu, "
+            "--context-length, --identifier, --estimate-only). "
+        ) + rope_scaling(page).unknown("LM Studio")
     return Command(
         "LM Studio",
         f"lms get {model.gguf_repo}@{page.state.quant}\n"
@@ -281,11 +296,85 @@ def _ollama(page: Page, where: Placement | None) -> Command:
         layers = (
             f"\n# layers on the GPU in our plan at {state.quant}:\nPARAMETER num_gpu {where.ngl}"
         )
+    note = "Ollama picks its own quantization for a tag (usually Q4_K_M)."
+    if page.beyond_native:
+        note += (
+            " Its Modelfile documentation (docs/modelfile.md) lists no rope-scaling parameter. "
+            + rope_scaling(page).unknown("Ollama")
+        )
     return Command(
         "Ollama",
         f"ollama run {tag}\n\n# Modelfile for a {tokens(state.ctx)} context:\n"
         f"FROM {tag}\nPARAMETER num_ctx {state.ctx}{layers}",
-        "Ollama picks its own quantization for a tag (usually Q4_K_M).",
+        note,
+    )
+
+
+@dataclass(frozen=True)
+class RopeScaling:
+    """The card's rope scaling as each runtime takes it, for a context beyond the native one."""
+
+    llama_cpp: str  # llama-server's flags
+    vllm: str  # vllm serve's --hf-overrides
+    native: int
+    method: str
+
+    @property
+    def llama_cpp_note(self) -> str:
+        return (
+            f"`{self.llama_cpp}` switches on the {self.method} rope scaling the model's card "
+            f"documents beyond its native {self.native:,} tokens (the released config.json, and "
+            "so a GGUF converted from it, leaves it out)."
+        )
+
+    @property
+    def vllm_note(self) -> str:
+        return (
+            f"Beyond {self.native:,} tokens `--hf-overrides` sets the card's {self.method} rope "
+            "scaling as `rope_parameters`, as vLLM's context extension page shows "
+            "(docs.vllm.ai/en/stable/features/context_extension; older vLLM took "
+            "`--rope-scaling`)."
+        )
+
+    @property
+    def transformers_note(self) -> str:
+        return (
+            f"Beyond {self.native:,} tokens add the card's `rope_scaling` ({self.method}) to "
+            "config.json first, as the card shows."
+        )
+
+    def unknown(self, runtime: str) -> str:
+        return (
+            f"Whether {runtime} switches on {self.method} beyond {self.native:,} tokens is unknown."
+        )
+
+
+def rope_scaling(page: Page) -> RopeScaling:
+    """The card's rope scaling as llama.cpp's flags (common/arg.cpp: --rope-scaling
+    {none,linear,yarn}, --rope-scale N "expands context by a factor of N", --yarn-orig-ctx N)
+    and vLLM's --hf-overrides (rope_parameters replace the config's, so rope_theta comes
+    along, as vLLM's context extension page shows)."""
+    model = page.model
+    assert model.native_context_length is not None and model.rope_scaling_factor is not None
+    method, factor = model.rope_scaling, model.rope_scaling_factor
+    yarn = method == Model.RopeScaling.YARN
+    flags = f"--rope-scaling {method} --rope-scale {factor:g}"
+    params: dict[str, Any] = {"rope_type": method, "factor": factor}
+    if yarn:
+        flags += f" --yarn-orig-ctx {model.rope_scaling_original_context}"
+        params["original_max_position_embeddings"] = model.rope_scaling_original_context
+    text = model.config.get("text_config")
+    config = text if isinstance(text, dict) else model.config
+    if "rope_theta" in config:
+        params["rope_theta"] = config["rope_theta"]
+    overrides: dict[str, Any] = {"rope_parameters": params}
+    if config is not model.config:
+        overrides = {"text_config": overrides}
+    return RopeScaling(
+        llama_cpp=flags,
+        vllm=f"--hf-overrides '{json.dumps(overrides)}'",
+        native=model.native_context_length,
+        method=model.get_rope_scaling_display(),
     )
 
 
