@@ -6,9 +6,10 @@ OLMo 3. Each builder follows the architecture's `load_arch_tensors` in llama.cpp
 src/models/<arch>.cpp and what convert_hf_to_gguf (conversion/<family>.py) writes; every layer
 caches K and V fully unless the architecture applies a sliding window.
 
-Not counted: the rope_freqs.weight tensor the converter adds for "llama3" rope scaling (EXAONE 4.0,
-Apertus): it holds head_dim / 2 F32 factors, is not a parameter of the checkpoint, and the
-inventory lists parameters only.
+The converter adds rope_freqs.weight (head_dim / 2 F32 rope factors) for "llama3" rope scaling:
+EXAONE 4.0 with that scaling and every Apertus (its config class defaults to it). It is in the file
+and in llama.cpp's model buffer, so it is listed, though the checkpoint has no such parameter: the
+totals include its 32 or 64 elements.
 """
 
 from __future__ import annotations
@@ -40,6 +41,20 @@ def _windowed_cache(c: Config, d: _Dims, window: int) -> tuple[CacheLayer, ...]:
     width = d.n_kv_heads * d.head_dim
     sliding = _sliding_layers(c, d.n_layers)
     return tuple(CacheLayer("swa" if s else "full", width, width) for s in sliding)
+
+
+def _llama3_rope(c: Config) -> bool:
+    """Whether the config asks for Llama 3 rope scaling (rope_scaling or rope_parameters)."""
+    for key in ("rope_scaling", "rope_parameters"):
+        rope = c.data.get(key)
+        if isinstance(rope, dict) and "llama3" in (rope.get("rope_type"), rope.get("type")):
+            return True
+    return False
+
+
+def _rope_freqs(b: _Builder, d: _Dims) -> None:
+    """The rope factors convert_hf_to_gguf writes for llama3 scaling (generate_extra_tensors)."""
+    b.add("rope_freqs.weight", d.head_dim // 2)
 
 
 def _sliding_layers(c: Config, n_layers: int) -> list[bool]:
@@ -158,6 +173,8 @@ def _exaone4(c: Config, model_type: str) -> Inventory:
     d = _Dims.read(c, model_type)
     b = _Builder()
     _embeddings(b, d)
+    if _llama3_rope(c):
+        _rope_freqs(b, d)
     for i in range(d.n_layers):
         p = f"blk.{i}"
         _attention(b, p, d, qk_norm="head")
@@ -197,6 +214,8 @@ def _up_down_decoder(c: Config, model_type: str) -> Inventory:
     mlp_bias = c.get_bool("mlp_bias", default=False)
     ff = c.get_int("intermediate_size")
     qk_norm = "head" if model_type == "apertus" and c.get_bool("qk_norm", default=True) else ""
+    if model_type == "apertus":  # ApertusConfig's default rope is llama3: always written
+        _rope_freqs(b, d)
     for i in range(d.n_layers):
         p = f"blk.{i}"
         b.norm(f"{p}.attn_norm", d.hidden)
