@@ -77,13 +77,23 @@ def test_beyond_the_native_context_the_page_says_yarn_and_what_it_costs(client: 
     said = text(memory)
     assert "What 65,536 tokens cost: a KV cache of 9 GiB (4.5 GiB at 32,768)" in said
     assert (
-        "The card: “All the notable open-source frameworks implement static YaRN, which means "
-        "the scaling factor remains constant regardless of input length, potentially impacting "
-        "performance on shorter texts." in said
+        "Its documentation: “All the notable open-source frameworks implement static YaRN, "
+        "which means the scaling factor remains constant regardless of input length, potentially "
+        "impacting performance on shorter texts." in said
     )
     assert "Source: huggingface.co/Qwen/Qwen3-8B#processing-long-texts" in said
     assert "beyond the native 32K: needs YaRN" in text(html[html.index('id="live-summary"') :])
     assert ">native 32K</text>" in memory  # the chart's mark
+
+
+def test_qwq_quotes_its_readme_on_long_inputs_with_its_source(client: Client) -> None:
+    said = text(section(page(client, 65536, "qwq-32b"), "memory"))
+    assert "Beyond its native 32,768 tokens, QwQ-32B needs YaRN rope scaling" in said
+    assert (
+        "Its documentation: “For inputs exceeding 8,192 tokens, enable YaRN to improve the "
+        "model's ability to capture long-sequence information effectively. … Presently, vLLM"
+    ) in said
+    assert "Source: github.com/QwenLM/QwQ#usage-guidelines" in said
 
 
 def test_beyond_the_native_context_the_commands_switch_yarn_on(client: Client) -> None:
