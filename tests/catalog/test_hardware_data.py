@@ -15,17 +15,15 @@ GIB = 1 << 30
 
 # Devices whose dense FP16 figure or power no public page we found states yet (issue 14): the
 # set may only shrink; a device added without them must be added here on purpose.
-# Arc B570: no page with its Xe-core count and XMX clock turned up (searched hmc-tech.com,
-# fpsbench.com and Intel's TOPS figures); the B580 / Pro B60 / A770 rates do not transfer.
-NO_FP16_YET = {"intel-arc-b570"}
-# Apple publishes maximum power per Mac model (support.apple.com 102027 Mac Studio, the Mac mini
-# page): only chips that shipped in a Mac Studio or Mac mini are covered. These appear only in
-# MacBooks / iMacs / iPads (no such page), or in a Mac Studio or Mac mini generation whose
-# power page we did not find a copy of (M2 / M2 Pro Mac mini, M3 Ultra / M4 Max Mac Studio).
+NO_FP16_YET: set[str] = set()
+# Apple publishes maximum power per Mac model only for desktops (support.apple.com 102027 Mac
+# Studio, the Mac mini page), measured at the wall for one named configuration. These chips
+# shipped only in MacBooks / iMacs / iPads (no such page; an iMac's figure includes its
+# display), or, for the M4 Max, in a Mac Studio (2025) whose row we found no copy of.
 NO_POWER_YET = {
-    "apple-m1-pro", "apple-m1-pro-14c", "apple-m1-max-24c", "apple-m2", "apple-m2-pro",
-    "apple-m3", "apple-m3-pro", "apple-m3-max", "apple-m3-max-30c", "apple-m3-ultra",
-    "apple-m4-max", "apple-m4-max-32c", "apple-m5",
+    "apple-m1-pro", "apple-m1-pro-14c", "apple-m1-max-24c", "apple-m3", "apple-m3-pro",
+    "apple-m3-max", "apple-m3-max-30c", "apple-m4-max", "apple-m4-max-32c", "apple-m5",
+    "apple-m5-pro", "apple-m5-max",
 }  # fmt: skip
 
 
