@@ -181,7 +181,8 @@ def _exaone4(c: Config, model_type: str) -> Inventory:
         b.norm(f"{p}.post_attention_norm", d.hidden)
         _ffn(b, p, d.hidden, c.get_int("intermediate_size"))
         b.norm(f"{p}.post_ffw_norm", d.hidden)
-    window = c.get_int("sliding_window", default=0) if d.n_layers == 64 else 0
+    # load_arch_hparams: 64 layers -> a 4096 window unless the GGUF names one, pattern 4
+    window = (c.get_int("sliding_window", default=0) or 4096) if d.n_layers == 64 else 0
     cache = _windowed_cache(c, d, window)
     return Inventory(model_type, tuple(b.tensors), *d.counts, cache=cache, sliding_window=window)
 

@@ -216,6 +216,8 @@ def test_exaone_4_32b_slides_three_of_four_layers_and_llama_cpp_keeps_the_1_2b_g
     assert large.sliding_window == 4096
     assert [c.kind for c in large.cache[:4]] == ["swa", "swa", "swa", "full"]
     assert sum(c.kind == "swa" for c in large.cache) == 48
+    unnamed = tensor_inventory({**EXAONE_4_32B, "sliding_window": None})
+    assert unnamed.sliding_window == 4096 and unnamed.cache == large.cache
     small = tensor_inventory(EXAONE_4_1_2B)
     assert small.sliding_window == 0 and {c.kind for c in small.cache} == {"full"}
 
