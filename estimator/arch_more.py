@@ -8,8 +8,8 @@ caches K and V fully unless the architecture applies a sliding window.
 
 The converter adds rope_freqs.weight (head_dim / 2 F32 rope factors) for "llama3" rope scaling:
 EXAONE 4.0 with that scaling and every Apertus (its config class defaults to it). It is in the file
-and in llama.cpp's model buffer, so it is listed, though the checkpoint has no such parameter: the
-totals include its 32 or 64 elements.
+and in llama.cpp's model buffer, so it is listed; being derived from the config, it is no parameter
+(inventory.DERIVED).
 """
 
 from __future__ import annotations

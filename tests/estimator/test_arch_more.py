@@ -153,8 +153,8 @@ OLMO_3_7B["layer_types"] = OLMO_3_7B["layer_types"] * 8  # type: ignore[operator
         (ERNIE_21B_A3B, 21_825_437_888, 3_352_150_208),  # "21B total, 3B activated"
         (HUNYUAN_7B, 7_504_568_320, 7_504_568_320),
         (DOTS_LLM1, 142_774_381_696, 14_016_588_928),  # "142B total, 14B activated"
-        # Apertus: the converter always adds rope_freqs.weight, 64 llama3 rope factors
-        (APERTUS_8B, 8_053_338_176, 8_053_338_176),
+        # Apertus: rope_freqs.weight (always written, derived from the config) is no parameter
+        (APERTUS_8B, 8_053_338_112, 8_053_338_112),
         (SMOLLM3_3B, 3_075_098_624, 3_075_098_624),
         (OLMO_3_7B, 7_298_011_136, 7_298_011_136),
     ],
@@ -169,13 +169,14 @@ def test_parameter_totals_and_active_parameters(
 
 def test_exaone_4_counts_equal_the_model_cards_totals_without_embeddings() -> None:
     # Model cards: "Number of Parameters (without embeddings): 30.95B" (32B) and "1.07B" (1.2B).
-    # Both use llama3 rope scaling, for which the converter adds head_dim / 2 rope factors.
+    # Both use llama3 rope scaling: the converter adds head_dim / 2 rope factors, which are
+    # derived from the config and not counted as parameters.
     rope = {"rope_scaling": {"rope_type": "llama3", "factor": 16.0}}
     large = tensor_inventory({**EXAONE_4_32B, **rope})
     small = tensor_inventory({**EXAONE_4_1_2B, **rope})
     assert ("rope_freqs.weight", (64,)) in {(t.name, t.shape) for t in large.tensors}
-    assert large.params_total - 2 * 102400 * 5120 - 64 == 30_954_640_384
-    assert small.params_total - 102400 * 2048 - 32 == 1_069_676_288
+    assert large.params_total - 2 * 102400 * 5120 == 30_954_640_384
+    assert small.params_total - 102400 * 2048 == 1_069_676_288
 
 
 def test_exaone_4_has_no_pre_norms_only_post_norms_and_per_head_qk_norms() -> None:
