@@ -160,6 +160,7 @@ def _nemotron_h(c: Config, model_type: str) -> Inventory:
         c.get_int("num_experts_per_tok", default=0) if moe else 0,
         cache=tuple(cache),
         n_blocks=d.n_layers + n_mtp if n_mtp else 0,
+        attention_kv_heads=d.n_kv_heads,
     )
 
 
@@ -258,6 +259,7 @@ def _granitemoehybrid(c: Config, model_type: str) -> Inventory:
         n_experts,
         n_used,
         cache=tuple(cache),
+        attention_kv_heads=d.n_kv_heads,
     )
 
 
@@ -366,6 +368,7 @@ def _lfm2(c: Config, model_type: str) -> Inventory:
         n_experts,
         c.get_int("num_experts_per_tok") if moe else 0,
         cache=tuple(cache),
+        attention_kv_heads=d.n_kv_heads,
     )
 
 

@@ -20,7 +20,6 @@ from typing import Any
 from estimator.config import Config, ConfigError, text_config
 from estimator.encoders import vit_params
 
-
 # Tensors convert_hf_to_gguf computes from the config rather than copies from the checkpoint.
 DERIVED = frozenset({"rope_freqs.weight"})
 
@@ -61,6 +60,7 @@ class Inventory:
     sliding_window: int = 0
     cache_groups: tuple[tuple[CacheLayer, int], ...] = ()  # distinct layer kinds and counts
     n_blocks: int = 0  # GGUF block_count when it exceeds n_layers (MTP / next-token layers)
+    attention_kv_heads: int = 0  # hybrids whose layer 0 has no attention: its layers' KV heads
 
     @property
     def blocks(self) -> int:

@@ -144,7 +144,12 @@ def shape(config_json: str) -> Shape:
     if inv.n_experts:
         # Per token: the used experts' gate, up and SwiGLU outputs plus their down outputs.
         moe_ff = c.widest_int("moe_intermediate_size", "intermediate_size")
-        ff = inv.n_experts_used * (3 * moe_ff + hidden) // 3
+        if inv.model_type == "nemotron_h":
+            # Up and down experts (no gate), working in the latent width when there is one.
+            width = c.get_int("moe_latent_size", default=0) or hidden
+            ff = inv.n_experts_used * (2 * moe_ff + width) // 3
+        else:
+            ff = inv.n_experts_used * (3 * moe_ff + hidden) // 3
     else:
         ff = c.widest_int("intermediate_size", "ffn_hidden_size", default=4 * hidden)
     head_dim = c.get_int("head_dim", default=hidden // inv.n_heads)

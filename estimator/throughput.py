@@ -134,7 +134,8 @@ def prefill_roofline(inv: Inventory, n_tokens: int, depth: int, device: Device) 
 def prefill_flops(inv: Inventory, n_tokens: int, depth: int) -> float:
     """FLOPs per prompt token: 2 x active parameters plus attention over the average depth."""
     head_width = sum(layer.k_width for layer in inv.cache if layer.kind != "recurrent")
-    attention = 4 * head_width * inv.n_heads / max(inv.n_kv_heads, 1) * (depth + n_tokens / 2)
+    kv_heads = inv.n_kv_heads or inv.attention_kv_heads or 1
+    attention = 4 * head_width * inv.n_heads / kv_heads * (depth + n_tokens / 2)
     return 2 * inv.params_active + attention
 
 

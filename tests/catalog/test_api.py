@@ -20,6 +20,8 @@ LIST_FIELDS = {
     "params_language",
     "params_complete",
     "context_length",
+    "native_context_length",
+    "rope_scaling",
     "license",
     "commercial_use",
     "modalities",
