@@ -11,8 +11,10 @@ estimator/inventory.py, and a disagreement points at our code (or at a converter
 
 Each case in a file says what to build: `config` (usually a real config.json with fewer layers,
 the per-layer pattern cut to match), `file_type`, `runs` (n_ctx, kv, flash_attn and optionally
-n_seq), and optionally `make` ({"mtp_layers": 1} appends Qwen3.5-style next-token-prediction
-layers, which transformers' model classes do not build). The vocabulary is synthetic: exactly
+n_seq), and optionally `make` ({"mtp_layers": 1} appends next-token-prediction layers, which
+transformers' model classes do not build, in Qwen3.5's layout or with "mtp_style": "deepseek"
+in DeepSeek-V3's; "unfuse_experts": true writes one tensor per expert, as DeepSeek and GLM
+checkpoints store them). The vocabulary is synthetic: exactly
 vocab_size tokens, so embeddings are real-sized and `tokenizer_bytes` records the metadata it took.
 
 Not part of `make test` (it needs torch and transformers, and writes files of up to a few GB):
@@ -103,7 +105,9 @@ def checkpoint(config: dict[str, Any], make: dict[str, Any], out: Path) -> None:
         for name, t in model.state_dict().items()
         if not NOT_TEXT.search(name) and not (tied and name == "lm_head.weight")
     ]
-    items += mtp_layers(text, items, make.get("mtp_layers", 0))
+    items += mtp_layers(text, items, make.get("mtp_layers", 0), make.get("mtp_style", "qwen"))
+    if make.get("unfuse_experts"):
+        items = unfused(items)
     tensors = {}
     for name, shape, dtype in items:
         dtype = dtype if not dtype.is_floating_point or dtype == torch.float32 else torch.bfloat16
@@ -113,29 +117,62 @@ def checkpoint(config: dict[str, Any], make: dict[str, Any], out: Path) -> None:
     (out / "config.json").write_text(json.dumps(config))
 
 
-def mtp_layers(text: dict[str, Any], items: list[Any], n: int) -> list[Any]:
-    """Qwen3.5-style MTP layers (mtp.layers.N.*, mtp.fc and its norms), shaped like the last
-    full-attention layer, as the released checkpoints store them."""
+def mtp_layers(text: dict[str, Any], items: list[Any], n: int, style: str = "qwen") -> list[Any]:
+    """Next-token-prediction layers as the released checkpoints store them, which transformers'
+    model classes do not build: Qwen3.5's (mtp.layers.N.* shaped like the last full-attention
+    layer, mtp.fc and its norms) or DeepSeek-V3's (model.layers.<n_layers + N>.* shaped like the
+    last layer, with its own embedding, norms, eh_proj and head)."""
     if not n:
         return []
     import torch
 
-    kinds = text.get("layer_types") or []
+    layers = text["num_hidden_layers"]
+    kinds = text.get("layer_types") or ["full_attention"] * layers
     last = max(i for i, kind in enumerate(kinds) if kind == "full_attention")
     prefix = next(name for name, _, _ in items if re.search(rf"layers\.{last}\.", name))
     prefix = prefix[: prefix.index(f"layers.{last}.")] + f"layers.{last}."
-    hidden = text["hidden_size"]
+    hidden, vocab, bf16 = text["hidden_size"], text["vocab_size"], torch.bfloat16
     extra = []
     for i in range(n):
+        target = f"mtp.layers.{i}." if style == "qwen" else f"model.layers.{layers + i}."
         extra += [
-            (name.replace(prefix, f"mtp.layers.{i}."), shape, dtype)
+            (name.replace(prefix, target), shape, dtype)
             for name, shape, dtype in items
             if name.startswith(prefix)
         ]
-    extra.append(("mtp.fc.weight", (hidden, 2 * hidden), torch.bfloat16))
-    for norm in ("pre_fc_norm_embedding", "pre_fc_norm_hidden", "norm"):
-        extra.append((f"mtp.{norm}.weight", (hidden,), torch.bfloat16))
+        if style == "deepseek":
+            extra += [
+                (f"{target}embed_tokens.weight", (vocab, hidden), bf16),
+                (f"{target}enorm.weight", (hidden,), bf16),
+                (f"{target}hnorm.weight", (hidden,), bf16),
+                (f"{target}eh_proj.weight", (hidden, 2 * hidden), bf16),
+                (f"{target}shared_head.norm.weight", (hidden,), bf16),
+                (f"{target}shared_head.head.weight", (vocab, hidden), bf16),
+            ]
+    if style == "qwen":
+        extra.append(("mtp.fc.weight", (hidden, 2 * hidden), bf16))
+        for norm in ("pre_fc_norm_embedding", "pre_fc_norm_hidden", "norm"):
+            extra.append((f"mtp.{norm}.weight", (hidden,), bf16))
     return extra
+
+
+def unfused(items: list[Any]) -> list[Any]:
+    """One tensor per expert, as DeepSeek / GLM checkpoints store them on disk (transformers
+    stacks them in memory: gate_up_proj [E, 2 x ff, H], down_proj [E, H, ff])."""
+    out = []
+    for name, shape, dtype in items:
+        if name.endswith("mlp.experts.gate_up_proj"):
+            base, ff = name.removesuffix(".gate_up_proj"), shape[1] // 2
+            for e in range(shape[0]):
+                out.append((f"{base}.{e}.gate_proj.weight", (ff, shape[2]), dtype))
+                out.append((f"{base}.{e}.up_proj.weight", (ff, shape[2]), dtype))
+        elif name.endswith("mlp.experts.down_proj"):
+            base = name.removesuffix(".down_proj")
+            for e in range(shape[0]):
+                out.append((f"{base}.{e}.down_proj.weight", (shape[1], shape[2]), dtype))
+        else:
+            out.append((name, shape, dtype))
+    return out
 
 
 def tokenizer_bytes(path: Path) -> int:
