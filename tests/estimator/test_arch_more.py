@@ -8,6 +8,8 @@ quantizer and loader.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +17,10 @@ import pytest
 from estimator.gguf import file_bytes
 from estimator.inventory import tensor_inventory
 from estimator.kv import KvOptions, kv_cache
+from estimator.memory import MemoryOptions, estimate_memory
 from estimator.quant import quantize
+
+MIB = 1 << 20
 
 SEED_OSS_36B = {
     "model_type": "seed_oss",
@@ -257,3 +262,27 @@ def test_published_q4_k_m_files_are_within_a_tenth_of_a_percent(
     inv = tensor_inventory(config)
     ours = file_bytes(quantize(inv, "Q4_K_M"), inv.model_type, int(config["vocab_size"]))
     assert ours == pytest.approx(published, rel=0.001)
+
+
+ENGINE = json.loads(
+    (Path(__file__).parents[2] / "estimator/data/engine_cases/more.json").read_text()
+)["cases"]
+# Runs test_engine_cases.py does not see: their compute buffer memory.py does not model yet.
+PENDING = [(case, run) for case in ENGINE for run in case.get("runs_compute_pending", [])]
+
+
+@pytest.mark.parametrize(
+    ("case", "run"),
+    PENDING,
+    ids=[f"{c['name']}-{c['file_type']}-{r['n_ctx']}-{r['kv']}" for c, r in PENDING],
+)
+def test_pending_runs_weights_cache_and_logits_equal_what_llama_cpp_allocates(
+    case: dict[str, Any], run: dict[str, Any]
+) -> None:
+    opts = MemoryOptions(
+        file_type=case["file_type"], n_ctx=run["n_ctx"], type_k=run["kv"], type_v=run["kv"]
+    )
+    est = estimate_memory(case["config"], opts)
+    assert abs(est.weights_bytes - run["model_mib"] * MIB) <= 0.005 * MIB
+    assert abs(est.kv.bytes - run["kv_mib"] * MIB) <= 0.005 * MIB
+    assert abs(est.output_buffer_bytes - run["output_mib"] * MIB) <= 0.005 * MIB
