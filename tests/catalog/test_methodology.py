@@ -79,7 +79,7 @@ def test_every_compared_offload_run_and_every_exclusion_is_listed(client: Client
     html = client.get("/methodology/").content.decode()
     runs = _section(html, '<table class="offload-runs">')
     compared = [c for c in offload.checks() if c.compared]
-    assert runs.count('<tr><th scope="row">') == len(compared) == 51
+    assert runs.count('<tr><th scope="row">') == len(compared)
     row32 = next(c for c in compared if c.row.index == 32)
     assertInHTML(
         '<tr><th scope="row">32</th><td>Qwen3-30B-A3B-Instruct-2507</td><td>Q4_K_M</td>'
@@ -92,5 +92,5 @@ def test_every_compared_offload_run_and_every_exclusion_is_listed(client: Client
     )
     excluded = _section(html, '<table class="offload-excluded">')
     figures = [int(n) for n in re.findall(r'<td class="num">(\d+)</td>', excluded)]
-    assert sum(figures) == len(offload.exclusions()) == 83
+    assert sum(figures) == len(offload.exclusions())
     assert "paging: 64 GB of RAM for a ~63 GB model" in excluded
