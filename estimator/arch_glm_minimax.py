@@ -42,8 +42,9 @@ from estimator.inventory import (
 
 def _nextn(b: _Builder, p: str, hidden: int, vocab: int, *, own_head: bool) -> None:
     """The NextN wiring around an MTP block: eh_proj joins the embedding and the hidden state.
-    GLM-4.x checkpoints also store the block's own embedding and head (own_head); GLM-5's
-    share the model's."""
+    GLM-4.5, 4.5-Air, 4.7 and 4.7-Flash also store the block's own embedding and head
+    (own_head); GLM-5's share the model's. GLM-4.6's release stores none either (its total,
+    356,785,898,816, is 2 x 151552 x 5120 below GLM-4.7's), which no config field tells apart."""
     b.add(f"{p}.nextn.eh_proj.weight", 2 * hidden, hidden)
     b.norm(f"{p}.nextn.enorm", hidden)
     b.norm(f"{p}.nextn.hnorm", hidden)
