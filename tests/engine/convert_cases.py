@@ -14,7 +14,9 @@ the per-layer pattern cut to match), `file_type`, `runs` (n_ctx, kv, flash_attn 
 n_seq), and optionally `make` ({"mtp_layers": 1} appends next-token-prediction layers, which
 transformers' model classes do not build, in Qwen3.5's layout or with "mtp_style": "deepseek"
 in DeepSeek-V3's; "unfuse_experts": true writes one tensor per expert, as DeepSeek and GLM
-checkpoints store them). The vocabulary is synthetic: exactly
+checkpoints store them). `load` may say {"use_mmap": false}: then the CPU model buffer holds the
+loaded tensors only (with mmap it is the file's span over them, which takes in skipped MTP
+tensors that lie before a loaded one). The vocabulary is synthetic: exactly
 vocab_size tokens, so embeddings are real-sized and `tokenizer_bytes` records the metadata it took.
 
 Not part of `make test` (it needs torch and transformers, and writes files of up to a few GB):
@@ -202,7 +204,12 @@ def record(case: dict[str, Any], llama_cpp_dir: Path, tmp: Path) -> dict[str, An
     runs = []
     for run in case["runs"]:
         sizes = generate.load(
-            model, run["n_ctx"], run["kv"], run["flash_attn"], run.get("n_seq", 1)
+            model,
+            run["n_ctx"],
+            run["kv"],
+            run["flash_attn"],
+            run.get("n_seq", 1),
+            use_mmap=case.get("load", {}).get("use_mmap", True),
         )
         runs.append({**{k: run[k] for k in run if not k.endswith("_mib")}, **sizes})
     return {

@@ -330,12 +330,23 @@ def tensor_types(path: Path) -> dict[str, str]:
 
 
 def load(
-    path: Path, n_ctx: int, kv: str, fa: bool, n_seq: int = 1, n_ubatch: int = 512
+    path: Path,
+    n_ctx: int,
+    kv: str,
+    fa: bool,
+    n_seq: int = 1,
+    n_ubatch: int = 512,
+    use_mmap: bool = True,
 ) -> dict[str, float]:
-    """Load the model and create a context; return the buffer sizes llama.cpp logs, in MiB."""
+    """Load the model and create a context; return the buffer sizes llama.cpp logs, in MiB.
+
+    With mmap the CPU model buffer is the file's span from the first to the last tensor loaded,
+    so tensors the loader skips (MTP layers) count when a loaded one lies after them; without
+    mmap it is the loaded tensors only, as on a GPU."""
     LOG.clear()
     mparams = llama_cpp.llama_model_default_params()
     mparams.n_gpu_layers = 0
+    mparams.use_mmap = use_mmap
     # No CPU weight repacking: GPU backends never repack, and a repacked tensor is counted twice.
     mparams.use_extra_bufts = False
     model = llama_cpp.llama_model_load_from_file(str(path).encode(), mparams)
