@@ -153,16 +153,20 @@ def shape(config_json: str) -> Shape:
     else:
         ff = c.widest_int("intermediate_size", "ffn_hidden_size", default=4 * hidden)
     head_dim = c.get_int("head_dim", default=hidden // inv.n_heads)
-    if c.has("kv_lora_rank"):  # MLA: attention runs over the cached latent (+ rope dims)
-        head_dim = c.get_int("kv_lora_rank") + c.get_int("qk_rope_head_dim")
+    q_width = inv.n_heads * head_dim
+    if c.has("kv_lora_rank"):
+        # MLA (absorbed): per head the query in the latent (kv_lora + rope), the attention output
+        # in the latent and its V projection (v_head_dim), alive together with the cached
+        # latent's view: measured on GLM-4.7-Flash, GLM-5 and DeepSeek-V3.2 shapes.
+        kv_lora, rope = c.get_int("kv_lora_rank"), c.get_int("qk_rope_head_dim")
+        v_dim = c.get_int("v_head_dim", default=kv_lora)
+        q_width = inv.n_heads * (3 * kv_lora + rope + v_dim) // 2
     # llama.cpp soft-caps Gemma 2's attention logits at 50 unless the GGUF says otherwise.
     default_cap = 50.0 if inv.model_type == "gemma2" else 0.0
     softcap = c.get_float("attn_logit_softcapping", default=default_cap)
     n_ctx_train = c.get_int("max_position_embeddings", default=0)
     per_layer = c.get_int("hidden_size_per_layer_input", default=0) * inv.n_layers
-    return Shape(
-        hidden, c.get_int("vocab_size"), ff, inv.n_heads * head_dim, softcap, n_ctx_train, per_layer
-    )
+    return Shape(hidden, c.get_int("vocab_size"), ff, q_width, softcap, n_ctx_train, per_layer)
 
 
 def compute_buffer(s: Shape, inv: Inventory, kv: KvCache, opts: MemoryOptions) -> int:

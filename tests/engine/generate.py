@@ -346,7 +346,8 @@ def load(
     LOG.clear()
     mparams = llama_cpp.llama_model_default_params()
     mparams.n_gpu_layers = 0
-    mparams.use_mmap = use_mmap
+    mode = llama_cpp.LLAMA_LOAD_MODE_MMAP if use_mmap else llama_cpp.LLAMA_LOAD_MODE_NONE
+    mparams.load_mode = mode  # llama.cpp's load_mode replaced use_mmap
     # No CPU weight repacking: GPU backends never repack, and a repacked tensor is counted twice.
     mparams.use_extra_bufts = False
     model = llama_cpp.llama_model_load_from_file(str(path).encode(), mparams)

@@ -19,7 +19,11 @@ CASES = engine_data()["cases"]
 RUNS = engine_runs()
 # Runs whose compute buffer the formula does not explain yet (strict xfail: fixing one fails
 # the test until it is removed from here).
-COMPUTE_GAPS: set[str] = set()
+COMPUTE_GAPS = {
+    # DeepSeek-V3.2 without flash attention: the lightning indexer's scores over the cache are
+    # not in the formula (934 MiB measured, 593 ours); with flash attention it is within 9 %.
+    "deepseek-v3.2-2-layers-16-experts-Q4_K_M-8192-f16-nofa",
+}
 MIB = 1 << 20
 ROUNDING = 0.005 * MIB + 1  # llama.cpp logs MiB with two decimals (+1: float rounding)
 
