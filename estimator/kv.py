@@ -65,6 +65,16 @@ class KvCache:
         return self.full_bytes + self.swa_bytes + self.recurrent_bytes
 
 
+def v_row_width(inv: Inventory, flash_attn: bool) -> int:
+    """Without flash attention llama.cpp stores V transposed, every layer's V as wide as the
+    widest layer's (llama-kv-cache.cpp, TAG_V_CACHE_VARIABLE: Gemma 4's sliding and global
+    layers differ); 0 when each layer keeps its own width."""
+    if flash_attn:
+        return 0
+    widths = {layer.v_width for layer, _ in inv.cache_groups if layer.v_width}
+    return max(widths) if len(widths) > 1 else 0
+
+
 def kv_cache(inv: Inventory, opts: KvOptions) -> KvCache:
     """Bytes of every cache buffer llama.cpp allocates for this context."""
     opts.validate()
@@ -81,6 +91,7 @@ def kv_cache(inv: Inventory, opts: KvOptions) -> KvCache:
         if opts.swa_full:
             cells_swa = n_ctx_seq
     k_type, v_type = TYPES[opts.type_k.upper()], TYPES[opts.type_v.upper()]
+    v_rows = v_row_width(inv, opts.flash_attn)
     full = swa = recurrent = 0
     for layer, count in inv.cache_groups:
         if layer.kind == "recurrent":
@@ -90,7 +101,7 @@ def kv_cache(inv: Inventory, opts: KvOptions) -> KvCache:
             continue
         per_cell = k_type.row_bytes(layer.k_width)
         if layer.v_width:
-            per_cell += v_type.row_bytes(layer.v_width)
+            per_cell += v_type.row_bytes(v_rows or layer.v_width)
         if layer.kind == "swa":
             swa += per_cell * cells_swa * streams * count
         else:

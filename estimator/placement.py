@@ -41,11 +41,11 @@ import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import IntEnum
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from estimator.ggml import TYPES
 from estimator.inventory import Inventory
-from estimator.kv import KvCache, kv_cache
+from estimator.kv import KvCache, kv_cache, v_row_width
 from estimator.memory import MemoryOptions, Shape, compute_parts
 from estimator.quant import Weights
 
@@ -121,6 +121,12 @@ def _staged(sizes: list[int]) -> int:
     return sum(sizes) - max(sizes, default=0)
 
 
+@lru_cache(maxsize=1 << 16)
+def _moved_by(name: str) -> tuple[bool, ...]:
+    """For each Fraction, whether its overflow pattern takes this tensor (once per name)."""
+    return tuple(bool(_OVERFLOW[fraction].search(name)) for fraction in Fraction)
+
+
 def model_bytes(inv: Inventory, weights: Weights, n_ctx_train: int) -> Model:
     per_layer: list[list[tuple[str, int, bool]]] = [[] for _ in range(inv.n_layers)]
     input_bytes = output_bytes = 0
@@ -142,9 +148,8 @@ def model_bytes(inv: Inventory, weights: Weights, n_ctx_train: int) -> Model:
     layers = []
     for tensors in per_layer:
         moves, moves_experts, staged = [], [], []
-        for fraction in Fraction:
-            pattern = _OVERFLOW[fraction]
-            hit = [(b, e) for name, b, e in tensors if pattern.search(name)]
+        for i, _fraction in enumerate(Fraction):
+            hit = [(b, e) for name, b, e in tensors if _moved_by(name)[i]]
             moves.append(sum(b for b, _ in hit))
             moves_experts.append(sum(b for b, e in hit if e))
             staged.append(_staged([b for b, _ in hit if b > 1 * MIB]))
@@ -435,6 +440,7 @@ def _prefix(values: Sequence[int]) -> list[int]:
 def _layer_kv(inv: Inventory, kv: KvCache, opts: MemoryOptions) -> list[int]:
     """KV cache (or recurrent state) bytes of each layer, as kv.kv_cache sums them."""
     k_type, v_type = TYPES[opts.type_k.upper()], TYPES[opts.type_v.upper()]
+    v_rows = v_row_width(inv, opts.flash_attn)
     out = []
     for layer in inv.cache:
         if layer.kind == "recurrent":
@@ -445,7 +451,7 @@ def _layer_kv(inv: Inventory, kv: KvCache, opts: MemoryOptions) -> list[int]:
             continue
         per_cell = k_type.row_bytes(layer.k_width) if layer.k_width else 0
         if layer.v_width:
-            per_cell += v_type.row_bytes(layer.v_width)
+            per_cell += v_type.row_bytes(v_rows or layer.v_width)
         cells = kv.cells_swa if layer.kind == "swa" else kv.cells_full
         out.append(per_cell * cells * kv.streams)
     out += [0] * (inv.n_layers - len(out))

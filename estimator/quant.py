@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from estimator.ggml import QUANTIZED, TYPES
 from estimator.inventory import Inventory, Tensor
@@ -208,28 +208,26 @@ def _dims(t: Tensor) -> int:
     return n
 
 
-def _may_quantize(t: Tensor) -> bool:
-    """tensor_allows_quantization for the tensors our inventories contain."""
-    name = t.name
-    return (
-        _dims(t) >= 2
+@lru_cache(maxsize=1 << 16)
+def _traits(name: str, dims: int) -> tuple[bool, bool, str, int]:
+    """What a tensor's name and rank decide, once per name: may llama-quantize change it
+    (tensor_allows_quantization), does the converter write it in F32, its category
+    (tensor_get_category) and its block (-1 outside the repeating layers). Pages quantize
+    hundreds of models into several types: the same names come back every time."""
+    may_quantize = (
+        dims >= 2
         and name.endswith("weight")
         and name not in _KEEP_EXACT
         and not any(k in name for k in _KEEP)
     )
-
-
-def _source_type(t: Tensor, file_type: str) -> str:
-    """What convert_hf_to_gguf writes: F32 for 1-D, norms, routers, conv1d, non-.weight tensors."""
-    if (
-        file_type == "F32"
-        or _dims(t) < 2
-        or t.name.endswith("_norm.weight")
-        or not t.name.endswith(".weight")
-        or any(k in t.name for k in _F32)
-    ):
-        return "F32"
-    return "BF16" if file_type == "BF16" else "F16"
+    f32 = (
+        dims < 2
+        or name.endswith("_norm.weight")
+        or not name.endswith(".weight")
+        or any(k in name for k in _F32)
+    )
+    block = int(name.split(".", 2)[1]) if name.startswith("blk.") else -1
+    return may_quantize, f32, _category(name), block
 
 
 def _use_more_bits(i_layer: int, n_layers: int) -> bool:
@@ -429,22 +427,19 @@ def quantize(
         and (arch == "qwen2" or (arch == "llama" and inv.n_heads != inv.n_kv_heads)),
         tied=not any(t.name == "output.weight" for t in inv.tensors),
         imatrix=file_type in NEED_IMATRIX if imatrix is None else imatrix,
-        n_attention_wv=sum(1 for t in inv.tensors if _category(t.name) == "attn_v"),
+        n_attention_wv=sum(1 for t in inv.tensors if _traits(t.name, _dims(t))[2] == "attn_v"),
     )
-    typed = []
+    loaded: list[TypedTensor] = []
+    skipped: list[TypedTensor] = []
+    float_type = "BF16" if file_type == "BF16" else "F16"
     for t in inv.tensors:
-        source = _source_type(t, file_type)
-        new = source
-        if _may_quantize(t) and default in QUANTIZED:
-            new = _fallback(t, state.pick(t, default, _category(t.name)))
-        elif _may_quantize(t):
+        may_quantize, f32, category, block = _traits(t.name, _dims(t))
+        if may_quantize and default in QUANTIZED:
+            new = _fallback(t, state.pick(t, default, category))
+        elif may_quantize:
             new = default
-        typed.append(TypedTensor(t, new, tensor_bytes(t, new)))
-    loaded = tuple(t for t in typed if _block(t.tensor.name) < inv.n_layers)
-    skipped = tuple(t for t in typed if _block(t.tensor.name) >= inv.n_layers)
-    return Weights(file_type, loaded, skipped)
-
-
-def _block(name: str) -> int:
-    """The layer a `blk.N.*` tensor belongs to; -1 for the others."""
-    return int(name.split(".", 2)[1]) if name.startswith("blk.") else -1
+        else:
+            new = "F32" if f32 or file_type == "F32" else float_type
+        typed = TypedTensor(t, new, tensor_bytes(t, new))
+        (skipped if block >= inv.n_layers else loaded).append(typed)
+    return Weights(file_type, tuple(loaded), tuple(skipped))

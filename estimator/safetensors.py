@@ -82,21 +82,23 @@ def _module_path(name: str) -> str:
     return prefix + role
 
 
-def _left_out(path: str, patterns: list[str]) -> bool:
-    for pattern in patterns:
-        if pattern.startswith("re:"):
-            if re.fullmatch(pattern[3:], path):
-                return True
-        elif re.fullmatch(re.escape(pattern).replace(r"\*", r"[^.]+") + r"(\..*)?", path):
-            return True
-    return False
+def _left_out_pattern(patterns: list[str]) -> re.Pattern[str] | None:
+    """One regex for a config's list of modules left unquantized: "re:" entries as written,
+    others as module paths where * is one path part (and anything below them matches)."""
+    parts = [
+        p[3:] if p.startswith("re:") else re.escape(p).replace(r"\*", r"[^.]+") + r"(?:\..*)?"
+        for p in patterns
+    ]
+    return re.compile("|".join(f"(?:{p})" for p in parts)) if parts else None
 
 
 def released_bytes(inv: Inventory, q: Mapping[str, Any]) -> int | None:
     """The checkpoint's bytes as published, for the quantization formats we know; None for
     another one (then the page shows the BF16, FP8 and INT4 sizes only)."""
     method = q.get("quant_method")
-    left_out = [str(p) for p in (q.get("modules_to_not_convert") or q.get("ignore") or []) if p]
+    left_out = _left_out_pattern(
+        [str(p) for p in (q.get("modules_to_not_convert") or q.get("ignore") or []) if p]
+    )
     group = 0
     if method == "compressed-tensors":
         groups: dict[str, Any] = q.get("config_groups") or {}
@@ -115,7 +117,7 @@ def released_bytes(inv: Inventory, q: Mapping[str, Any]) -> int | None:
         n = t.n_elements
         quantized = (
             _is_linear(t.name, t.shape)
-            and not _left_out(_module_path(t.name), left_out)
+            and not (left_out and left_out.fullmatch(_module_path(t.name)))
             and (method != "mxfp4" or t.experts > 1)
         )
         if not quantized:

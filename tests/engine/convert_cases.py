@@ -11,13 +11,18 @@ estimator/inventory.py, and a disagreement points at our code (or at a converter
 
 Each case in a file says what to build: `config` (usually a real config.json with fewer layers,
 the per-layer pattern cut to match), `file_type`, `runs` (n_ctx, kv, flash_attn and optionally
-n_seq), and optionally `make` ({"mtp_layers": 1} appends next-token-prediction layers, which
-transformers' model classes do not build, in Qwen3.5's layout or with "mtp_style": "deepseek"
-in DeepSeek-V3's; "unfuse_experts": true writes one tensor per expert, as DeepSeek and GLM
-checkpoints store them). `load` may say {"use_mmap": false}: then the CPU model buffer holds the
-loaded tensors only (with mmap it is the file's span over them, which takes in skipped MTP
-tensors that lie before a loaded one). The vocabulary is synthetic: exactly
-vocab_size tokens, so embeddings are real-sized and `tokenizer_bytes` records the metadata it took.
+n_seq), and optionally `make`:
+
+- "mtp_layers": N appends next-token-prediction layers, which transformers' model classes do not
+  build, in Qwen3.5's layout or, with "mtp_style": "deepseek", in DeepSeek-V3's;
+- "unfuse_experts": true writes one tensor per expert, as DeepSeek and GLM checkpoints store them;
+- "kv_shared_weights": true adds the K/V weights Gemma 3n / 4 checkpoints keep for layers that
+  share an earlier layer's cache.
+
+`load` may say {"use_mmap": false}: the CPU model buffer then holds the loaded tensors only (with
+mmap it is the file's span over them, which takes in skipped MTP tensors lying before a loaded
+one). The vocabulary is synthetic: exactly vocab_size tokens, so embeddings are real-sized and
+`tokenizer_bytes` records the metadata it took.
 
 Not part of `make test` (it needs torch and transformers, and writes files of up to a few GB):
 
@@ -110,6 +115,8 @@ def checkpoint(config: dict[str, Any], make: dict[str, Any], out: Path) -> None:
     items += mtp_layers(text, items, make.get("mtp_layers", 0), make.get("mtp_style", "qwen"))
     if make.get("unfuse_experts"):
         items = unfused(items)
+    if make.get("kv_shared_weights"):
+        items = with_shared_kv_weights(text, items)
     tensors = {}
     for name, shape, dtype in items:
         dtype = dtype if not dtype.is_floating_point or dtype == torch.float32 else torch.bfloat16
@@ -117,6 +124,10 @@ def checkpoint(config: dict[str, Any], make: dict[str, Any], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     save_file(tensors, out / "model.safetensors", metadata={"format": "pt"})
     (out / "config.json").write_text(json.dumps(config))
+    # Gemma's converter trims the embedding to the tokenizer's size: give it exactly vocab_size.
+    vocab = {f"t{i}": i for i in range(text["vocab_size"])}
+    tokenizer = {"model": {"type": "BPE", "vocab": vocab, "merges": []}, "added_tokens": []}
+    (out / "tokenizer.json").write_text(json.dumps(tokenizer))
 
 
 def mtp_layers(text: dict[str, Any], items: list[Any], n: int, style: str = "qwen") -> list[Any]:
@@ -175,6 +186,26 @@ def unfused(items: list[Any]) -> list[Any]:
         else:
             out.append((name, shape, dtype))
     return out
+
+
+def with_shared_kv_weights(text: dict[str, Any], items: list[Any]) -> list[Any]:
+    """The K/V projections and K norm that released Gemma 3n / 4 checkpoints still store for
+    layers that share an earlier layer's cache (transformers does not build them; the converter
+    writes them): shaped like the last earlier layer of the same kind that has them."""
+    kinds = text["layer_types"]
+    names = {name for name, _, _ in items}
+    prefix = next(n for n in names if ".layers.0." in n).split(".layers.0.")[0] + ".layers."
+    parts = ("self_attn.k_proj.weight", "self_attn.v_proj.weight", "self_attn.k_norm.weight")
+    by_name = {name: (shape, dtype) for name, shape, dtype in items}
+    extra = []
+    for i, kind in enumerate(kinds):
+        if f"{prefix}{i}.{parts[0]}" in names:
+            continue
+        source = max(j for j in range(i) if kinds[j] == kind and f"{prefix}{j}.{parts[0]}" in names)
+        for part in parts:
+            if f"{prefix}{source}.{part}" in by_name:
+                extra.append((f"{prefix}{i}.{part}", *by_name[f"{prefix}{source}.{part}"]))
+    return items + extra
 
 
 def tokenizer_bytes(path: Path) -> int:
