@@ -164,3 +164,15 @@ def configs(snap: Snapshot) -> list[tuple[str, KeyedConfig, int]]:
             )
         ],
     )
+
+
+def warm(snap: Snapshot) -> None:
+    """Compute what a machine's table needs that is the same for every machine (each model's
+    weights and placement sizes at each quant of the ladder, per process): so the first visitor
+    to pick a machine in a new web process waits ~0.1 s, not ~3 s. A CPU alone with a little
+    RAM walks every model down the whole ladder."""
+    from catalog.machines import pick
+
+    chosen = pick({"gpu": "cpu", "ram": "8"}, snap).chosen
+    if chosen is not None:
+        _compute(chosen, 8192, snap)
