@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 
 from django.core.wsgi import get_wsgi_application
@@ -21,10 +22,9 @@ def _warm() -> None:
     from catalog.snapshot import snapshot
 
     content()
-    try:
+    # Without the database the first request after it is back pays instead.
+    with contextlib.suppress(DatabaseError):
         runs.warm(snapshot()[0])
-    except DatabaseError:
-        pass  # the first request after the database is back pays instead
 
 
 _warm()
