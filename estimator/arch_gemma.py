@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from estimator.config import Config, ConfigError
-from estimator.inventory import CacheLayer, Inventory, _Builder, _Dims, _ffn
+from estimator.inventory import Builder, CacheLayer, Dims, Inventory, add_ffn
 
 # llama.cpp's gemma3n.cpp hard-codes the first 20 layers as the ones with a KV cache
 # (hparams.n_layer_kv_from_start = 20); that is 30 - 10 shared layers for E2B and 35 - 15 for E4B.
@@ -56,12 +56,12 @@ def _sliding(c: Config, n_layers: int, period: int) -> list[bool]:
     return [(i + 1) % period != 0 for i in range(n_layers)]
 
 
-def _dims(c: Config, model_type: str) -> _Dims:
+def _dims(c: Config, model_type: str) -> Dims:
     """The common dimensions; Gemma 3n's and Gemma 4's configs tie the embeddings by default."""
-    return replace(_Dims.read(c, model_type), tied=c.get_bool("tie_word_embeddings", default=True))
+    return replace(Dims.read(c, model_type), tied=c.get_bool("tie_word_embeddings", default=True))
 
 
-def _ple(b: _Builder, p: str, hidden: int, ple: int) -> None:
+def _ple(b: Builder, p: str, hidden: int, ple: int) -> None:
     """A layer's per-layer-embedding gate, projection and norm."""
     b.linear(f"{p}.inp_gate", hidden, ple)
     b.linear(f"{p}.proj", ple, hidden)
@@ -76,7 +76,7 @@ def _gemma3n(c: Config, model_type: str) -> Inventory:
     laurel = c.get_int("laurel_rank", default=64)
     ple = c.get_int("hidden_size_per_layer_input", default=256)
     n, h, L = d.vocab, d.hidden, d.n_layers
-    b = _Builder()
+    b = Builder()
     # convert_hf_to_gguf pads the per-layer table (vocab_size_per_layer_input rows) to vocab_size.
     b.add("token_embd.weight", h, n)
     b.add("altup_proj.weight", h, h, n_altup - 1)
@@ -99,7 +99,7 @@ def _gemma3n(c: Config, model_type: str) -> Inventory:
         b.norm(f"{p}.attn_k_norm", head_dim)
         b.norm(f"{p}.post_attention_norm", h)
         b.norm(f"{p}.ffn_norm", h)
-        _ffn(b, p, h, ff)
+        add_ffn(b, p, h, ff)
         b.norm(f"{p}.post_ffw_norm", h)
         _ple(b, p, h, ple)
         b.add(f"{p}.altup_correct_coef.weight", n_altup, n_altup)
@@ -149,7 +149,7 @@ def _gemma4(c: Config, model_type: str) -> Inventory:
     n_used = c.get_int("top_k_experts", "num_experts_per_tok", default=0) if moe else 0
     moe_ff = c.get_int("moe_intermediate_size", "expert_intermediate_size") if moe else 0
     sliding = _sliding(c, L, 6)
-    b = _Builder()
+    b = Builder()
     b.add("token_embd.weight", h, n)
     if ple:
         ple_vocab = c.get_int("vocab_size_per_layer_input", default=n)
@@ -178,7 +178,7 @@ def _gemma4(c: Config, model_type: str) -> Inventory:
         b.norm(f"{p}.post_attention_norm", h)
         b.add(f"{p}.layer_output_scale.weight", 1)
         b.norm(f"{p}.ffn_norm", h)
-        _ffn(b, p, h, 2 * ff if double_wide and i >= first_shared else ff)
+        add_ffn(b, p, h, 2 * ff if double_wide and i >= first_shared else ff)
         b.norm(f"{p}.post_ffw_norm", h)
         if moe:
             b.linear(f"{p}.ffn_gate_inp", h, n_experts)

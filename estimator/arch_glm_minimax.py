@@ -29,18 +29,18 @@ from collections.abc import Callable
 
 from estimator.config import Config
 from estimator.inventory import (
+    Builder,
     CacheLayer,
+    Dims,
     Inventory,
-    _attention,
-    _Builder,
-    _Dims,
-    _embeddings,
-    _experts,
-    _ffn,
+    add_attention,
+    add_embeddings,
+    add_experts,
+    add_ffn,
 )
 
 
-def _nextn(b: _Builder, p: str, hidden: int, vocab: int, *, own_head: bool) -> None:
+def _nextn(b: Builder, p: str, hidden: int, vocab: int, *, own_head: bool) -> None:
     """The NextN wiring around an MTP block: eh_proj joins the embedding and the hidden state.
     GLM-4.5, 4.5-Air, 4.7 and 4.7-Flash also store the block's own embedding and head
     (own_head); GLM-5's share the model's. GLM-4.6's release stores none either (its total,
@@ -54,28 +54,28 @@ def _nextn(b: _Builder, p: str, hidden: int, vocab: int, *, own_head: bool) -> N
         b.add(f"{p}.nextn.shared_head_head.weight", hidden, vocab)
 
 
-def _glm_moe_ffn(b: _Builder, p: str, c: Config, hidden: int, n_experts: int) -> None:
+def _glm_moe_ffn(b: Builder, p: str, c: Config, hidden: int, n_experts: int) -> None:
     """Sigmoid-routed experts with their score-correction bias, plus the shared expert(s)."""
     moe_ff = c.get_int("moe_intermediate_size")
     b.linear(f"{p}.ffn_gate_inp", hidden, n_experts)
     b.add(f"{p}.exp_probs_b.bias", n_experts)
-    _experts(b, p, hidden, moe_ff, n_experts)
+    add_experts(b, p, hidden, moe_ff, n_experts)
     n_shared = c.get_int("n_shared_experts", default=0)
     if n_shared:
-        _ffn(b, p, hidden, moe_ff * n_shared, suffix="_shexp")
+        add_ffn(b, p, hidden, moe_ff * n_shared, suffix="_shexp")
 
 
 def _glm4(c: Config, model_type: str) -> Inventory:
     """GLM-4-0414 dense: post-attention and post-MLP norms, fused gate+up (ffn_up, 2 x ff)."""
-    d = _Dims.read(c, model_type)
-    b = _Builder()
-    _embeddings(b, d)
+    d = Dims.read(c, model_type)
+    b = Builder()
+    add_embeddings(b, d)
     ff = c.get_int("intermediate_size")
     bias = c.get_bool("attention_bias", default=True)
     for i in range(d.n_layers):
         p = f"blk.{i}"
         b.norm(f"{p}.attn_norm", d.hidden)
-        _attention(b, p, d, qkv_bias=bias)
+        add_attention(b, p, d, qkv_bias=bias)
         b.norm(f"{p}.post_attention_norm", d.hidden)
         b.norm(f"{p}.ffn_norm", d.hidden)
         b.linear(f"{p}.ffn_up", d.hidden, 2 * ff)
@@ -89,9 +89,9 @@ def _glm4(c: Config, model_type: str) -> Inventory:
 def _glm4_moe(c: Config, model_type: str) -> Inventory:
     """GLM-4.5 / 4.6 / 4.7: biased q/k/v, optional per-head q/k norms, the pre-FFN norm stored
     as post_attention_norm, dense then MoE layers, and the MTP block(s) after the last layer."""
-    d = _Dims.read(c, model_type)
-    b = _Builder()
-    _embeddings(b, d)
+    d = Dims.read(c, model_type)
+    b = Builder()
+    add_embeddings(b, d)
     bias = c.get_bool("attention_bias", default=False)
     qk_norm = "head" if c.get_bool("use_qk_norm", default=False) else ""
     n_experts = c.get_int("n_routed_experts")
@@ -100,10 +100,10 @@ def _glm4_moe(c: Config, model_type: str) -> Inventory:
     for i in range(d.n_layers + n_nextn):
         p = f"blk.{i}"
         b.norm(f"{p}.attn_norm", d.hidden)
-        _attention(b, p, d, qkv_bias=bias, qk_norm=qk_norm)
+        add_attention(b, p, d, qkv_bias=bias, qk_norm=qk_norm)
         b.norm(f"{p}.post_attention_norm", d.hidden)
         if i < first_dense:
-            _ffn(b, p, d.hidden, c.get_int("intermediate_size"))
+            add_ffn(b, p, d.hidden, c.get_int("intermediate_size"))
         else:
             _glm_moe_ffn(b, p, c, d.hidden, n_experts)
         if i >= d.n_layers:
@@ -121,7 +121,7 @@ def _glm4_moe(c: Config, model_type: str) -> Inventory:
     )
 
 
-def _mla(b: _Builder, p: str, c: Config, d: _Dims) -> None:
+def _mla(b: Builder, p: str, c: Config, d: Dims) -> None:
     """Multi-head latent attention as llama.cpp stores it: kv_b_proj split into K_b (transposed)
     and V_b for the absorbed form."""
     q_lora = c.get_int("q_lora_rank", default=0)
@@ -142,7 +142,7 @@ def _mla(b: _Builder, p: str, c: Config, d: _Dims) -> None:
     b.linear(f"{p}.attn_output", d.n_heads * v_dim, d.hidden)
 
 
-def _indexer(b: _Builder, p: str, c: Config, hidden: int) -> None:
+def _indexer(b: Builder, p: str, c: Config, hidden: int) -> None:
     """The lightning indexer: a LayerNorm'd single key head, per-head query and head weights."""
     heads = c.get_int("index_n_heads")
     head_dim = c.get_int("index_head_dim")
@@ -165,9 +165,9 @@ def _indexer_full(c: Config, n_layers: int) -> list[bool]:
 def _glm_mla(c: Config, model_type: str) -> Inventory:
     """GLM-4.7-Flash (glm4_moe_lite, llama.cpp deepseek2) and GLM-5 (glm_moe_dsa, glm-dsa):
     MLA, a dense first block(s), GLM's sigmoid-routed MoE, one MTP block after the last layer."""
-    d = _Dims.read(c, model_type)
-    b = _Builder()
-    _embeddings(b, d)
+    d = Dims.read(c, model_type)
+    b = Builder()
+    add_embeddings(b, d)
     dsa = model_type == "glm_moe_dsa"
     n_experts = c.get_int("n_routed_experts")
     first_dense = c.get_int("first_k_dense_replace", default=0)
@@ -182,7 +182,7 @@ def _glm_mla(c: Config, model_type: str) -> Inventory:
             _indexer(b, p, c, d.hidden)
         b.norm(f"{p}.ffn_norm", d.hidden)
         if i < first_dense:
-            _ffn(b, p, d.hidden, c.get_int("intermediate_size"))
+            add_ffn(b, p, d.hidden, c.get_int("intermediate_size"))
         else:
             _glm_moe_ffn(b, p, c, d.hidden, n_experts)
         if i >= d.n_layers:
@@ -213,18 +213,18 @@ def _glm_mla(c: Config, model_type: str) -> Inventory:
 def _minimax_m2(c: Config, model_type: str) -> Inventory:
     """MiniMax-M2: q/k RMS norms over the whole projection width (not per head), experts with
     a router bias, no shared expert and no dense layer."""
-    d = _Dims.read(c, model_type)
-    b = _Builder()
-    _embeddings(b, d)
+    d = Dims.read(c, model_type)
+    b = Builder()
+    add_embeddings(b, d)
     n_experts = c.get_int("num_local_experts", "num_experts")
     ff = c.get_int("intermediate_size")
     for i in range(d.n_layers):
         p = f"blk.{i}"
         b.norm(f"{p}.attn_norm", d.hidden)
-        _attention(b, p, d, qk_norm="full")
+        add_attention(b, p, d, qk_norm="full")
         b.norm(f"{p}.ffn_norm", d.hidden)
         b.linear(f"{p}.ffn_gate_inp", d.hidden, n_experts)
-        _experts(b, p, d.hidden, ff, n_experts)
+        add_experts(b, p, d.hidden, ff, n_experts)
         b.add(f"{p}.exp_probs_b.bias", n_experts)
     width = d.n_kv_heads * d.head_dim
     cache = tuple(CacheLayer("full", width, width) for _ in range(d.n_layers))

@@ -30,14 +30,14 @@ from dataclasses import dataclass
 
 from estimator.config import Config, ConfigError
 from estimator.inventory import (
+    Builder,
     CacheLayer,
+    Dims,
     Inventory,
-    _attention,
-    _Builder,
-    _Dims,
-    _embeddings,
-    _experts,
-    _ffn,
+    add_attention,
+    add_embeddings,
+    add_experts,
+    add_ffn,
 )
 
 NONE = CacheLayer("none")
@@ -58,7 +58,7 @@ class _Mamba2:
     def conv_dim(self) -> int:
         return self.d_inner + 2 * self.n_group * self.d_state
 
-    def add(self, b: _Builder, p: str, hidden: int) -> None:
+    def add(self, b: Builder, p: str, hidden: int) -> None:
         """One Mamba-2 mixer: llama_model_nemotron_h / granite_hybrid::load_arch_tensors."""
         b.linear(
             f"{p}.ssm_in", hidden, 2 * self.d_inner + 2 * self.n_group * self.d_state + self.n_heads
@@ -82,7 +82,7 @@ class _Mamba2:
         )
 
 
-def _attention_cache(d: _Dims) -> CacheLayer:
+def _attention_cache(d: Dims) -> CacheLayer:
     width = d.n_kv_heads * d.head_dim
     return CacheLayer("full", width, width)
 
@@ -110,11 +110,11 @@ def _nemotron_h(c: Config, model_type: str) -> Inventory:
     """Nemotron-H / Nano 2 (dense MLP layers) and Nemotron 3 (MoE layers, latent experts, MTP)."""
     moe = "num_experts_per_tok" in c.data  # the converter's switch to nemotron_h_moe
     kinds = _nemotron_kinds(c, moe)
-    d = _Dims.read(c, model_type)
+    d = Dims.read(c, model_type)
     if len(kinds) != d.n_layers:
         raise ConfigError(f"the layer pattern has {len(kinds)} layers, not {d.n_layers}")
     head_dim = c.get_int("head_dim", "attention_head_dim")
-    d = _Dims(d.hidden, d.n_layers, d.n_heads, d.n_kv_heads, head_dim, d.vocab, d.tied)
+    d = Dims(d.hidden, d.n_layers, d.n_heads, d.n_kv_heads, head_dim, d.vocab, d.tied)
     mamba = _Mamba2(
         d_conv=c.get_int("conv_kernel", "mamba_d_conv"),
         d_inner=c.get_int("mamba_num_heads") * c.get_int("mamba_head_dim"),
@@ -127,8 +127,8 @@ def _nemotron_h(c: Config, model_type: str) -> Inventory:
     mlp_bias = c.get_bool("mlp_bias", default=False)
     n_experts = c.get_int("n_routed_experts", default=0) if moe else 0
     latent = c.get_int("moe_latent_size", default=0) if moe else 0
-    b = _Builder()
-    _embeddings(b, d)
+    b = Builder()
+    add_embeddings(b, d)
     cache = []
     for i, kind in enumerate(kinds):
         p = f"blk.{i}"
@@ -137,7 +137,7 @@ def _nemotron_h(c: Config, model_type: str) -> Inventory:
             mamba.add(b, p, d.hidden)
             cache.append(mamba.cache)
         elif kind == "*":
-            _attention(b, p, d, qkv_bias=attn_bias, o_bias=attn_bias)
+            add_attention(b, p, d, qkv_bias=attn_bias, o_bias=attn_bias)
             cache.append(_attention_cache(d))
         elif moe:
             _nemotron_moe(b, p, c, d.hidden, n_experts, latent)
@@ -164,7 +164,7 @@ def _nemotron_h(c: Config, model_type: str) -> Inventory:
     )
 
 
-def _nemotron_moe(b: _Builder, p: str, c: Config, hidden: int, n_experts: int, latent: int) -> None:
+def _nemotron_moe(b: Builder, p: str, c: Config, hidden: int, n_experts: int, latent: int) -> None:
     """Router with score-correction bias, up/down experts (squared ReLU, no gate) working in the
     latent width when there is one, and one shared up/down expert."""
     width = latent or hidden
@@ -181,7 +181,7 @@ def _nemotron_moe(b: _Builder, p: str, c: Config, hidden: int, n_experts: int, l
     b.linear(f"{p}.ffn_up_shexp", hidden, shared)
 
 
-def _nemotron_mtp(b: _Builder, p: str, c: Config, d: _Dims, n_experts: int, latent: int) -> None:
+def _nemotron_mtp(b: Builder, p: str, c: Config, d: Dims, n_experts: int, latent: int) -> None:
     """The next-token-prediction block NemotronHModel folds after the repeating layers: input
     fusion, an attention sub-layer and a MoE sub-layer (nemotron-h.cpp, n_layer..n_layer_all)."""
     b.norm(f"{p}.nextn.enorm", d.hidden)
@@ -189,7 +189,7 @@ def _nemotron_mtp(b: _Builder, p: str, c: Config, d: _Dims, n_experts: int, late
     b.linear(f"{p}.nextn.eh_proj", 2 * d.hidden, d.hidden)
     b.norm(f"{p}.nextn.shared_head_norm", d.hidden)
     b.norm(f"{p}.attn_norm", d.hidden)
-    _attention(b, p, d)
+    add_attention(b, p, d)
     b.norm(f"{p}.post_attention_norm", d.hidden)
     _nemotron_moe(b, p, c, d.hidden, n_experts, latent)
 
@@ -212,13 +212,13 @@ def _granite_attention_layers(c: Config, n_layers: int) -> set[int]:
 
 def _granitemoehybrid(c: Config, model_type: str) -> Inventory:
     """Granite 4.0: Mamba-2 or attention layers, each with a (shared-expert) MoE or dense FFN."""
-    d = _Dims.read(c, model_type)
+    d = Dims.read(c, model_type)
     attention = _granite_attention_layers(c, d.n_layers)
     n_experts = c.get_int("num_local_experts", default=0)
     n_used = c.get_int("num_experts_per_tok", default=0)
     shared_ff = c.get_int("shared_intermediate_size", default=0)
     # GraniteModel ignores head_dim: llama.cpp's head size is n_embd / n_head.
-    d = _Dims(d.hidden, d.n_layers, d.n_heads, d.n_kv_heads, d.hidden // d.n_heads, d.vocab, d.tied)
+    d = Dims(d.hidden, d.n_layers, d.n_heads, d.n_kv_heads, d.hidden // d.n_heads, d.vocab, d.tied)
     if len(attention) == d.n_layers:
         return _granite_dense(c, model_type, d, n_experts, n_used, shared_ff)
     mamba = _Mamba2(
@@ -230,14 +230,14 @@ def _granitemoehybrid(c: Config, model_type: str) -> Inventory:
         conv_bias=c.get_bool("mamba_conv_bias", default=True),
     )
     bias = c.get_bool("attention_bias", default=False)
-    b = _Builder()
-    _embeddings(b, d)
+    b = Builder()
+    add_embeddings(b, d)
     cache = []
     for i in range(d.n_layers):
         p = f"blk.{i}"
         b.norm(f"{p}.attn_norm", d.hidden)
         if i in attention:
-            _attention(b, p, d, qkv_bias=bias, o_bias=bias)
+            add_attention(b, p, d, qkv_bias=bias, o_bias=bias)
             cache.append(_attention_cache(d))
         else:
             mamba.add(b, p, d.hidden)
@@ -245,11 +245,11 @@ def _granitemoehybrid(c: Config, model_type: str) -> Inventory:
         b.norm(f"{p}.ffn_norm", d.hidden)
         if n_experts:
             b.linear(f"{p}.ffn_gate_inp", d.hidden, n_experts)
-            _experts(b, p, d.hidden, c.get_int("intermediate_size"), n_experts)
+            add_experts(b, p, d.hidden, c.get_int("intermediate_size"), n_experts)
             if shared_ff:
-                _ffn(b, p, d.hidden, shared_ff, suffix="_shexp")
+                add_ffn(b, p, d.hidden, shared_ff, suffix="_shexp")
         else:
-            _ffn(b, p, d.hidden, shared_ff or c.get_int("intermediate_size"))
+            add_ffn(b, p, d.hidden, shared_ff or c.get_int("intermediate_size"))
     return Inventory(
         model_type,
         tuple(b.tensors),
@@ -264,25 +264,25 @@ def _granitemoehybrid(c: Config, model_type: str) -> Inventory:
 
 
 def _granite_dense(
-    c: Config, model_type: str, d: _Dims, n_experts: int, n_used: int, shared_ff: int
+    c: Config, model_type: str, d: Dims, n_experts: int, n_used: int, shared_ff: int
 ) -> Inventory:
     """A Granite 4.0 without Mamba layers: the converter writes a granite / granitemoe model
     (the shared MLP becomes the dense FFN, or the MoE's shared expert)."""
-    b = _Builder()
-    _embeddings(b, d)
+    b = Builder()
+    add_embeddings(b, d)
     bias = c.get_bool("attention_bias", default=False)
     for i in range(d.n_layers):
         p = f"blk.{i}"
         b.norm(f"{p}.attn_norm", d.hidden)
-        _attention(b, p, d, qkv_bias=bias, o_bias=bias)
+        add_attention(b, p, d, qkv_bias=bias, o_bias=bias)
         b.norm(f"{p}.ffn_norm", d.hidden)
         if n_experts:
             b.linear(f"{p}.ffn_gate_inp", d.hidden, n_experts)
-            _experts(b, p, d.hidden, c.get_int("intermediate_size"), n_experts)
+            add_experts(b, p, d.hidden, c.get_int("intermediate_size"), n_experts)
             if shared_ff:
-                _ffn(b, p, d.hidden, shared_ff, suffix="_shexp")
+                add_ffn(b, p, d.hidden, shared_ff, suffix="_shexp")
         else:
-            _ffn(b, p, d.hidden, shared_ff or c.get_int("intermediate_size"))
+            add_ffn(b, p, d.hidden, shared_ff or c.get_int("intermediate_size"))
     full = _attention_cache(d)
     return Inventory(
         model_type,
@@ -320,9 +320,9 @@ def _lfm2_attention_layers(c: Config, n_layers: int) -> list[bool]:
 
 def _lfm2(c: Config, model_type: str) -> Inventory:
     """LFM2 / LFM2-MoE: short-convolution or attention layers, each followed by a SwiGLU FFN."""
-    d = _Dims.read(c, model_type)
+    d = Dims.read(c, model_type)
     tied = c.get_bool("tie_embedding", "tie_word_embeddings", default=True)
-    d = _Dims(d.hidden, d.n_layers, d.n_heads, d.n_kv_heads, d.hidden // d.n_heads, d.vocab, tied)
+    d = Dims(d.hidden, d.n_layers, d.n_heads, d.n_kv_heads, d.hidden // d.n_heads, d.vocab, tied)
     attention = _lfm2_attention_layers(c, d.n_layers)
     if len(attention) != d.n_layers:
         raise ConfigError(f"layer_types has {len(attention)} layers, not {d.n_layers}")
@@ -331,7 +331,7 @@ def _lfm2(c: Config, model_type: str) -> Inventory:
     n_experts = c.get_int("num_experts", "num_local_experts") if moe else 0
     n_dense = c.get_int("num_dense_layers") if moe else d.n_layers
     ff = c.get_int("intermediate_size") if moe else _lfm2_ff(c)
-    b = _Builder()
+    b = Builder()
     b.add("token_embd.weight", d.hidden, d.vocab)
     b.norm("token_embd_norm", d.hidden)  # llama.cpp's (mis)name for LFM2's final norm
     if not d.tied:
@@ -344,15 +344,15 @@ def _lfm2(c: Config, model_type: str) -> Inventory:
         b.norm(f"{p}.ffn_norm", d.hidden)
         if i >= n_dense:
             b.linear(f"{p}.ffn_gate_inp", d.hidden, n_experts)
-            _experts(b, p, d.hidden, c.get_int("moe_intermediate_size"), n_experts)
+            add_experts(b, p, d.hidden, c.get_int("moe_intermediate_size"), n_experts)
             b.add(f"{p}.exp_probs_b.bias", n_experts)
         else:
-            _ffn(b, p, d.hidden, ff)
+            add_ffn(b, p, d.hidden, ff)
         b.norm(f"{p}.attn_norm", d.hidden)
         if attention[i]:
             b.norm(f"{p}.attn_q_norm", d.head_dim)
             b.norm(f"{p}.attn_k_norm", d.head_dim)
-            _attention(b, p, d)
+            add_attention(b, p, d)
             cache.append(full)
         else:
             b.add(f"{p}.shortconv.conv.weight", kernel, d.hidden)

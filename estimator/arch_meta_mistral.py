@@ -32,17 +32,17 @@ from dataclasses import replace
 
 from estimator.config import Config, ConfigError
 from estimator.inventory import (
+    Builder,
     CacheLayer,
+    Dims,
     Inventory,
     Tensor,
-    _attention,
-    _Builder,
-    _deepseek,
-    _Dims,
-    _embeddings,
-    _experts,
-    _ffn,
-    _llama_like,
+    add_attention,
+    add_embeddings,
+    add_experts,
+    add_ffn,
+    deepseek,
+    llama_like,
 )
 
 # llama.cpp's chunk for Llama 4's chunked-attention layers (llama_model_llama4::load_arch_hparams).
@@ -62,11 +62,11 @@ def _rope_type(c: Config) -> str:
 
 def _llama4(c: Config, model_type: str) -> Inventory:
     """Llama 4: chunked attention on 3 layers of 4, MoE (+ shared expert) every n-th layer."""
-    d = _Dims.read(c, model_type)
-    b = _Builder()
+    d = Dims.read(c, model_type)
+    b = Builder()
     if _rope_type(c).lower() == "llama3":
         b.add("rope_freqs.weight", d.head_dim // 2)
-    _embeddings(b, d)
+    add_embeddings(b, d)
     n_experts = c.get_int("num_local_experts")
     if n_experts == 0:
         raise ConfigError("llama4 needs experts (num_local_experts)")
@@ -76,14 +76,14 @@ def _llama4(c: Config, model_type: str) -> Inventory:
     for i in range(d.n_layers):
         p = f"blk.{i}"
         b.norm(f"{p}.attn_norm", d.hidden)
-        _attention(b, p, d)
+        add_attention(b, p, d)
         b.norm(f"{p}.ffn_norm", d.hidden)
         if step > 0 and (i + 1) % step == 0:
             b.linear(f"{p}.ffn_gate_inp", d.hidden, n_experts)
-            _experts(b, p, d.hidden, moe_ff, n_experts)
-            _ffn(b, p, d.hidden, moe_ff, suffix="_shexp")
+            add_experts(b, p, d.hidden, moe_ff, n_experts)
+            add_ffn(b, p, d.hidden, moe_ff, suffix="_shexp")
         else:
-            _ffn(b, p, d.hidden, dense_ff)
+            add_ffn(b, p, d.hidden, dense_ff)
     width = d.n_kv_heads * d.head_dim
     layer_types = c.str_list("layer_types")
     chunked = not (layer_types and all(t == "full_attention" for t in layer_types))
@@ -108,8 +108,8 @@ def _llama4(c: Config, model_type: str) -> Inventory:
 
 def _ministral3(c: Config, model_type: str) -> Inventory:
     """Ministral 3 / Devstral 2: a Llama decoder that caches every layer fully."""
-    inv = _llama_like(c, model_type)
-    width = inv.n_kv_heads * _Dims.read(c, model_type).head_dim
+    inv = llama_like(c, model_type)
+    width = inv.n_kv_heads * Dims.read(c, model_type).head_dim
     full = CacheLayer("full", width, width)
     return Inventory(
         model_type,
@@ -126,7 +126,7 @@ def _mistral4(c: Config, model_type: str) -> Inventory:
     keeps (``merge_expert = False``) as ``ffn_gate_up_exps`` and llama.cpp loads as such
     (create_tensor_gate_up_exps in llama-model.cpp).
     """
-    inv = _deepseek(c, model_type)
+    inv = deepseek(c, model_type)
     tensors: list[Tensor] = []
     for t in inv.tensors:
         if t.name.endswith(".ffn_gate_exps.weight"):

@@ -18,23 +18,23 @@ from collections.abc import Callable
 
 from estimator.config import Config
 from estimator.inventory import (
+    Builder,
     CacheLayer,
+    Dims,
     Inventory,
-    _attention,
-    _Builder,
-    _Dims,
-    _embeddings,
-    _experts,
-    _ffn,
+    add_attention,
+    add_embeddings,
+    add_experts,
+    add_ffn,
 )
 
 
-def _full_cache(d: _Dims) -> tuple[CacheLayer, ...]:
+def _full_cache(d: Dims) -> tuple[CacheLayer, ...]:
     width = d.n_kv_heads * d.head_dim
     return tuple(CacheLayer("full", width, width) for _ in range(d.n_layers))
 
 
-def _windowed_cache(c: Config, d: _Dims, window: int) -> tuple[CacheLayer, ...]:
+def _windowed_cache(c: Config, d: Dims, window: int) -> tuple[CacheLayer, ...]:
     """Every layer's cache; with a window, the sliding layers' cells are bounded by it."""
     if not window:
         return _full_cache(d)
@@ -52,7 +52,7 @@ def _llama3_rope(c: Config) -> bool:
     return False
 
 
-def _rope_freqs(b: _Builder, d: _Dims) -> None:
+def _rope_freqs(b: Builder, d: Dims) -> None:
     """The rope factors convert_hf_to_gguf writes for llama3 scaling (generate_extra_tensors)."""
     b.add("rope_freqs.weight", d.head_dim // 2)
 
@@ -73,18 +73,18 @@ def _sliding_layers(c: Config, n_layers: int) -> list[bool]:
 def _seed_oss(c: Config, model_type: str) -> Inventory:
     """Seed-OSS (src/models/seed-oss.cpp): biased q/k/v, unbiased output, a pre-FFN norm
     stored as post_attention_norm."""
-    d = _Dims.read(c, model_type)
-    b = _Builder()
-    _embeddings(b, d)
+    d = Dims.read(c, model_type)
+    b = Builder()
+    add_embeddings(b, d)
     qkv_bias = c.get_bool("attention_bias", default=True)
     o_bias = c.get_bool("attention_out_bias", default=False)
     mlp_bias = c.get_bool("mlp_bias", default=False)
     for i in range(d.n_layers):
         p = f"blk.{i}"
         b.norm(f"{p}.attn_norm", d.hidden)
-        _attention(b, p, d, qkv_bias=qkv_bias, o_bias=o_bias)
+        add_attention(b, p, d, qkv_bias=qkv_bias, o_bias=o_bias)
         b.norm(f"{p}.post_attention_norm", d.hidden)
-        _ffn(b, p, d.hidden, c.get_int("intermediate_size"), bias=mlp_bias)
+        add_ffn(b, p, d.hidden, c.get_int("intermediate_size"), bias=mlp_bias)
     return Inventory(model_type, tuple(b.tensors), *d.counts, cache=_full_cache(d))
 
 
@@ -92,9 +92,9 @@ def _ernie4_5(c: Config, model_type: str) -> Inventory:
     """ERNIE 4.5 dense and MoE (src/models/ernie4-5.cpp): MoE from layer moe_layer_start_index
     on, with a router, a score-correction bias and shared experts; the converter drops the
     MTP block (conversion/ernie.py)."""
-    d = _Dims.read(c, model_type)
-    b = _Builder()
-    _embeddings(b, d)
+    d = Dims.read(c, model_type)
+    b = Builder()
+    add_embeddings(b, d)
     bias = c.get_bool("use_bias", default=False)
     moe = model_type == "ernie4_5_moe"
     n_experts = c.get_int("moe_num_experts", default=0) if moe else 0
@@ -103,17 +103,17 @@ def _ernie4_5(c: Config, model_type: str) -> Inventory:
     for i in range(d.n_layers):
         p = f"blk.{i}"
         b.norm(f"{p}.attn_norm", d.hidden)
-        _attention(b, p, d, qkv_bias=bias, o_bias=bias)
+        add_attention(b, p, d, qkv_bias=bias, o_bias=bias)
         b.norm(f"{p}.ffn_norm", d.hidden)
         if n_experts and i >= first_moe:
             moe_ff = c.get_int("moe_intermediate_size")
             b.linear(f"{p}.ffn_gate_inp", d.hidden, n_experts)
             b.add(f"{p}.exp_probs_b.bias", n_experts)
-            _experts(b, p, d.hidden, moe_ff, n_experts)
+            add_experts(b, p, d.hidden, moe_ff, n_experts)
             if n_shared:
-                _ffn(b, p, d.hidden, moe_ff * n_shared, suffix="_shexp")
+                add_ffn(b, p, d.hidden, moe_ff * n_shared, suffix="_shexp")
         else:
-            _ffn(b, p, d.hidden, c.get_int("intermediate_size"))
+            add_ffn(b, p, d.hidden, c.get_int("intermediate_size"))
     n_used = c.get_int("moe_k", default=0) if moe else 0
     return Inventory(
         model_type, tuple(b.tensors), *d.counts, n_experts, n_used, cache=_full_cache(d)
@@ -124,9 +124,9 @@ def _dots1(c: Config, model_type: str) -> Inventory:
     """dots.llm1 (src/models/dots1.cpp, converted as Qwen2-MoE by conversion/dots1.py): per-head
     q/k norms, dense first_k_dense_replace layers, then a sigmoid router with a score-correction
     bias, routed experts and shared experts of n_shared_experts x moe_intermediate_size."""
-    d = _Dims.read(c, model_type)
-    b = _Builder()
-    _embeddings(b, d)
+    d = Dims.read(c, model_type)
+    b = Builder()
+    add_embeddings(b, d)
     bias = c.get_bool("attention_bias", default=False)
     n_experts = c.get_int("n_routed_experts")
     first_moe = c.get_int("first_k_dense_replace", default=0)
@@ -135,16 +135,16 @@ def _dots1(c: Config, model_type: str) -> Inventory:
     for i in range(d.n_layers):
         p = f"blk.{i}"
         b.norm(f"{p}.attn_norm", d.hidden)
-        _attention(b, p, d, qkv_bias=bias, o_bias=bias, qk_norm="head")
+        add_attention(b, p, d, qkv_bias=bias, o_bias=bias, qk_norm="head")
         b.norm(f"{p}.ffn_norm", d.hidden)
         if i < first_moe:
-            _ffn(b, p, d.hidden, c.get_int("intermediate_size"))
+            add_ffn(b, p, d.hidden, c.get_int("intermediate_size"))
             continue
         b.linear(f"{p}.ffn_gate_inp", d.hidden, n_experts)
         b.add(f"{p}.exp_probs_b.bias", n_experts)
-        _experts(b, p, d.hidden, moe_ff, n_experts)
+        add_experts(b, p, d.hidden, moe_ff, n_experts)
         if n_shared:
-            _ffn(b, p, d.hidden, moe_ff * n_shared, suffix="_shexp")
+            add_ffn(b, p, d.hidden, moe_ff * n_shared, suffix="_shexp")
     n_used = c.get_int("num_experts_per_tok")
     return Inventory(
         model_type, tuple(b.tensors), *d.counts, n_experts, n_used, cache=_full_cache(d)
@@ -153,33 +153,33 @@ def _dots1(c: Config, model_type: str) -> Inventory:
 
 def _hunyuan_dense(c: Config, model_type: str) -> Inventory:
     """Hunyuan dense 0.5B-7B (src/models/hunyuan-vl.cpp's tensors): per-head q/k RMSNorm."""
-    d = _Dims.read(c, model_type)
-    b = _Builder()
-    _embeddings(b, d)
+    d = Dims.read(c, model_type)
+    b = Builder()
+    add_embeddings(b, d)
     bias = c.get_bool("attention_bias", default=False)
     mlp_bias = c.get_bool("mlp_bias", default=False)
     for i in range(d.n_layers):
         p = f"blk.{i}"
         b.norm(f"{p}.attn_norm", d.hidden)
-        _attention(b, p, d, qkv_bias=bias, o_bias=bias, qk_norm="head")
+        add_attention(b, p, d, qkv_bias=bias, o_bias=bias, qk_norm="head")
         b.norm(f"{p}.ffn_norm", d.hidden)
-        _ffn(b, p, d.hidden, c.get_int("intermediate_size"), bias=mlp_bias)
+        add_ffn(b, p, d.hidden, c.get_int("intermediate_size"), bias=mlp_bias)
     return Inventory(model_type, tuple(b.tensors), *d.counts, cache=_full_cache(d))
 
 
 def _exaone4(c: Config, model_type: str) -> Inventory:
     """EXAONE 4.0 (src/models/exaone4.cpp): norms after attention and FFN only, per-head q/k
     norms. llama.cpp applies the 3:1 sliding window only to the 64-layer (32B) model."""
-    d = _Dims.read(c, model_type)
-    b = _Builder()
-    _embeddings(b, d)
+    d = Dims.read(c, model_type)
+    b = Builder()
+    add_embeddings(b, d)
     if _llama3_rope(c):
         _rope_freqs(b, d)
     for i in range(d.n_layers):
         p = f"blk.{i}"
-        _attention(b, p, d, qk_norm="head")
+        add_attention(b, p, d, qk_norm="head")
         b.norm(f"{p}.post_attention_norm", d.hidden)
-        _ffn(b, p, d.hidden, c.get_int("intermediate_size"))
+        add_ffn(b, p, d.hidden, c.get_int("intermediate_size"))
         b.norm(f"{p}.post_ffw_norm", d.hidden)
     # load_arch_hparams: 64 layers -> a 4096 window unless the GGUF names one, pattern 4
     window = (c.get_int("sliding_window", default=0) or 4096) if d.n_layers == 64 else 0
@@ -190,14 +190,14 @@ def _exaone4(c: Config, model_type: str) -> Inventory:
 def _olmo3(c: Config, model_type: str) -> Inventory:
     """OLMo 3 (converted as llama.cpp's olmo2, src/models/olmo2.cpp): OLMo 2's tensors and a
     sliding window on three of four layers (layer_types)."""
-    d = _Dims.read(c, model_type)
-    b = _Builder()
-    _embeddings(b, d)
+    d = Dims.read(c, model_type)
+    b = Builder()
+    add_embeddings(b, d)
     for i in range(d.n_layers):
         p = f"blk.{i}"
-        _attention(b, p, d, qk_norm="full")
+        add_attention(b, p, d, qk_norm="full")
         b.norm(f"{p}.post_attention_norm", d.hidden)
-        _ffn(b, p, d.hidden, c.get_int("intermediate_size"))
+        add_ffn(b, p, d.hidden, c.get_int("intermediate_size"))
         b.norm(f"{p}.post_ffw_norm", d.hidden)
     window = c.get_int("sliding_window", default=0)
     cache = _windowed_cache(c, d, window)
@@ -208,9 +208,9 @@ def _up_down_decoder(c: Config, model_type: str) -> Inventory:
     """Non-gated MLP decoders: Arcee AFM (ReLU², src/models/arcee.cpp) and Apertus (xIELU,
     src/models/apertus.cpp, with per-head q/k norms; xIELU's four scalars per layer are GGUF
     metadata, not tensors)."""
-    d = _Dims.read(c, model_type)
-    b = _Builder()
-    _embeddings(b, d)
+    d = Dims.read(c, model_type)
+    b = Builder()
+    add_embeddings(b, d)
     bias = c.get_bool("attention_bias", default=False)
     mlp_bias = c.get_bool("mlp_bias", default=False)
     ff = c.get_int("intermediate_size")
@@ -220,7 +220,7 @@ def _up_down_decoder(c: Config, model_type: str) -> Inventory:
     for i in range(d.n_layers):
         p = f"blk.{i}"
         b.norm(f"{p}.attn_norm", d.hidden)
-        _attention(b, p, d, qkv_bias=bias, o_bias=bias, qk_norm=qk_norm)
+        add_attention(b, p, d, qkv_bias=bias, o_bias=bias, qk_norm=qk_norm)
         b.norm(f"{p}.ffn_norm", d.hidden)
         b.linear(f"{p}.ffn_up", d.hidden, ff, bias=mlp_bias)
         b.linear(f"{p}.ffn_down", ff, d.hidden, bias=mlp_bias)
@@ -230,17 +230,17 @@ def _up_down_decoder(c: Config, model_type: str) -> Inventory:
 def _smollm3(c: Config, model_type: str) -> Inventory:
     """SmolLM3 (src/models/smollm3.cpp): Llama's tensors; every 4th layer skips RoPE, which
     changes no tensor and no cache."""
-    d = _Dims.read(c, model_type)
-    b = _Builder()
-    _embeddings(b, d)
+    d = Dims.read(c, model_type)
+    b = Builder()
+    add_embeddings(b, d)
     bias = c.get_bool("attention_bias", default=False)
     mlp_bias = c.get_bool("mlp_bias", default=False)
     for i in range(d.n_layers):
         p = f"blk.{i}"
         b.norm(f"{p}.attn_norm", d.hidden)
-        _attention(b, p, d, qkv_bias=bias, o_bias=bias)
+        add_attention(b, p, d, qkv_bias=bias, o_bias=bias)
         b.norm(f"{p}.ffn_norm", d.hidden)
-        _ffn(b, p, d.hidden, c.get_int("intermediate_size"), bias=mlp_bias)
+        add_ffn(b, p, d.hidden, c.get_int("intermediate_size"), bias=mlp_bias)
     return Inventory(model_type, tuple(b.tensors), *d.counts, cache=_full_cache(d))
 
 

@@ -92,7 +92,11 @@ class Inventory:
 
 
 @dataclass
-class _Builder:
+class Builder:
+    """An inventory's tensors in the order the converter writes them (the quantizer's counters
+    follow that order). With Dims and the add_* blocks below it is what estimator/arch_*.py
+    build on."""
+
     tensors: list[Tensor] = field(default_factory=list)
 
     def add(self, name: str, *shape: int, experts: int = 1) -> None:
@@ -123,7 +127,9 @@ TIED_BY_DEFAULT = {
 
 
 @dataclass(frozen=True)
-class _Dims:
+class Dims:
+    """The sizes most decoders share, read from a config with its fields' historical aliases."""
+
     hidden: int
     n_layers: int
     n_heads: int
@@ -133,7 +139,7 @@ class _Dims:
     tied: bool
 
     @classmethod
-    def read(cls, c: Config, model_type: str) -> _Dims:
+    def read(cls, c: Config, model_type: str) -> Dims:
         hidden = c.get_int("hidden_size", "n_embd", "d_model")
         n_heads = c.get_int("num_attention_heads", "n_head", "n_heads")
         if n_heads == 0:
@@ -155,17 +161,17 @@ class _Dims:
         return self.n_layers, self.n_heads, self.n_kv_heads
 
 
-def _embeddings(b: _Builder, d: _Dims, *, norm_bias: bool = False) -> None:
+def add_embeddings(b: Builder, d: Dims, *, norm_bias: bool = False) -> None:
     b.add("token_embd.weight", d.hidden, d.vocab)
     b.norm("output_norm", d.hidden, bias=norm_bias)
     if not d.tied:
         b.add("output.weight", d.hidden, d.vocab)
 
 
-def _attention(
-    b: _Builder,
+def add_attention(
+    b: Builder,
     p: str,
-    d: _Dims,
+    d: Dims,
     *,
     qkv_bias: bool = False,
     o_bias: bool = False,
@@ -187,15 +193,15 @@ def _attention(
         b.norm(f"{p}.attn_k_norm", kv_out)
 
 
-def _ffn(
-    b: _Builder, p: str, hidden: int, ff: int, *, bias: bool = False, suffix: str = ""
+def add_ffn(
+    b: Builder, p: str, hidden: int, ff: int, *, bias: bool = False, suffix: str = ""
 ) -> None:
     b.linear(f"{p}.ffn_gate{suffix}", hidden, ff, bias=bias)
     b.linear(f"{p}.ffn_up{suffix}", hidden, ff, bias=bias)
     b.linear(f"{p}.ffn_down{suffix}", ff, hidden, bias=bias)
 
 
-def _experts(b: _Builder, p: str, hidden: int, ff: int, n: int, *, bias: bool = False) -> None:
+def add_experts(b: Builder, p: str, hidden: int, ff: int, n: int, *, bias: bool = False) -> None:
     b.add(f"{p}.ffn_gate_exps.weight", hidden, ff, n, experts=n)
     b.add(f"{p}.ffn_up_exps.weight", hidden, ff, n, experts=n)
     b.add(f"{p}.ffn_down_exps.weight", ff, hidden, n, experts=n)
@@ -205,26 +211,26 @@ def _experts(b: _Builder, p: str, hidden: int, ff: int, n: int, *, bias: bool = 
         b.add(f"{p}.ffn_down_exps.bias", hidden, n, experts=n)
 
 
-def _qwen_moe_layer(b: _Builder, p: str, c: Config, d: _Dims, i: int, n_experts: int) -> None:
+def _qwen_moe_layer(b: Builder, p: str, c: Config, d: Dims, i: int, n_experts: int) -> None:
     """Qwen2-MoE / Qwen3-MoE / Qwen3-Next feed-forward: routed experts, optional shared expert."""
     sparse_step = c.get_int("decoder_sparse_step", default=1) or 1
     mlp_only = set(c.int_list("mlp_only_layers") or [])
     if n_experts > 0 and i not in mlp_only and (i + 1) % sparse_step == 0:
         b.linear(f"{p}.ffn_gate_inp", d.hidden, n_experts)
-        _experts(b, p, d.hidden, c.get_int("moe_intermediate_size"), n_experts)
+        add_experts(b, p, d.hidden, c.get_int("moe_intermediate_size"), n_experts)
         shared_ff = c.get_int("shared_expert_intermediate_size", default=0)
         if shared_ff:
-            _ffn(b, p, d.hidden, shared_ff, suffix="_shexp")
+            add_ffn(b, p, d.hidden, shared_ff, suffix="_shexp")
             b.add(f"{p}.ffn_gate_inp_shexp.weight", d.hidden)
     else:
-        _ffn(b, p, d.hidden, c.get_int("intermediate_size"))
+        add_ffn(b, p, d.hidden, c.get_int("intermediate_size"))
 
 
-def _llama_like(c: Config, model_type: str) -> Inventory:
+def llama_like(c: Config, model_type: str) -> Inventory:
     """Llama, Mistral, Mixtral, Qwen 2/3 (+MoE), Gemma 1/2/3, OLMo 2, Granite (+MoE)."""
-    d = _Dims.read(c, model_type)
-    b = _Builder()
-    _embeddings(b, d)
+    d = Dims.read(c, model_type)
+    b = Builder()
+    add_embeddings(b, d)
     qkv_bias = c.get_bool("attention_bias", default=model_type in {"qwen2", "qwen2_moe"})
     if model_type in {"qwen2", "qwen2_moe"}:
         qkv_bias = c.get_bool("qkv_bias", default=True)
@@ -244,7 +250,7 @@ def _llama_like(c: Config, model_type: str) -> Inventory:
         p = f"blk.{i}"
         if model_type != "olmo2":  # OLMo 2 normalises after the sublayers only
             b.norm(f"{p}.attn_norm", d.hidden)
-        _attention(b, p, d, qkv_bias=qkv_bias, o_bias=o_bias, qk_norm=qk_norm)
+        add_attention(b, p, d, qkv_bias=qkv_bias, o_bias=o_bias, qk_norm=qk_norm)
         if model_type in {"gemma2", "gemma3", "gemma3_text", "olmo2"}:
             b.norm(f"{p}.post_attention_norm", d.hidden)
         if model_type != "olmo2":
@@ -255,17 +261,17 @@ def _llama_like(c: Config, model_type: str) -> Inventory:
             _qwen_moe_layer(b, p, c, d, i, n_experts)
         elif model_type == "granitemoe" or n_experts > 0:
             b.linear(f"{p}.ffn_gate_inp", d.hidden, n_experts)
-            _experts(b, p, d.hidden, c.get_int("intermediate_size"), n_experts)
+            add_experts(b, p, d.hidden, c.get_int("intermediate_size"), n_experts)
         else:
-            _ffn(b, p, d.hidden, c.get_int("intermediate_size"), bias=mlp_bias)
+            add_ffn(b, p, d.hidden, c.get_int("intermediate_size"), bias=mlp_bias)
     return Inventory(model_type, tuple(b.tensors), *d.counts, n_experts, n_used)
 
 
 def _phi3(c: Config, model_type: str) -> Inventory:
     """Phi-3/3.5/4: fused qkv and gate_up projections."""
-    d = _Dims.read(c, model_type)
-    b = _Builder()
-    _embeddings(b, d)
+    d = Dims.read(c, model_type)
+    b = Builder()
+    add_embeddings(b, d)
     ff = c.get_int("intermediate_size")
     for i in range(d.n_layers):
         p = f"blk.{i}"
@@ -281,8 +287,8 @@ def _phi3(c: Config, model_type: str) -> Inventory:
 
 def _phimoe(c: Config, model_type: str) -> Inventory:
     """Phi-3.5-MoE: biased attention, LayerNorms with bias, 16 experts, lm_head bias."""
-    d = _Dims.read(c, model_type)
-    b = _Builder()
+    d = Dims.read(c, model_type)
+    b = Builder()
     b.add("token_embd.weight", d.hidden, d.vocab)
     b.norm("output_norm", d.hidden, bias=True)
     if not d.tied:
@@ -292,10 +298,10 @@ def _phimoe(c: Config, model_type: str) -> Inventory:
     for i in range(d.n_layers):
         p = f"blk.{i}"
         b.norm(f"{p}.attn_norm", d.hidden, bias=True)
-        _attention(b, p, d, qkv_bias=bias, o_bias=bias)
+        add_attention(b, p, d, qkv_bias=bias, o_bias=bias)
         b.norm(f"{p}.ffn_norm", d.hidden, bias=True)
         b.linear(f"{p}.ffn_gate_inp", d.hidden, n_experts)
-        _experts(b, p, d.hidden, c.get_int("intermediate_size"), n_experts)
+        add_experts(b, p, d.hidden, c.get_int("intermediate_size"), n_experts)
     return Inventory(
         model_type, tuple(b.tensors), *d.counts, n_experts, c.get_int("num_experts_per_tok")
     )
@@ -303,19 +309,19 @@ def _phimoe(c: Config, model_type: str) -> Inventory:
 
 def _cohere(c: Config, model_type: str) -> Inventory:
     """Command-R / Aya / Command R7B / Command A: parallel attention and FFN, one LayerNorm."""
-    d = _Dims.read(c, model_type)
-    b = _Builder()
-    _embeddings(b, d)
+    d = Dims.read(c, model_type)
+    b = Builder()
+    add_embeddings(b, d)
     bias = c.get_bool("attention_bias", default=False)
     qk_norm = c.get_bool("use_qk_norm", default=False)
     for i in range(d.n_layers):
         p = f"blk.{i}"
         b.norm(f"{p}.attn_norm", d.hidden)
-        _attention(b, p, d, qkv_bias=bias, o_bias=bias)
+        add_attention(b, p, d, qkv_bias=bias, o_bias=bias)
         if qk_norm:  # per-head LayerNorm weights, one row per head
             b.add(f"{p}.attn_q_norm.weight", d.head_dim, d.n_heads)
             b.add(f"{p}.attn_k_norm.weight", d.head_dim, d.n_kv_heads)
-        _ffn(b, p, d.hidden, c.get_int("intermediate_size"))
+        add_ffn(b, p, d.hidden, c.get_int("intermediate_size"))
     return Inventory(model_type, tuple(b.tensors), *d.counts)
 
 
@@ -326,15 +332,15 @@ def _falcon(c: Config, model_type: str) -> Inventory:
     lm_head.weight as its own tensor (vLLM #3579, #3590) and llama.cpp converts it to output.weight,
     so the head is counted: the official totals (7.22B, 41.8B, 179.5B) include it.
     """
-    d = replace(_Dims.read(c, model_type), tied=False)
+    d = replace(Dims.read(c, model_type), tied=False)
     new_arch = c.get_bool("new_decoder_architecture", default=False)
     if not new_arch and c.get_bool("multi_query", default=True):
         d = replace(d, n_kv_heads=1)
     bias = c.get_bool("bias", default=False)
     parallel = c.get_bool("parallel_attn", default=True)
     ff = c.get_int("ffn_hidden_size", default=4 * d.hidden)
-    b = _Builder()
-    _embeddings(b, d, norm_bias=True)
+    b = Builder()
+    add_embeddings(b, d, norm_bias=True)
     for i in range(d.n_layers):
         p = f"blk.{i}"
         if new_arch and c.get_int("num_ln_in_parallel_attn", default=2) == 2:
@@ -354,31 +360,31 @@ def _falcon(c: Config, model_type: str) -> Inventory:
 
 def _starcoder2(c: Config, model_type: str) -> Inventory:
     """StarCoder2: biased attention and non-gated MLP, LayerNorms with bias."""
-    d = _Dims.read(c, model_type)
+    d = Dims.read(c, model_type)
     bias = c.get_bool("use_bias", default=True)
-    b = _Builder()
-    _embeddings(b, d, norm_bias=True)
+    b = Builder()
+    add_embeddings(b, d, norm_bias=True)
     ff = c.get_int("intermediate_size")
     for i in range(d.n_layers):
         p = f"blk.{i}"
         b.norm(f"{p}.attn_norm", d.hidden, bias=True)
-        _attention(b, p, d, qkv_bias=bias, o_bias=bias)
+        add_attention(b, p, d, qkv_bias=bias, o_bias=bias)
         b.norm(f"{p}.ffn_norm", d.hidden, bias=True)
         b.linear(f"{p}.ffn_up", d.hidden, ff, bias=bias)
         b.linear(f"{p}.ffn_down", ff, d.hidden, bias=bias)
     return Inventory(model_type, tuple(b.tensors), *d.counts)
 
 
-def _deepseek(c: Config, model_type: str) -> Inventory:
+def deepseek(c: Config, model_type: str) -> Inventory:
     """DeepSeek V2/V3/V3.2 (and Kimi K2): multi-head latent attention, shared + routed experts.
 
     V3.2 adds a sparse-attention ("lightning") indexer to every layer, and llama.cpp's converter
     keeps its next-token-prediction layer (blk.<n_layers>, with its own embedding and head); for
     V2/V3 the converter drops that layer.
     """
-    d = _Dims.read(c, model_type)
-    b = _Builder()
-    _embeddings(b, d)
+    d = Dims.read(c, model_type)
+    b = Builder()
+    add_embeddings(b, d)
     q_lora = c.get_int("q_lora_rank", default=0)
     kv_lora = c.get_int("kv_lora_rank")
     rope = c.get_int("qk_rope_head_dim")
@@ -418,11 +424,11 @@ def _deepseek(c: Config, model_type: str) -> Inventory:
             b.linear(f"{p}.ffn_gate_inp", d.hidden, n_routed)
             if score_bias:
                 b.add(f"{p}.exp_probs_b.bias", n_routed)
-            _experts(b, p, d.hidden, moe_ff, n_routed)
+            add_experts(b, p, d.hidden, moe_ff, n_routed)
             if n_shared:
-                _ffn(b, p, d.hidden, moe_ff * n_shared, suffix="_shexp")
+                add_ffn(b, p, d.hidden, moe_ff * n_shared, suffix="_shexp")
         else:
-            _ffn(b, p, d.hidden, c.get_int("intermediate_size"))
+            add_ffn(b, p, d.hidden, c.get_int("intermediate_size"))
         if i >= d.n_layers:  # the checkpoint's MTP layer: its own embedding and head
             b.add(f"{p}.nextn.embed_tokens.weight", d.hidden, d.vocab)
             b.norm(f"{p}.nextn.enorm", d.hidden)
@@ -440,20 +446,20 @@ def _deepseek(c: Config, model_type: str) -> Inventory:
 
 def _gpt_oss(c: Config, model_type: str) -> Inventory:
     """gpt-oss: biased attention with per-head sinks, biased experts and router."""
-    d = _Dims.read(c, model_type)
-    b = _Builder()
-    _embeddings(b, d)
+    d = Dims.read(c, model_type)
+    b = Builder()
+    add_embeddings(b, d)
     n_experts = c.get_int("num_local_experts", "num_experts")
     ff = c.get_int("intermediate_size")
     bias = c.get_bool("attention_bias", default=True)
     for i in range(d.n_layers):
         p = f"blk.{i}"
         b.norm(f"{p}.attn_norm", d.hidden)
-        _attention(b, p, d, qkv_bias=bias, o_bias=bias)
+        add_attention(b, p, d, qkv_bias=bias, o_bias=bias)
         b.add(f"{p}.attn_sinks.weight", d.n_heads)
         b.norm(f"{p}.post_attention_norm", d.hidden)
         b.linear(f"{p}.ffn_gate_inp", d.hidden, n_experts, bias=True)
-        _experts(b, p, d.hidden, ff, n_experts, bias=True)
+        add_experts(b, p, d.hidden, ff, n_experts, bias=True)
     return Inventory(
         model_type, tuple(b.tensors), *d.counts, n_experts, c.get_int("num_experts_per_tok")
     )
@@ -467,9 +473,9 @@ def _qwen3_next(c: Config, model_type: str) -> Inventory:
     --no-mtp; the loader skips them unless MTP speculative decoding is on. Qwen3-Next's config
     does not say how many there are: its checkpoints hold one.
     """
-    d = _Dims.read(c, model_type)
-    b = _Builder()
-    _embeddings(b, d)
+    d = Dims.read(c, model_type)
+    b = Builder()
+    add_embeddings(b, d)
     layer_types = c.str_list("layer_types")
     interval = c.get_int("full_attention_interval", default=4) or 4
     k_heads = c.get_int("linear_num_key_heads")
@@ -489,7 +495,7 @@ def _qwen3_next(c: Config, model_type: str) -> Inventory:
         b.norm(f"{p}.attn_norm", d.hidden)
         b.norm(f"{p}.post_attention_norm", d.hidden)
         if i >= d.n_layers or full_layers[i]:
-            _attention(b, p, d, qk_norm="head", q_gate=True)
+            add_attention(b, p, d, qk_norm="head", q_gate=True)
         elif model_type == "qwen3_next":  # fused projections, as its converter writes them
             b.linear(f"{p}.ssm_in", d.hidden, 2 * key_width + 2 * value_width)
             b.linear(f"{p}.ssm_ba", d.hidden, 2 * v_heads)
@@ -526,24 +532,24 @@ def _qwen3_vl(c: Config, model_type: str) -> Inventory:
     """Qwen3-VL's language model: a Qwen3 (or Qwen3-MoE) decoder, as llama.cpp's qwen3vl /
     qwen3vlmoe load it; multimodal RoPE and the vision tower's deepstack inputs add no weights."""
     base = "qwen3_moe" if c.get_int("num_experts", default=0) else "qwen3"
-    return replace(_llama_like(c, base), model_type=model_type)
+    return replace(llama_like(c, base), model_type=model_type)
 
 
 BUILDERS = {
-    "llama": _llama_like,
-    "mistral": _llama_like,
-    "mixtral": _llama_like,
-    "granite": _llama_like,
-    "granitemoe": _llama_like,
-    "qwen2": _llama_like,
-    "qwen2_moe": _llama_like,
-    "qwen3": _llama_like,
-    "qwen3_moe": _llama_like,
-    "gemma": _llama_like,
-    "gemma2": _llama_like,
-    "gemma3": _llama_like,
-    "gemma3_text": _llama_like,
-    "olmo2": _llama_like,
+    "llama": llama_like,
+    "mistral": llama_like,
+    "mixtral": llama_like,
+    "granite": llama_like,
+    "granitemoe": llama_like,
+    "qwen2": llama_like,
+    "qwen2_moe": llama_like,
+    "qwen3": llama_like,
+    "qwen3_moe": llama_like,
+    "gemma": llama_like,
+    "gemma2": llama_like,
+    "gemma3": llama_like,
+    "gemma3_text": llama_like,
+    "olmo2": llama_like,
     "phi3": _phi3,
     "phi3_v": _phi3,  # Phi-3.5-vision: a Phi-3 decoder; the CLIP tower is counted as an encoder
     "phi4mm": _phi3,  # Phi-4-multimodal: a Phi-4-mini decoder; encoders and LoRAs apart
@@ -552,10 +558,10 @@ BUILDERS = {
     "cohere2": _cohere,
     "falcon": _falcon,
     "starcoder2": _starcoder2,
-    "deepseek_v2": _deepseek,
-    "deepseek_v3": _deepseek,
-    "deepseek_v32": _deepseek,
-    "kimi_k2": _deepseek,
+    "deepseek_v2": deepseek,
+    "deepseek_v3": deepseek,
+    "deepseek_v32": deepseek,
+    "kimi_k2": deepseek,
     "gpt_oss": _gpt_oss,
     "qwen3_next": _qwen3_next,
     "qwen3_vl": _qwen3_vl,
@@ -590,7 +596,7 @@ def _cache_layers(c: Config, inv: Inventory) -> tuple[tuple[CacheLayer, ...], in
         # cache's K type) in a second cache, llama_kv_cache_dsa's kv_lid.
         latent += c.get_int("index_head_dim") if mt == "deepseek_v32" else 0
         return tuple(CacheLayer("full", latent, 0) for _ in range(inv.n_layers)), 0
-    head_dim = _Dims.read(c, mt).head_dim
+    head_dim = Dims.read(c, mt).head_dim
     width = inv.n_kv_heads * head_dim
     window = c.get_int("sliding_window", default=0) if mt in SWA_PATTERN else 0
     if mt == "gemma2" and not window:
@@ -643,11 +649,11 @@ def _generic(c: Config) -> Inventory:
     multi-head latent attention (kv_lora_rank) as DeepSeek V3, routed experts with their own
     width (moe_intermediate_size) as Qwen3-MoE, anything else as a Llama-style dense decoder."""
     if c.has("kv_lora_rank"):
-        return _deepseek(c, "deepseek_v3")
+        return deepseek(c, "deepseek_v3")
     n_experts = c.get_int("num_experts", "num_local_experts", "n_routed_experts", default=0)
     if n_experts and c.has("moe_intermediate_size"):
-        return _llama_like(Config({**c.data, "num_experts": n_experts}), "qwen3_moe")
-    return _llama_like(c, "llama")
+        return llama_like(Config({**c.data, "num_experts": n_experts}), "qwen3_moe")
+    return llama_like(c, "llama")
 
 
 def _report(path: str) -> int:
