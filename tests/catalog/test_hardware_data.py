@@ -27,8 +27,8 @@ NO_POWER_YET = {
 }  # fmt: skip
 
 
-def test_the_catalog_has_at_least_95_devices() -> None:
-    assert len(HARDWARE) >= 95
+def test_the_catalog_has_at_least_104_devices() -> None:
+    assert len(HARDWARE) >= 104
 
 
 def test_every_gpu_and_apple_chip_has_a_dense_fp16_figure_unless_still_unsourced() -> None:
@@ -110,6 +110,34 @@ def test_a_cpu_states_its_channels_and_their_bandwidth() -> None:
             # channels x MT/s x 8 bytes per 64-bit channel
             assert h["bandwidth_gbps"] == h["memory_channels"] * rate * 8 / 1000, h["slug"]
             assert h["sources"]["memory_channels"].startswith("https://"), h["slug"]
+
+
+@pytest.mark.parametrize(
+    ("slug", "memory_type", "channels", "bandwidth", "watts", "memory_gib"),
+    [
+        ("cpu-intel-core-ultra-9-285k", "DDR5-6400", 2, 102.4, 125, 256),  # Intel ARK
+        ("cpu-intel-xeon-6980p", "DDR5-6400", 12, 614.4, 500, 3072),  # ARK; MRDIMM-8800 not used
+        ("cpu-amd-epyc-9965", "DDR5-6400", 12, 614.4, 500, 6144),  # AMD: 614 GB/s per socket
+        ("cpu-amd-epyc-9755", "DDR5-6400", 12, 614.4, 500, 6144),
+        ("cpu-amd-threadripper-pro-9995wx", "DDR5-6400", 8, 409.6, 350, 2048),
+    ],
+)
+def test_a_server_or_workstation_cpu_has_its_channels_rate_power_and_capacity(
+    slug: str, memory_type: str, channels: int, bandwidth: float, watts: int, memory_gib: int
+) -> None:
+    h = HARDWARE[slug]
+    assert (h["memory_type"], h["memory_channels"]) == (memory_type, channels)
+    assert (h["bandwidth_gbps"], h["tdp_watts"]) == (bandwidth, watts)
+    assert h["memory_bytes"] == memory_gib * GIB
+
+
+def test_the_radeon_ai_pro_r9700_is_a_32_gib_navi_48_at_the_rx_9070_xt_bandwidth() -> None:
+    r9700, xt = HARDWARE["amd-radeon-ai-pro-r9700"], HARDWARE["rx-9070-xt"]
+    assert r9700["memory_bytes"] == 32 * GIB
+    assert r9700["bandwidth_gbps"] == xt["bandwidth_gbps"] == 640.0
+    # AMD's dense FP16 matrix figure: 64 CUs x 2920 MHz x 1024 = 191.4, printed as 191
+    assert r9700["fp16_tflops"] == 191.0
+    assert r9700["tdp_watts"] == 300
 
 
 def test_every_fact_cites_one_public_url_and_no_local_path() -> None:
