@@ -229,7 +229,7 @@ def _parse_context_extension(
                 f"{where}: field 'sources.{name}' must be the URL of the card that states it"
             )
     for cfg in (config, config.get("text_config") or {}):
-        scaling = cfg.get("rope_scaling") or {}
+        scaling = cfg.get("rope_scaling") or cfg.get("rope_parameters") or {}
         if scaling.get("rope_type", scaling.get("type", "default")) != "default":
             raise CatalogError(
                 f"{where}: table 'rope_scaling' is for a scaling config.json leaves out; this "

@@ -11,11 +11,16 @@ GIB = 1 << 30
 
 def gib(value: int | None) -> str:
     """Bytes as GiB (2^30 bytes), the unit every memory size on the site uses: 12.3 GiB, 24 GiB,
-    141 GiB."""
+    141 GiB; small amounts keep a digit that is not zero (0.05 GiB, < 0.01 GiB) rather than
+    read as nothing."""
     if value is None:
         return "unknown"
     amount = value / GIB
-    return f"{amount:,.0f} GiB" if amount >= 100 or amount == int(amount) else f"{amount:,.1f} GiB"
+    if amount >= 100 or amount == int(amount):
+        return f"{amount:,.0f} GiB"
+    if amount < 0.01:
+        return "< 0.01 GiB"
+    return f"{amount:,.2f} GiB" if amount < 0.1 else f"{amount:,.1f} GiB"
 
 
 def params(value: int | None) -> str:

@@ -273,7 +273,7 @@ def test_the_plan_panel_shows_make_plans_numbers(client: Client) -> None:
     # The same, in words: what llama.cpp's memory breakdown would print for this machine.
     assert rows == (
         "CUDA0 36 layers 20.5 GiB 0.3 GiB 1.2 GiB 22.0 GiB 23 GiB 1.0 GiB "
-        "System RAM experts of 24 layers 38.5 GiB 0 GiB 0.0 GiB 38.5 GiB 60 GiB 21.5 GiB"
+        "System RAM experts of 24 layers 38.5 GiB 0 GiB 0.02 GiB 38.5 GiB 60 GiB 21.5 GiB"
     )
     assert plan.fits and plan.expert_layers_on_cpu == 24
     assert plan.free[0] - gpu.total >= FIT_MARGIN  # --fit keeps its margin

@@ -359,12 +359,16 @@ def rope_scaling(page: Page) -> RopeScaling:
     method, factor = model.rope_scaling, model.rope_scaling_factor
     yarn = method == Model.RopeScaling.YARN
     flags = f"--rope-scaling {method} --rope-scale {factor:g}"
-    params: dict[str, Any] = {"rope_type": method, "factor": factor}
+    text = model.config.get("text_config")
+    config = text if isinstance(text, dict) else model.config
+    # The config's own rope parameters stay (Qwen3.5 keeps rope_theta and its M-RoPE sections
+    # in them); only the scaling changes, as the model cards' vLLM commands write it.
+    current = config.get("rope_parameters") or config.get("rope_scaling") or {}
+    params: dict[str, Any] = {k: v for k, v in current.items() if k not in ("rope_type", "type")}
+    params |= {"rope_type": method, "factor": factor}
     if yarn:
         flags += f" --yarn-orig-ctx {model.rope_scaling_original_context}"
         params["original_max_position_embeddings"] = model.rope_scaling_original_context
-    text = model.config.get("text_config")
-    config = text if isinstance(text, dict) else model.config
     if "rope_theta" in config:
         params["rope_theta"] = config["rope_theta"]
     overrides: dict[str, Any] = {"rope_parameters": params}
