@@ -48,9 +48,12 @@ def build(page: Page) -> dict[str, Any]:
                 "query": f"quant={quant}&{rest}",
             }
         )
+    skipped = page.est.weights.skipped
     return {
         "rows": rows,
         "rows_html": mark_safe("".join(_row(r) for r in rows)),
+        # Next-token-prediction layers: in the file, loaded only for MTP speculative decoding.
+        "mtp_file": gib(sum(t.bytes for t in skipped)) if skipped else "",
         "quality_model": QUALITY["model"],
         "quality_source": QUALITY["source"],
     }
