@@ -184,8 +184,7 @@ def commands(page: Page) -> list[Command]:
             + (f"{rope.vllm} " if rope else "")
             + f"--gpu-memory-utilization {VLLM_GPU_MEMORY_UTILIZATION} --max-num-seqs {state.users}"
             + (f" --tensor-parallel-size {state.gpu_count}" if state.gpu_count > 1 else ""),
-            "vLLM serves the original BF16 weights, not a GGUF quant."
-            + (f" {rope.vllm_note}" if rope else ""),
+            _vllm_weights(page) + (f" {rope.vllm_note}" if rope else ""),
         ))  # fmt: skip
         cmds.append(Command(
             "Transformers",
@@ -347,6 +346,25 @@ class RopeScaling:
         return (
             f"Whether {runtime} switches on {self.method} beyond {self.native:,} tokens is unknown."
         )
+
+
+# The formats released checkpoints come in (estimator/safetensors.py sizes them).
+RELEASED_FORMATS = {"fp8": "FP8", "mxfp4": "MXFP4 experts", "compressed-tensors": "INT4"}
+
+
+def _vllm_weights(page: Page) -> str:
+    """What vLLM loads: the checkpoint as published, BF16 unless it was released quantized."""
+    released = page.est.safetensors_bytes.get("released")
+    text = page.model.config.get("text_config")
+    config = text if isinstance(text, dict) else page.model.config
+    quantization = config.get("quantization_config") or page.model.config.get("quantization_config")
+    method = quantization.get("quant_method") if isinstance(quantization, dict) else None
+    if released is None or method not in RELEASED_FORMATS:
+        return "vLLM serves the original BF16 weights, not a GGUF quant."
+    return (
+        f"vLLM serves the checkpoint as released, in {RELEASED_FORMATS[method]} "
+        f"({gib(released)}), not a GGUF quant."
+    )
 
 
 def rope_scaling(page: Page) -> RopeScaling:
