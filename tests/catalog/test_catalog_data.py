@@ -139,8 +139,14 @@ def test_project_never_reads_the_shared_folder() -> None:
     assert offenders == []
 
 
-def test_no_catalog_file_cites_a_local_path() -> None:
-    """Sources are shown to visitors: public URLs or citations, never this machine's files."""
-    for path in sorted(DATA_DIR.rglob("*.toml")):
+def test_no_data_file_cites_a_local_path() -> None:
+    """Sources and notes are shown to visitors (/methodology/ prints the engine cases' notes):
+    public URLs or citations, never this machine's files."""
+    estimator_data = DATA_DIR.parents[1] / "estimator" / "data"
+    files = [*DATA_DIR.rglob("*.toml"), *estimator_data.rglob("*.toml")]
+    files += [*estimator_data.rglob("*.json"), *estimator_data.rglob("*.csv")]
+    assert len(files) > 40
+    for path in sorted(files):
         text = path.read_text()
-        assert "/work/" not in text and "shared/reference/" not in text, path.name
+        for local in ("/work/", "/tmp/", "shared/reference/", "shared/tools/"):
+            assert local not in text, (path.name, local)
