@@ -37,6 +37,8 @@ from estimator.inventory import (
     add_embeddings,
     add_experts,
     add_ffn,
+    add_indexer,
+    add_mla,
 )
 
 
@@ -121,37 +123,6 @@ def _glm4_moe(c: Config, model_type: str) -> Inventory:
     )
 
 
-def _mla(b: Builder, p: str, c: Config, d: Dims) -> None:
-    """Multi-head latent attention as llama.cpp stores it: kv_b_proj split into K_b (transposed)
-    and V_b for the absorbed form."""
-    q_lora = c.get_int("q_lora_rank", default=0)
-    kv_lora = c.get_int("kv_lora_rank")
-    rope = c.get_int("qk_rope_head_dim")
-    nope = c.get_int("qk_nope_head_dim")
-    v_dim = c.get_int("v_head_dim")
-    if q_lora:
-        b.linear(f"{p}.attn_q_a", d.hidden, q_lora)
-        b.norm(f"{p}.attn_q_a_norm", q_lora)
-        b.linear(f"{p}.attn_q_b", q_lora, d.n_heads * (nope + rope))
-    else:
-        b.linear(f"{p}.attn_q", d.hidden, d.n_heads * (nope + rope))
-    b.linear(f"{p}.attn_kv_a_mqa", d.hidden, kv_lora + rope)
-    b.norm(f"{p}.attn_kv_a_norm", kv_lora)
-    b.add(f"{p}.attn_k_b.weight", nope, kv_lora, d.n_heads)
-    b.add(f"{p}.attn_v_b.weight", kv_lora, v_dim, d.n_heads)
-    b.linear(f"{p}.attn_output", d.n_heads * v_dim, d.hidden)
-
-
-def _indexer(b: Builder, p: str, c: Config, hidden: int) -> None:
-    """The lightning indexer: a LayerNorm'd single key head, per-head query and head weights."""
-    heads = c.get_int("index_n_heads")
-    head_dim = c.get_int("index_head_dim")
-    b.norm(f"{p}.indexer.k_norm", head_dim, bias=True)
-    b.linear(f"{p}.indexer.proj", hidden, heads)
-    b.linear(f"{p}.indexer.attn_k", hidden, head_dim)
-    b.linear(f"{p}.indexer.attn_q_b", c.get_int("q_lora_rank"), heads * head_dim)
-
-
 def _indexer_full(c: Config, n_layers: int) -> list[bool]:
     """Layers with an indexer of their own, which are also the layers llama.cpp gives an indexer
     key cache (glm-dsa.cpp: the indexer_types the converter writes; without them, as for GLM-5
@@ -176,10 +147,10 @@ def _glm_mla(c: Config, model_type: str) -> Inventory:
     for i in range(d.n_layers + n_nextn):
         p = f"blk.{i}"
         b.norm(f"{p}.attn_norm", d.hidden)
-        _mla(b, p, c, d)
+        add_mla(b, p, c, d)
         # The MTP block of GLM-5.2 keeps an indexer of its own (its checkpoint stores one).
         if dsa and (i >= d.n_layers or full_indexer[i]):
-            _indexer(b, p, c, d.hidden)
+            add_indexer(b, p, c, d.hidden)
         b.norm(f"{p}.ffn_norm", d.hidden)
         if i < first_dense:
             add_ffn(b, p, d.hidden, c.get_int("intermediate_size"))

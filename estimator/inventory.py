@@ -375,6 +375,38 @@ def _starcoder2(c: Config, model_type: str) -> Inventory:
     return Inventory(model_type, tuple(b.tensors), *d.counts)
 
 
+def add_mla(b: Builder, p: str, c: Config, d: Dims) -> None:
+    """Multi-head latent attention as current llama.cpp stores it: q through its low-rank pair
+    when q_lora_rank is set, the shared KV latent, and kv_b_proj split for the absorbed form
+    into K_b (transposed) and V_b."""
+    q_lora = c.get_int("q_lora_rank", default=0)
+    kv_lora = c.get_int("kv_lora_rank")
+    rope = c.get_int("qk_rope_head_dim")
+    nope = c.get_int("qk_nope_head_dim")
+    v_dim = c.get_int("v_head_dim")
+    if q_lora:
+        b.linear(f"{p}.attn_q_a", d.hidden, q_lora)
+        b.norm(f"{p}.attn_q_a_norm", q_lora)
+        b.linear(f"{p}.attn_q_b", q_lora, d.n_heads * (nope + rope))
+    else:
+        b.linear(f"{p}.attn_q", d.hidden, d.n_heads * (nope + rope))
+    b.linear(f"{p}.attn_kv_a_mqa", d.hidden, kv_lora + rope)
+    b.norm(f"{p}.attn_kv_a_norm", kv_lora)
+    b.add(f"{p}.attn_k_b.weight", nope, kv_lora, d.n_heads)
+    b.add(f"{p}.attn_v_b.weight", kv_lora, v_dim, d.n_heads)
+    b.linear(f"{p}.attn_output", d.n_heads * v_dim, d.hidden)
+
+
+def add_indexer(b: Builder, p: str, c: Config, hidden: int) -> None:
+    """The sparse-attention ("lightning") indexer of DeepSeek-V3.2 and GLM-5: a LayerNorm'd
+    single key head, per-head queries from the q latent, and per-head weights."""
+    heads, head_dim = c.get_int("index_n_heads"), c.get_int("index_head_dim")
+    b.norm(f"{p}.indexer.k_norm", head_dim, bias=True)
+    b.linear(f"{p}.indexer.proj", hidden, heads)
+    b.linear(f"{p}.indexer.attn_k", hidden, head_dim)
+    b.linear(f"{p}.indexer.attn_q_b", c.get_int("q_lora_rank"), heads * head_dim)
+
+
 def deepseek(c: Config, model_type: str) -> Inventory:
     """DeepSeek V2/V3/V3.2 (and Kimi K2): multi-head latent attention, shared + routed experts.
 
@@ -385,11 +417,6 @@ def deepseek(c: Config, model_type: str) -> Inventory:
     d = Dims.read(c, model_type)
     b = Builder()
     add_embeddings(b, d)
-    q_lora = c.get_int("q_lora_rank", default=0)
-    kv_lora = c.get_int("kv_lora_rank")
-    rope = c.get_int("qk_rope_head_dim")
-    nope = c.get_int("qk_nope_head_dim")
-    v_dim = c.get_int("v_head_dim")
     n_routed = c.get_int("n_routed_experts", default=0)
     n_shared = c.get_int("n_shared_experts", default=0)
     moe_ff = c.get_int("moe_intermediate_size", default=0)
@@ -401,25 +428,10 @@ def deepseek(c: Config, model_type: str) -> Inventory:
     for i in range(d.n_layers + n_mtp):
         p = f"blk.{i}"
         b.norm(f"{p}.attn_norm", d.hidden)
-        if q_lora:
-            b.linear(f"{p}.attn_q_a", d.hidden, q_lora)
-            b.norm(f"{p}.attn_q_a_norm", q_lora)
-            b.linear(f"{p}.attn_q_b", q_lora, d.n_heads * (nope + rope))
-        else:
-            b.linear(f"{p}.attn_q", d.hidden, d.n_heads * (nope + rope))
-        b.linear(f"{p}.attn_kv_a_mqa", d.hidden, kv_lora + rope)
-        b.norm(f"{p}.attn_kv_a_norm", kv_lora)
-        # Current llama.cpp splits kv_b_proj for absorbed MLA: K_b transposed, then V_b.
-        b.add(f"{p}.attn_k_b.weight", nope, kv_lora, d.n_heads)
-        b.add(f"{p}.attn_v_b.weight", kv_lora, v_dim, d.n_heads)
-        b.linear(f"{p}.attn_output", d.n_heads * v_dim, d.hidden)
+        add_mla(b, p, c, d)
         b.norm(f"{p}.ffn_norm", d.hidden)
         if indexer:
-            heads, head_dim = c.get_int("index_n_heads"), c.get_int("index_head_dim")
-            b.norm(f"{p}.indexer.k_norm", head_dim, bias=True)
-            b.linear(f"{p}.indexer.proj", d.hidden, heads)
-            b.linear(f"{p}.indexer.attn_k", d.hidden, head_dim)
-            b.linear(f"{p}.indexer.attn_q_b", q_lora, heads * head_dim)
+            add_indexer(b, p, c, d.hidden)
         if n_routed and i >= first_dense and i % freq == 0:
             b.linear(f"{p}.ffn_gate_inp", d.hidden, n_routed)
             if score_bias:
