@@ -15,6 +15,7 @@ and in llama.cpp's model buffer, so it is listed; being derived from the config,
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from estimator.config import Config
 from estimator.inventory import (
@@ -26,6 +27,7 @@ from estimator.inventory import (
     add_embeddings,
     add_experts,
     add_ffn,
+    llama_like,
 )
 
 
@@ -228,20 +230,9 @@ def _up_down_decoder(c: Config, model_type: str) -> Inventory:
 
 
 def _smollm3(c: Config, model_type: str) -> Inventory:
-    """SmolLM3 (src/models/smollm3.cpp): Llama's tensors; every 4th layer skips RoPE, which
-    changes no tensor and no cache."""
-    d = Dims.read(c, model_type)
-    b = Builder()
-    add_embeddings(b, d)
-    bias = c.get_bool("attention_bias", default=False)
-    mlp_bias = c.get_bool("mlp_bias", default=False)
-    for i in range(d.n_layers):
-        p = f"blk.{i}"
-        b.norm(f"{p}.attn_norm", d.hidden)
-        add_attention(b, p, d, qkv_bias=bias, o_bias=bias)
-        b.norm(f"{p}.ffn_norm", d.hidden)
-        add_ffn(b, p, d.hidden, c.get_int("intermediate_size"), bias=mlp_bias)
-    return Inventory(model_type, tuple(b.tensors), *d.counts, cache=_full_cache(d))
+    """SmolLM3 (src/models/smollm3.cpp): Llama's tensors and cache; every 4th layer skips RoPE,
+    which changes neither."""
+    return replace(llama_like(c, "llama"), model_type=model_type)
 
 
 BUILDERS: dict[str, Callable[[Config, str], Inventory]] = {
