@@ -101,7 +101,13 @@ def decode_step_s(
 
 
 def decode_tokens_per_s(
-    inv: Inventory, weights: Weights, kv: KvCache, device: Device, depth: int = 0, batch: int = 1
+    inv: Inventory,
+    weights: Weights,
+    kv: KvCache,
+    device: Device,
+    depth: int = 0,
+    batch: int = 1,
+    runtime: str = "llama.cpp",
 ) -> tuple[float, float]:
     """(aggregate, per sequence) decode tokens/s for `batch` sequences at `depth` tokens."""
     aggregate = batch / decode_step_s(inv, weights, kv, device, depth, batch)
@@ -139,7 +145,9 @@ def prefill_flops(inv: Inventory, n_tokens: int, depth: int) -> float:
     return 2 * inv.params_active + attention
 
 
-def prefill_tokens_per_s(inv: Inventory, n_tokens: int, depth: int, device: Device) -> float | None:
+def prefill_tokens_per_s(
+    inv: Inventory, n_tokens: int, depth: int, device: Device, weights: Weights | None = None
+) -> float | None:
     """Prompt processing tokens/s, or None when the device's FP16 throughput is unknown."""
     if not device.fp16_tflops:
         return None
