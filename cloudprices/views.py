@@ -11,11 +11,16 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from catalog import parts
-from catalog.models import Revision
+from catalog.model_page.state import QUANTS, quant_choices
+from catalog.models import Model, Revision
+from catalog.snapshot import Snapshot, snapshot
 from cloudprices import queries
-from cloudprices.forms import PriceFilterForm
+from cloudprices.forms import PriceFilterForm, serve_form
 from cloudprices.models import SNAPSHOT_AS_OF
-from estimator.units import GIB, gib
+from cloudprices.serving import for_catalog_model
+from estimator import limits
+from estimator.serving import Target
+from estimator.units import GIB, gib, tps
 
 
 @require_GET
@@ -42,7 +47,69 @@ def prices(request: HttpRequest) -> HttpResponse:
             {"statuses": queries.provider_status(token, now), "snapshot_as_of": SNAPSHOT_AS_OF},
         ),
     )
-    return render(request, "cloudprices/prices.html", {"table_html": table, "status_html": status})
+    serving = _serving(request.GET)
+    return render(
+        request,
+        "cloudprices/prices.html",
+        {"table_html": table, "status_html": status, "serve": serving},
+    )
+
+
+def _serving(query: Any) -> dict[str, Any]:
+    """The "serve a model" form as read, and with a catalog model its ranked offers."""
+    snap, token = snapshot()
+    brief = snap.models.get(query.get("model", ""))
+    form = serve_form(
+        brief.context_length if brief else limits.CONTEXT.high,
+        quant_choices(brief) if brief else QUANTS,
+    )(query)
+    values = form.read()
+    notes = form.notes
+    if values["model"] and brief is None:
+        notes.append(f"No model {values['model']!r} in the catalog; pick one.")
+    context = {
+        "values": values,
+        "notes": notes,
+        "models": _models(snap),
+        "quants": form.fields["quant"].choices,  # type: ignore[attr-defined]
+        "max_ctx": form.fields["ctx"].max_value,  # type: ignore[attr-defined]
+        "runtimes": limits.RUNTIMES,
+        "tiers": form.fields["serve_tier"].choices,  # type: ignore[attr-defined]
+    }
+    if brief is None:
+        return context
+    ctx = values["ctx"]
+    if values["prompt_tokens"] > ctx:
+        notes.append(
+            f"Prompt (tokens) {values['prompt_tokens']} is over the context per user; using {ctx}."
+        )
+        values["prompt_tokens"] = ctx
+    target = Target(values["per_user_tps"], values["ttft_s"], values["prompt_tokens"])
+    answer = for_catalog_model(
+        snap, token, brief, target, quant=values["quant"], users=values["users"], ctx=ctx,
+        runtime=values["runtime"], tier=values["serve_tier"] or None,
+    )  # fmt: skip
+    now = timezone.now()
+    context["answer"] = answer
+    context["rows"] = [
+        {
+            "gpus": s.gpu_count,
+            "url": reverse("catalog:hardware_detail", args=[s.hardware.slug]),
+            "name": s.hardware.name,
+            "where": s.offer.where,
+            "region": s.offer.region,
+            "price": f"${s.price_per_hour:.2f}",
+            "served": s.users_served,
+            "total": tps(s.at_users.aggregate_tokens_per_s),
+            "per_user": tps(s.at_users.per_user_tokens_per_s),
+            "ttft": "unknown" if s.at_users.ttft_s is None else f"{s.at_users.ttft_s:.2f} s",
+            "cost": f"${s.cost_per_million:.3f}",
+            "as_of": s.offer.age(now),
+            "assumption": s.assumption,
+        }
+        for s in answer.offers
+    ]
+    return context
 
 
 def _table(
@@ -98,3 +165,10 @@ def _table(
         "spark_width": queries.SPARK_WIDTH,
         "spark_height": queries.SPARK_HEIGHT,
     }
+
+
+def _models(snap: Snapshot) -> list[tuple[str, str]]:
+    """Every catalog model as (slug, name), by name: the form's model picker."""
+    return snap.remember(
+        "serve-models", lambda: list(Model.objects.order_by("name").values_list("slug", "name"))
+    )
