@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Annotated, Any
 
 from estimator.memory import MemoryEstimate, MemoryOptions, image_tokens_of
+from estimator.serving import Serving, Target
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +115,37 @@ class VllmReport:
     vllm_kv_tokens: Annotated[int, "KV cache tokens that fit at the memory utilization"]
     vllm_max_concurrency: Annotated[float, "requests of the context length that fit at once"]
     vllm_gpu_memory_utilization: Annotated[float, "vLLM's --gpu-memory-utilization"]
+
+
+@dataclass(frozen=True, slots=True)
+class ServingReport:
+    users: Annotated[int, "the most users served at the target (0: not even one)"]
+    aggregate_tokens_per_s: Annotated[float | None, "decode speed of all those users together"]
+    per_user_tokens_per_s: Annotated[float | None, "decode speed each of them sees"]
+    ttft_s: Annotated[float | None, "time to first token for the prompt, seconds"]
+    limit: Annotated[str, "what stopped more users: memory, speed, ttft or max users"]
+    users_that_fit: Annotated[int, "users whose caches fit in memory, whatever their speed"]
+    ctx_per_user: Annotated[int, "context of each user, tokens"]
+    target_tokens_per_s: Annotated[float, "decode speed every user must see (0: any)"]
+    target_ttft_s: Annotated[float | None, "time to first token required (null: any)"]
+    prompt_tokens: Annotated[int, "the prompt of the time to first token, tokens"]
+
+
+def serving_report(serving: Serving, target: Target, ctx: int) -> ServingReport:
+    """What estimator.serving.serve says, as the command prints it."""
+    best = serving.at_target
+    return ServingReport(
+        users=best.users if best else 0,
+        aggregate_tokens_per_s=round(best.aggregate_tokens_per_s, 1) if best else None,
+        per_user_tokens_per_s=round(best.per_user_tokens_per_s, 1) if best else None,
+        ttft_s=round(best.ttft_s, 3) if best and best.ttft_s is not None else None,
+        limit=serving.limit,
+        users_that_fit=serving.users_that_fit,
+        ctx_per_user=ctx,
+        target_tokens_per_s=target.per_user_tps,
+        target_ttft_s=target.ttft_s,
+        prompt_tokens=target.prompt_tokens,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +18,12 @@ from estimator.machine import (
     DEFAULT_RAM_PRESET,
     RAM_PRESETS,
     RESERVED_BY_SEGMENT,
+    Machine,
 )
 from estimator.machine_options import MachineOptionError, machine_from_options
 from estimator.memory import MemoryOptions
+from estimator.report import serving_report
+from estimator.serving import Target, point, serve
 from estimator.throughput import Device
 from estimator.units import GIB, MIB
 
@@ -30,6 +35,8 @@ RANGES = {
     "batch": limits.PARALLEL,
     "gpu_count": limits.GPU_COUNT,
 }
+# Serving to a target (estimator.serving): bounds as /api/v1/serve/ takes them.
+TARGETS = {"target_tps_per_user": (0.1, 1000.0), "target_ttft_s": (0.05, 600.0)}
 
 
 def flag(name: str) -> str:
@@ -92,6 +99,7 @@ class Command(BaseCommand):
         )
         self._int(parser, "--gpu-count", limits.GPU_COUNT)
         self._machine_arguments(parser)
+        self._serving_arguments(parser)
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     @staticmethod
@@ -154,6 +162,32 @@ class Command(BaseCommand):
         )  # fmt: skip
 
     @staticmethod
+    def _serving_arguments(parser: CommandParser) -> None:
+        """Serving to a target: how many users the device serves at a speed (estimator.serving)."""
+        serving = parser.add_argument_group(
+            "serving to a target (needs --gpu or --memory-gb; each user's context is --ctx / "
+            "--parallel, as llama-server splits -c over its slots)"
+        )
+        serving.add_argument(
+            "--prompt-tokens", type=int, metavar="N",
+            help=f"the prompt whose time to first token ttft_s gives (1 to a user's context; "
+            f"default: --depth, else half of --ctx); also the prompt of --target-ttft-s "
+            f"(default {Target.prompt_tokens:,})",
+        )  # fmt: skip
+        serving.add_argument(
+            "--target-tps-per-user", type=float, metavar="TPS",
+            help="decode tokens/s every user must see (0.1-1000): adds max_users_at_target, "
+            "the most users served at it with their aggregate and per-user tokens/s, time to "
+            "first token and what stopped more users (memory, speed, ttft, max users)",
+        )  # fmt: skip
+        serving.add_argument(
+            "--target-ttft-s", type=float, metavar="S",
+            help="seconds to the first token for a prompt of --prompt-tokens that every new "
+            "user must see (0.05-600); adds max_users_at_target too (without "
+            "--target-tps-per-user, any speed)",
+        )  # fmt: skip
+
+    @staticmethod
     def _int(parser: CommandParser, flag: str, r: limits.Range, text: str = "") -> None:
         parser.add_argument(
             flag, type=int, default=r.default,
@@ -193,6 +227,7 @@ class Command(BaseCommand):
             ).as_dict()  # fmt: skip
         except (ConfigError, KvError, ValueError) as exc:
             raise CommandError(str(exc)) from None
+        report.update(self._serving(config, opts, device, machine, report, o))
         if o["json"]:
             self.stdout.write(json.dumps(report, indent=2))
             return
@@ -233,6 +268,8 @@ class Command(BaseCommand):
                     f"{r['ttft_s'] if r['ttft_s'] is not None else 'unknown'} s",
                 ),
             ]
+        if r.get("max_users_at_target"):
+            rows += self._serving_rows(r["max_users_at_target"])
         if r.get("plan"):
             rows += self._plan_rows(r["plan"])
         if "vllm_kv_tokens" in r:
@@ -248,6 +285,84 @@ class Command(BaseCommand):
             self.stdout.write(f"{key:<{width}}  {value}")
         for note in report["notes"]:
             self.stdout.write(self.style.WARNING(note))
+
+    def _serving(
+        self,
+        config: dict[str, Any],
+        opts: MemoryOptions,
+        device: Device | None,
+        machine: Machine | None,
+        report: dict[str, Any],
+        o: dict[str, Any],
+    ) -> dict[str, Any]:
+        """ttft_s for --prompt-tokens, and max_users_at_target with a target; {} without."""
+        prompt, tps, ttft = o["prompt_tokens"], o["target_tps_per_user"], o["target_ttft_s"]
+        if prompt is None and tps is None and ttft is None:
+            return {}
+        if device is None and not (machine is not None and machine.cpu_only):
+            raise CommandError(
+                "--prompt-tokens, --target-tps-per-user and --target-ttft-s need a device "
+                "(--gpu or --memory-gb)"
+            )
+        for name, (low, high) in TARGETS.items():
+            value = o[name]
+            if value is not None and not (math.isfinite(value) and low <= value <= high):
+                raise CommandError(
+                    f"{flag(name)}: must be between {low:g} and {high:g}, not {value}"
+                )
+        ctx = max(opts.n_ctx // opts.n_seq, 1)
+        if prompt is not None and not 1 <= prompt <= ctx:
+            raise CommandError(f"--prompt-tokens: must be between 1 and a user's context, {ctx:,}")
+        if machine is not None and machine.cpu_only:  # as estimate() sees a CPU-only machine
+            device = Device(machine.ram_bytes, machine.ram_bandwidth_gbps, None, "cpu", "cpu")
+        assert device is not None
+        target = Target(tps or 0.0, ttft, prompt or Target.prompt_tokens)
+        out: dict[str, Any] = {}
+        if prompt is not None:
+            out["ttft_s"] = self._ttft(config, opts, device, report, prompt, ctx, o["runtime"])
+        if tps is not None or ttft is not None:
+            serving = serve(config, opts, device, target, ctx=ctx, runtime=o["runtime"])
+            out["max_users_at_target"] = asdict(serving_report(serving, target, ctx))
+        return out
+
+    @staticmethod
+    def _ttft(
+        config: dict[str, Any],
+        opts: MemoryOptions,
+        device: Device,
+        report: dict[str, Any],
+        prompt: int,
+        ctx: int,
+        runtime: str,
+    ) -> float | None:
+        """Seconds to the first token for `prompt` tokens: estimator.serving's, with the whole
+        model on the GPU(s); at the plan's prefill speed when part of it stays in RAM."""
+        if report["fit_status"] in ("fits", "tight"):
+            ttft = point(config, opts, device, users=1, ctx=ctx, prompt_tokens=prompt,
+                         runtime=runtime).ttft_s  # fmt: skip
+        else:
+            prefill = report["prefill_tokens_per_s"]
+            ttft = prompt / prefill if prefill else None
+        return None if ttft is None else round(ttft, 3)
+
+    @staticmethod
+    def _serving_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
+        """The most users served at the target, and what stopped more."""
+        target = f"{s['target_tokens_per_s']:g} tokens/s each" if s["target_tokens_per_s"] else ""
+        if s["target_ttft_s"] is not None:
+            target += (", " if target else "") + (
+                f"first token within {s['target_ttft_s']:g} s for {s['prompt_tokens']:,} tokens"
+            )
+        if not s["users"]:
+            served = f"none (stopped by {s['limit']}; {s['users_that_fit']} fit in memory)"
+        else:
+            ttft = "unknown" if s["ttft_s"] is None else f"{s['ttft_s']} s"
+            served = (
+                f"{s['users']} of {s['ctx_per_user']:,} tokens: {s['aggregate_tokens_per_s']} "
+                f"tokens/s in all, {s['per_user_tokens_per_s']} each, first token {ttft} "
+                f"(stopped by {s['limit']})"
+            )
+        return [("target", target), ("users at target", served)]
 
     @staticmethod
     def _plan_rows(plan: dict[str, Any]) -> list[tuple[str, str]]:
