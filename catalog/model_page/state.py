@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 
@@ -17,6 +17,7 @@ from estimator import limits
 from estimator.machine import Machine
 from estimator.memory import MemoryOptions
 from estimator.quant import FILE_TYPES
+from estimator.serving import DEFAULT_KWH_PRICE
 from estimator.throughput import Device
 
 # About 1.5x apart: fine where most people work, a dozen steps up to a million tokens.
@@ -30,6 +31,14 @@ KV_TYPES = ("f16", "q8_0", "q4_0")
 QUANTS = tuple(q for q in FILE_TYPES if q not in ("Q2_K_S", "IQ3_S", "IQ3_XS", "IQ2_S"))
 RUNTIMES = limits.RUNTIMES
 SORTS = ("memory", "speed")
+# The serving target (estimator.serving.Target) and the electricity price: a reading speed per
+# user, a wait for the first token and a prompt a chat turn with some history has; the price's
+# source is estimator.serving.KWH_PRICE_SOURCE.
+DEFAULT_TPS, DEFAULT_TTFT = 20.0, 2.0
+TARGET_TPS = limits.FloatRange(0.5, 500.0, DEFAULT_TPS, "tokens/s every user must see")
+TARGET_TTFT = limits.FloatRange(0.1, 600.0, DEFAULT_TTFT, "seconds to the first token")
+PROMPT_TOKENS = limits.Range(1, 262_144, 1024, "tokens in a new user's prompt")
+KWH_PRICE = limits.FloatRange(0.0, 5.0, DEFAULT_KWH_PRICE, "electricity, $ per kWh")
 
 
 @dataclass(frozen=True)
@@ -42,8 +51,13 @@ class PageState:
     gpu: str
     gpu_count: int
     runtime: str
+    per_user_tps: float = DEFAULT_TPS  # serving target: tokens/s per user
+    ttft_s: float = DEFAULT_TTFT  # serving target: seconds to the first token
+    prompt_tokens: int = PROMPT_TOKENS.default  # ... for a prompt this long
+    kwh_price: float = DEFAULT_KWH_PRICE  # $/kWh for the cost on your own machine
     fits: bool = False  # devices panel: only devices where it fits
     sort: str = "memory"  # devices panel: by memory or by speed
+    pub: str = ""  # published measurements: the first rows, or "all"
     # Images/audio: llama.cpp loads the model's encoder (mmproj, F16 as published) beside it.
     # On by default for a model that has one; `encoder` says whether it has.
     media: bool = False
@@ -51,6 +65,13 @@ class PageState:
     # The machine around the GPU: RAM, GPU memory in use, forced placement, -ub (machine_state).
     computer: MachineState = field(default_factory=MachineState)
     notes: tuple[str, ...] = field(default=())
+    # The serving target's and the price's bounds, for the form's inputs.
+    bounds: ClassVar[dict[str, limits.Range | limits.FloatRange]] = {
+        "per_user_tps": TARGET_TPS,
+        "ttft_s": TARGET_TTFT,
+        "prompt_tokens": PROMPT_TOKENS,
+        "kwh_price": KWH_PRICE,
+    }
 
     def options(self, **changes: Any) -> MemoryOptions:
         """llama.cpp options for one user at this context (the serving plan passes n_seq)."""
@@ -85,12 +106,28 @@ class PageState:
             "gpu_count": self.gpu_count,
             "runtime": self.runtime,
             **self.computer.query_items(),
+            **self.target_items(),
             "media": "off" if self.encoder and not self.media else "",
             "fits": "1" if self.fits else "",
             "sort": "" if self.sort == "memory" else self.sort,
+            "pub": self.pub,
         }
         values.update(changes)
         return "&".join(f"{k}={v}" for k, v in values.items() if v != "")
+
+    def target_items(self) -> dict[str, Any]:
+        """The serving target and electricity price where they differ from the defaults."""
+        out: dict[str, Any] = {}
+        for name, default in (
+            ("per_user_tps", TARGET_TPS.default),
+            ("ttft_s", TARGET_TTFT.default),
+            ("prompt_tokens", PROMPT_TOKENS.default),
+            ("kwh_price", KWH_PRICE.default),
+        ):
+            value = getattr(self, name)
+            if value != default:
+                out[name] = f"{value:g}"
+        return out
 
 
 class StateForm(LenientForm):
@@ -112,8 +149,27 @@ class StateForm(LenientForm):
     runtime = forms.ChoiceField(
         label="Runtime", choices=[(r, r) for r in RUNTIMES], initial="llama.cpp"
     )
+    per_user_tps = forms.FloatField(
+        label="Speed per user (tokens/s)", min_value=TARGET_TPS.low, max_value=TARGET_TPS.high,
+        initial=TARGET_TPS.default,
+    )  # fmt: skip
+    ttft_s = forms.FloatField(
+        label="Time to first token (s)", min_value=TARGET_TTFT.low,
+        max_value=TARGET_TTFT.high, initial=TARGET_TTFT.default,
+    )  # fmt: skip
+    prompt_tokens = forms.IntegerField(
+        label="Prompt (tokens)", min_value=PROMPT_TOKENS.low, max_value=PROMPT_TOKENS.high,
+        initial=PROMPT_TOKENS.default,
+    )  # fmt: skip
+    kwh_price = forms.FloatField(
+        label="Electricity price ($/kWh)", min_value=KWH_PRICE.low, max_value=KWH_PRICE.high,
+        initial=KWH_PRICE.default,
+    )  # fmt: skip
     fits = forms.CharField(label="Only devices where it fits", initial="")
     sort = forms.ChoiceField(label="Sort", choices=[(s, s) for s in SORTS], initial="memory")
+    pub = forms.ChoiceField(
+        label="Published measurements", choices=[("", "the first"), ("all", "all")], initial=""
+    )
 
     def state(self) -> PageState:
         values = self.read()
@@ -121,6 +177,12 @@ class StateForm(LenientForm):
         if values["kv"] != "f16" and not fa:
             self.notes.append("A quantized KV cache needs flash attention; flash attention is on.")
             fa = True
+        if values["prompt_tokens"] > values["ctx"]:
+            self.notes.append(
+                f"A prompt of {values['prompt_tokens']} tokens is longer than the context; "
+                f"using {values['ctx']}."
+            )
+            values["prompt_tokens"] = values["ctx"]
         return PageState(
             **(values | {"fa": fa, "fits": values["fits"] == "1"}), notes=tuple(self.notes)
         )

@@ -1,5 +1,6 @@
 """The cheapest current cloud offers that can serve the serving plan's state, with the cost of
-a million output tokens on each (cloudprices.rentals).
+a million output tokens on each (cloudprices.rentals), and beside them the electricity for the
+same tokens on your own machine (the chosen GPUs at their board power).
 
 The rows are written here rather than in the template (measured hot path: ~0.25 ms more
 through the template engine in every slider response, docs/model-page.md)."""
@@ -11,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils.safestring import mark_safe
 
-from catalog.model_page.panels import EVERY_CHANGE, SERVING, Panel
+from catalog.model_page.panels import DEVICE, EVERY_CHANGE, FORCED, HOST, SERVING, Panel
 from catalog.snapshot import engine
 from cloudprices.rentals import cheapest_rentals
+from estimator.serving import DEFAULT_KWH_PRICE, KWH_PRICE_SOURCE, local_cost_per_million
 from estimator.units import gib, tps
 
 if TYPE_CHECKING:
@@ -52,7 +54,43 @@ def build(page: Page) -> dict[str, Any]:
                 "age": age,
             }
         )
-    return {"need": gib(need), "rows": rows, "rows_html": mark_safe("".join(map(_row, rows)))}
+    return {
+        "need": gib(need),
+        "rows": rows,
+        "rows_html": mark_safe("".join(map(_row, rows))),
+        "local": local_cost(page),
+    }
+
+
+def local_cost(page: Page) -> dict[str, Any]:
+    """Electricity per 1M output tokens on the chosen GPUs at the serving plan's aggregate speed:
+    their board power (TDP) x GPU count, an upper bound (decoding is memory-bound and draws
+    less); "unknown" with the reason when the power or the speed is."""
+    s, hw = page.state, page.hardware
+    watts = hw.tdp_watts * s.gpu_count if hw.tdp_watts else None
+    aggregate = page.serving.device.aggregate_tokens_per_s if page.serving.device else None
+    cost = local_cost_per_million(watts, s.kwh_price, aggregate or 0)
+    reason = ""
+    if watts is None:
+        reason = f"no published board power (TDP) for the {hw.name} in our catalog"
+    elif not aggregate:
+        reason = "the serving plan has no decode speed for this setup"
+    return {
+        "cost": _dollars(cost),
+        "reason": reason,
+        "watts": watts,
+        "tps": tps(aggregate),
+        "price": f"{s.kwh_price:g}",
+        "default_price": f"{DEFAULT_KWH_PRICE:g}",
+        "is_default": s.kwh_price == DEFAULT_KWH_PRICE,
+        "source": KWH_PRICE_SOURCE,
+    }
+
+
+def _dollars(cost: float | None) -> str:
+    if cost is None:
+        return ""
+    return "< $0.01" if 0 < cost < 0.005 else f"${cost:,.2f}"
 
 
 def _row(r: dict[str, Any]) -> str:
@@ -69,4 +107,5 @@ def _row(r: dict[str, Any]) -> str:
     )
 
 
-PANEL = Panel("rentals", 40, EVERY_CHANGE | SERVING, build)
+# The cost on your own machine follows the chosen GPUs, the serving plan on them and the price.
+PANEL = Panel("rentals", 40, EVERY_CHANGE | SERVING | DEVICE | HOST | FORCED | {"kwh_price"}, build)

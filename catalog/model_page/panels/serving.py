@@ -1,7 +1,8 @@
 """The serving plan: memory for every user's cache against what the GPUs can use, the grade,
-aggregate and per-user decode speed, time to first token, vLLM's paged cache, and a chart of
-tokens/s as users grow. The memory bar and the chart's ticks are written here (measured hot
-path, as the memory panel's chart)."""
+aggregate and per-user decode speed, time to first token, vLLM's paged cache, a chart of
+tokens/s as users grow, and how many users the GPUs serve at a speed and time-to-first-token
+target (estimator.serving.serve). The memory bar and the chart's ticks are written here
+(measured hot path, as the memory panel's chart)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,16 @@ from catalog.model_page.panels import DEVICE, EVERY_CHANGE, FORCED, HOST, SERVIN
 from catalog.snapshot import engine
 from estimator.fit import usable_bytes
 from estimator.memory import estimate_memory
+from estimator.serving import MAX_USERS, Serving, Target, serve
 from estimator.throughput import decode_tokens_per_s
-from estimator.units import gib
+from estimator.units import gib, tps
 
 if TYPE_CHECKING:
     from catalog.model_page.page import Page
 
 CHART_USER_STOPS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+# The serving target's controls (catalog.model_page.state): they change this panel alone.
+TARGET = frozenset({"per_user_tps", "ttft_s", "prompt_tokens"})
 WIDTH, HEIGHT, PAD = 560, 220, 40
 
 
@@ -68,6 +72,7 @@ def build(page: Page) -> dict[str, Any]:
         ),
         "half_ctx": s.ctx // 2,
         "chart": _chart(page),
+        "target": _target(page),
         "calibration": calibration.note(page.snap.calibration, engine(page.state.runtime)),
     }
 
@@ -104,4 +109,38 @@ def _chart(page: Page) -> dict[str, Any]:
     }
 
 
-PANEL = Panel("serving", 30, EVERY_CHANGE | DEVICE | SERVING | HOST | FORCED, build)
+def _target(page: Page) -> dict[str, Any]:
+    """How many users the chosen GPUs serve at the state's target, what they get there and
+    which bound stops more; for "why not", what one user gets."""
+    s = page.state
+    result: Serving = serve(
+        page.config, s.options(), page.serving_device,
+        Target(s.per_user_tps, s.ttft_s, s.prompt_tokens), ctx=s.ctx, runtime=s.runtime,
+    )  # fmt: skip
+    best, single = result.at_target, result.single
+    users = best.users if best else 0
+    return {
+        "result": result,
+        "users": users,
+        "fit_users": result.users_that_fit,
+        "max_users": MAX_USERS,
+        "aggregate": tps(best.aggregate_tokens_per_s) if best else "",
+        "per_user": tps(best.per_user_tokens_per_s) if best else "",
+        "ttft": _seconds(best.ttft_s) if best else "",
+        "single_tps": tps(single.per_user_tokens_per_s) if single else "",
+        "single_ttft": _seconds(single.ttft_s) if single else "",
+        "target_tps": f"{s.per_user_tps:g}",
+        "target_ttft": f"{s.ttft_s:g}",
+        # The plan for that many users, where the users slider reaches.
+        "query": s.query(users=min(users, page.max_users)) if users else "",
+        "beyond_slider": users > page.max_users,
+    }
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:.2f}" if value < 10 else f"{value:,.0f}"
+
+
+PANEL = Panel("serving", 30, EVERY_CHANGE | DEVICE | SERVING | HOST | FORCED | TARGET, build)
