@@ -18,6 +18,7 @@ from django import forms
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from benchmarks import published
 from catalog import machines, parts, runs
 from catalog.forms import LenientForm
 from catalog.machine_state import MachineState
@@ -42,6 +43,7 @@ class Settings:
     q: str
     notes: tuple[str, ...]
     machine: MachineState = field(default_factory=MachineState)  # the RAM around the device
+    show_all: bool = False  # every published measurement, not the first ones
 
     @property
     def memory_gib(self) -> int:
@@ -59,6 +61,7 @@ class Settings:
             "all": "" if self.fits else "1",
             "sort": self.sort,
             "q": self.q,
+            "pub": "all" if self.show_all else "",
             **self.chosen(hw).machine_items(),
         } | changes
         return urlencode({k: v for k, v in values.items() if v not in ("", None)})
@@ -80,12 +83,15 @@ class SettingsForm(LenientForm):
     sort = forms.ChoiceField(label="Sort", choices=list(SORTS.items()), initial="speed")
     q = forms.CharField(label="Model", max_length=60, required=False, initial="")
     all = forms.BooleanField(label="Also what does not run", required=False, initial=False)
+    pub = forms.ChoiceField(
+        label="Published measurements", choices=[("", "the first"), ("all", "all")], initial=""
+    )
 
     def settings(self) -> Settings:
         values = self.read()
         return Settings(
             values["ctx"], values["count"], values["mem"] << 30, not values["all"],
-            values["sort"], values["q"], tuple(self.notes),
+            values["sort"], values["q"], tuple(self.notes), show_all=values["pub"] == "all",
         )  # fmt: skip
 
 
@@ -147,8 +153,9 @@ def facts_content(hw: Hardware, snap: Snapshot) -> str:
 
 
 def runs_content(hw: Hardware, settings: Settings, form: SettingsForm, snap: Snapshot) -> str:
-    """The "what runs on it" section: once per catalog revision, device, settings and machine
-    (not kept when the settings needed corrections)."""
+    """The "what runs on it" section and the published measurements on the device after it:
+    once per catalog revision, device, settings and machine (not kept when the settings needed
+    corrections)."""
     key = None if settings.notes else parts.key("device-runs", snap.revision, hw.slug,
                                                  settings.query(hw))  # fmt: skip
 
@@ -165,6 +172,8 @@ def runs_content(hw: Hardware, settings: Settings, form: SettingsForm, snap: Sna
             "in_ram": sum(r["in_ram"] for r in shown),
             "machine_controls": machines.controls(settings.machine, (chosen.kind,)),
             "usable": runs.USABLE_TPS,
+            "p": published.for_hardware(snap, hw.slug, settings.show_all)
+            | {"all_query": settings.query(hw, pub="all"), "anchor": "published", "by_model": True},
         }
         return render_to_string("catalog/hardware_detail.html#runs", context)
 
