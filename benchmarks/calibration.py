@@ -21,7 +21,13 @@ from estimator.devices import device_class
 MIN_RUNS = 5
 MIN_SUBMITTERS = 3  # distinct (hashed) /24 or /64 networks
 CLAMP = (0.5, 1.5)
-CLASS_LABELS = {"nvidia": "NVIDIA GPUs", "amd": "AMD GPUs", "apple": "Apple silicon", "cpu": "CPUs"}
+CLASS_LABELS = {
+    "nvidia": "NVIDIA GPUs",
+    "amd": "AMD GPUs",
+    "intel": "Intel GPUs",
+    "apple": "Apple silicon",
+    "cpu": "CPUs",
+}
 
 
 @dataclass(frozen=True)

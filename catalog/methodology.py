@@ -19,10 +19,17 @@ from estimator.validation import (
     engine_runs,
     estimate_file,
     estimate_run,
+    speed_runs,
     speed_summary,
 )
 
-CLASS_NAMES = {"nvidia": "NVIDIA (CUDA)", "apple": "Apple (Metal)", "amd": "AMD", "cpu": "CPU"}
+CLASS_NAMES = {
+    "nvidia": "NVIDIA (CUDA)",
+    "apple": "Apple (Metal)",
+    "amd": "AMD (ROCm)",
+    "intel": "Intel (SYCL)",
+    "cpu": "CPU",
+}
 TESTS = {"tg": "decode (tg)", "pp": "prefill (pp)"}
 HALVES = {"held_out": "held out", "calibration": "calibration", "all": "both halves"}
 CATEGORIES = {
@@ -88,13 +95,32 @@ def figures() -> dict[str, Any]:
         )
     speed = [
         {
-            "test": "decode (tg)" if s.test == "tg" else "prefill (pp)",
-            "cls": CLASS_NAMES.get(s.device_class, s.device_class),
+            "backend": s.backend,
+            "kind": s.kind,
             "rows": s.rows,
+            "ratio": f"{s.median_ratio:.2f}",
             "median": f"{100 * s.median_error:.1f} %",
+            "p80": f"{100 * s.p80_error:.0f} %",
+            "p90": f"{100 * s.p90_error:.0f} %",
             "within": f"{100 * s.within_15:.0f} %",
         }
         for s in speed_summary()
+    ]
+    profiles = [
+        {
+            "name": name,
+            "eta": p.eta,
+            "layer_us": round(p.layer_s * 1e6),
+            "step_us": round(p.step_s * 1e6),
+            "quant_rate": p.quant_rate,
+            "mm_eff": p.mm_eff,
+            "n_half": p.n_half,
+            "tile": p.tile,
+            "vec_eff": p.vec_eff,
+            "blas_eff": p.blas_eff,
+            "attn_eff": p.attn_eff,
+        }
+        for name, p in throughput.PROFILES.items()
     ]
     return {
         "offload": _offload(),
@@ -102,15 +128,16 @@ def figures() -> dict[str, Any]:
         "memory": memory,
         "files": files,
         "speed": speed,
+        "speed_runs": len(speed_runs()),
+        "profiles": profiles,
         "runs": len(memory),
         "cases": len(files),
         "constants": {
             "eta": throughput.DECODE_EFFICIENCY,
             "overhead_us": {k: round(v * 1e6) for k, v in throughput.LAYER_OVERHEAD_S.items()},
-            "prefill": throughput.PREFILL_EFFICIENCY,
-            "band": round(100 * throughput.DECODE_BAND),
+            "prefill": {k: p.mm_eff for k, p in throughput.PROFILES.items()},
+            "vec_max": throughput.VEC_MAX,
             "uncalibrated_band": round(100 * throughput.UNCALIBRATED_BAND),
-            "prefill_band": round(100 * throughput.PREFILL_BAND),
             "grades": (fit.GRADE_A, fit.GRADE_B, fit.GRADE_C, fit.OFFLOAD_D),
             "cpu_reserve_gib": fit.CPU_OS_RESERVE >> 30,
             "fit_margin_mib": machine.FIT_MARGIN // MIB,

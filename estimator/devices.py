@@ -13,7 +13,7 @@ def device_class(vendor: str, kind: str) -> str:
         return "apple"
     if kind == "cpu":
         return "cpu"
-    return "amd" if vendor.lower() == "amd" else "nvidia"
+    return {"amd": "amd", "intel": "intel"}.get(vendor.lower(), "nvidia")
 
 
 def from_hardware(hw: Any, count: int = 1, calibration: float = 1.0) -> Device:
@@ -27,6 +27,7 @@ def from_hardware(hw: Any, count: int = 1, calibration: float = 1.0) -> Device:
         count=count,
         calibration=calibration,
         unified=hw.kind == "unified",
+        architecture=hw.architecture or "",
     )
 
 

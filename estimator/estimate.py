@@ -33,7 +33,7 @@ from estimator.report import (
     memory_report,
 )
 from estimator.safetensors import safetensors_bytes
-from estimator.throughput import PREFILL_BAND, Device, prefill_tokens_per_s
+from estimator.throughput import Device, prefill_tokens_per_s
 
 VLLM_GPU_MEMORY_UTILIZATION = 0.9
 VLLM_BLOCK = 16
@@ -172,7 +172,7 @@ def estimate(
         ttft_s=_round(prompt / prefill if prefill else None, 3),
         tokens_per_s_low=_round(per_user * (1 - device.band) if per_user else None),
         tokens_per_s_high=_round(per_user * (1 + device.band) if per_user else None),
-        prefill_band=PREFILL_BAND,
+        prefill_band=device.prefill_band,
         depth=depth,
         batch=batch,
         plan=plan_report(plan, machine),

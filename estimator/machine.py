@@ -79,7 +79,7 @@ class Machine:
         (CUDA, or ROCm in a HIP build) and GGML_METAL_NAME (MTL)."""
         if self.cpu_only or self.gpu is None:
             return ""
-        return {"apple": "MTL", "amd": "ROCm"}.get(self.gpu.device_class, "CUDA")
+        return {"apple": "MTL", "amd": "ROCm", "intel": "SYCL"}.get(self.gpu.device_class, "CUDA")
 
     def device_names(self) -> list[str]:
         """llama.cpp's names of the GPUs, in order: CUDA0, CUDA1, ..., ROCm0, MTL0."""

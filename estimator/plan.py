@@ -32,11 +32,13 @@ from estimator.placement import (
     n_cpu_moe_overrides,
 )
 from estimator.throughput import (
+    CPU_TFLOPS,
     DECODE_EFFICIENCY,
     LAYER_OVERHEAD_S,
-    PREFILL_EFFICIENCY,
+    Device,
     kv_bytes_read,
     prefill_flops,
+    prefill_ubatch_s,
 )
 
 CPU_EFFICIENCY = DECODE_EFFICIENCY["cpu"]
@@ -256,29 +258,22 @@ def _prefill(
 ) -> float | None:
     """Prompt tokens/s for ubatches of `opts.n_ubatch` tokens under this placement."""
     inv = _inventory(key)
-    ub = min(opts.n_ubatch, max(opts.n_ctx, 1))
-    flops = prefill_flops(inv, ub, 0) * ub
+    weights = _weights(key, opts.file_type)[0]
+    ub = max(min(opts.n_ubatch, max(opts.n_ctx, 1)), 1)
     gpu = machine.gpu
     if gpu is None or not layout.devices:
-        tflops = CPU_TFLOPS
-        return ub / (flops / (tflops * 1e12)) if tflops else None
-    if not gpu.fp16_tflops:
+        cpu = Device(machine.ram_bytes, machine.ram_bandwidth_gbps, None, "cpu", "cpu")
+        seconds = prefill_ubatch_s(inv, weights, cpu, ub, 0)
+        return ub / seconds if seconds else None
+    seconds = prefill_ubatch_s(inv, weights, gpu, ub, 0)
+    if seconds is None:
         return None
-    mfu = PREFILL_EFFICIENCY.get(gpu.segment, 0.3)
-    seconds = flops / (gpu.fp16_tflops * 1e12 * mfu)
     host_weights = layout.host.model - sizer.model.input_bytes
     if host_weights > 0:
         if sizer.op_offload and machine.pcie_gbps:
             seconds += host_weights / (machine.pcie_gbps * 1e9)
         else:
             # Small ubatches (or unified memory): the CPU computes its share itself.
-            tflops = CPU_TFLOPS
             share = host_weights / max(sum(u.model for u in layout.devices) + host_weights, 1)
-            if tflops:
-                seconds += flops * share / (tflops * 1e12)
+            seconds += prefill_flops(inv, ub, 0) * ub * share / (CPU_TFLOPS * 1e12)
     return ub / seconds
-
-
-# A desktop CPU's matrix throughput in llama.cpp's prompt processing (AVX2/AVX-512 FMA on
-# quantized weights): about 1 TFLOPS for 16 Zen 5 cores; scaled by nothing else we know.
-CPU_TFLOPS = 1.0

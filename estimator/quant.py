@@ -17,6 +17,9 @@ from functools import cached_property, lru_cache
 from estimator.ggml import QUANTIZED, TYPES
 from estimator.inventory import Inventory, Tensor
 
+# Matrices of these types run llama.cpp's float GEMMs, every other type its quantized kernels.
+FLOAT_TYPES = frozenset({"F32", "F16", "BF16"})
+
 # llama-quantize file type -> default ggml type (llama_ftype_get_default_type).
 FILE_TYPES: Mapping[str, str] = {
     "F32": "F32",
@@ -95,6 +98,22 @@ class Weights:
     @cached_property
     def bytes(self) -> int:
         return sum(t.bytes for t in self.tensors)
+
+    @cached_property
+    def matmul_params(self) -> tuple[int, int, int, int]:
+        """Weights a token multiplies: (dense quantized, dense float, routed-expert quantized,
+        routed-expert float) elements of 2-D matrices, every expert counted. The input
+        embedding is a row lookup unless tied to the output head; norms and biases are not
+        matrix multiplications. Quantized types run llama.cpp's quantized kernels (MMQ, MMVQ);
+        F16/BF16/F32 matrices its float GEMMs."""
+        tied = not any(t.tensor.name == "output.weight" for t in self.tensors)
+        out = [0, 0, 0, 0]
+        for t in self.tensors:
+            if len(t.tensor.shape) < 2 or (t.tensor.name == "token_embd.weight" and not tied):
+                continue
+            slot = (2 if t.tensor.experts > 1 else 0) + (t.type in FLOAT_TYPES)
+            out[slot] += t.tensor.n_elements
+        return out[0], out[1], out[2], out[3]
 
     @cached_property
     def params(self) -> int:

@@ -1,40 +1,110 @@
-"""Tokens per second: decode is memory-bound, prefill compute-bound; batched serving.
+"""Tokens per second, following how llama.cpp's kernels spend a step: for one user, for many
+(batched decode: llama-batched-bench, llama-server's parallel slots) and for the prompt.
 
-decode: each new token reads the active weights once (by their real per-tensor types; MoE reads
-only the routed experts in use plus shared ones; the token embedding is a row lookup) and the
-KV cache written so far, so   t_token = bytes_read / (eta x bandwidth)  per sequence step.
-prefill: FLOPs per token = 2 x active parameters + attention (4 x layers x heads x head_dim x
-average depth), at mfu x peak FP16 throughput.
-batched: one step decodes B sequences: max(memory time with B caches and the distinct experts
-B tokens route to, compute time for B tokens); aggregate = B / step, per user = aggregate / B.
-Efficiency factors per device class come from calibration (docs/estimator.md, "Speed").
+One step multiplies every weight matrix by N token columns (decode: N = the users decoding;
+prefill: N = the ubatch; a routed expert sees only the tokens routed to it). It takes
+- memory: the weights it reads once (MoE: the distinct experts the N tokens route to) plus each
+  sequence's KV cache up to its depth, at eta x bandwidth;
+- compute: 2 x weights x N FLOPs at the rate of the kernel the weight type runs (quantized
+  types: MMQ / MMVQ / Metal's and Vulkan's dequantizing shaders; F16/BF16: float GEMM), which
+  reaches its peak only with enough columns (N / (N + n_half) of it), plus attention: QK and PV
+  over each token's depth, at the backend's attention rate (flash attention or the plain
+  matmul + softmax path, which also moves the score matrix through memory);
+- the slower of the two, plus a fixed cost per layer (kernel launches and tiny operations) and
+  per step (sampling, graph build, synchronisation).
+Every constant is per backend (CUDA, ROCm, Vulkan, Metal, SYCL, CPU); where a vendor quotes no
+FP16 rate the compute side stands on the bandwidth alone and says so (`Device.fp16_tflops`).
+The constants and the residuals behind them: docs/estimator.md "Speed" and /methodology/.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from estimator.inventory import Inventory
 from estimator.kv import KvCache
 from estimator.quant import Weights
 
-# Decode: t_token = bytes / (eta x bandwidth) + layers x overhead. Two constants per device
-# class, fitted (least median error) across every device of the class in the calibration set
-# (estimator/data/llama_cpp_tps_calibration.csv; docs/estimator.md "Speed"). AMD and CPU have no
-# calibration rows yet: they use the NVIDIA constants and a wider band.
-# System memory read by a CPU's threads: llama.cpp's token generation reaches about half the
-# theoretical DDR bandwidth (0.54: least mean |log ratio| on the calibration half of the measured
-# runs in estimator/data/offload_measurements.csv; docs/offload.md has both halves).
-DECODE_EFFICIENCY = {"nvidia": 0.92, "apple": 0.94, "amd": 0.92, "cpu": 0.54}
-LAYER_OVERHEAD_S = {"nvidia": 100e-6, "apple": 190e-6, "amd": 100e-6, "cpu": 60e-6}
-CALIBRATED = {"nvidia", "apple"}
-# Prefill reaches this share of the dense FP16 (FP32-accumulate) peak in llama.cpp's pp512:
-# GeForce cards run FP16-accumulate GEMMs at twice that rate; datacenter cards do not.
-PREFILL_EFFICIENCY = {"consumer": 0.65, "workstation": 0.38, "datacenter": 0.28, "apple": 0.3,
-                      "cpu": 0.3}  # fmt: skip
-DECODE_BAND = 0.15  # calibrated classes: median error 3-6 %, most within 15 %
+
+@dataclass(frozen=True)
+class Profile:
+    """How llama.cpp's kernels on one backend use a device (least median |log error| over the
+    published llama-bench and batched-bench runs of that backend; docs/estimator.md)."""
+
+    eta: float  # share of the memory bandwidth a decode step reaches
+    layer_s: float  # fixed seconds per layer per step
+    step_s: float  # fixed seconds per step
+    quant_rate: float  # quantized-matmul peak / FP16 peak (INT8 MMA: 2x, GeForce 4x; else 1)
+    mm_eff: float  # share of that peak a full ubatch reaches
+    n_half: float  # columns at which a matmul reaches half its peak share
+    vec_eff: float  # share of the FP16 peak the mat-vec kernels reach (up to VEC_MAX columns)
+    blas_eff: float  # share of the float-GEMM peak (cuBLAS, hipBLAS, ...) F16/BF16 weights reach
+    tile: int  # the matrix kernels compute token columns in tiles of this many (padded)
+    attn_eff: float  # share of the FP16 peak attention reaches (flash attention)
+
+
+PROFILES: dict[str, Profile] = {
+    # eta, layer_s, step_s, quant_rate, mm_eff, n_half, vec_eff, blas_eff, tile, attn_eff
+    "CUDA": Profile(0.84, 100e-6, 0.4e-3, 2.0, 0.20, 32, 0.02, 0.40, 8, 0.10),
+    "ROCm": Profile(0.72, 90e-6, 0.2e-3, 1.0, 0.30, 32, 0.01, 0.30, 8, 0.08),
+    "Vulkan": Profile(0.76, 130e-6, 0.4e-3, 1.0, 0.25, 16, 0.10, 0.10, 32, 0.10),
+    "Metal": Profile(0.80, 170e-6, 0.2e-3, 1.0, 0.80, 1, 0.15, 0.80, 32, 0.35),
+    # SYCL: 7 runs of each kind; its eta and overheads are ROCm's, its matmul shares fitted.
+    "SYCL": Profile(0.72, 200e-6, 1.2e-3, 1.0, 0.25, 8, 0.10, 0.60, 32, 0.03),
+    # CPU: system memory at about half its theoretical bandwidth (estimator/data/
+    # offload_measurements.csv, docs/offload.md); matmuls at CPU_TFLOPS.
+    "CPU": Profile(0.54, 60e-6, 0.5e-3, 1.0, 1.0, 1, 1.0, 1.0, 1, 1.0),
+}
+# Up to this many token columns llama.cpp multiplies with its mat-vec kernels (CUDA's MMVQ_MAX_
+# BATCH_SIZE; Metal's and Vulkan's mul_mat_vec paths), above it with its matrix kernels.
+VEC_MAX = 8
+# The backend llama.cpp builds for a device by default (the one llama.cpp's releases ship for it).
+DEFAULT_BACKEND = {"nvidia": "CUDA", "amd": "ROCm", "intel": "SYCL", "apple": "Metal", "cpu": "CPU"}
+# INT8 tensor-core rate over the dense FP16 (FP32-accumulate) figure: GeForce cards run FP16
+# with FP32 accumulate at half rate, so their INT8 MMA (llama.cpp's MMQ) is 4x it, workstation and
+# datacenter cards 2x (NVIDIA's whitepaper tables); Volta and older have no INT8 MMA.
+HOPPER_ON = ("Hopper", "Blackwell")
+CUDA_INT8_RATE = {"consumer": 4.0, "workstation": 2.0, "datacenter": 2.0, "unified": 2.0}
+# A CPU's matrix throughput in llama.cpp's prompt processing (AVX2/AVX-512 on quantized weights):
+# about 1 TFLOPS for 16 Zen 5 cores; scaled by nothing else we know.
+CPU_TFLOPS = 1.0
+
+# Compatibility views for the placement (plan.py) and the methodology page.
+DECODE_EFFICIENCY = {
+    "nvidia": PROFILES["CUDA"].eta,
+    "amd": PROFILES["ROCm"].eta,
+    "intel": PROFILES["SYCL"].eta,
+    "apple": PROFILES["Metal"].eta,
+    "cpu": PROFILES["CPU"].eta,
+}
+LAYER_OVERHEAD_S = {
+    "nvidia": PROFILES["CUDA"].layer_s,
+    "amd": PROFILES["ROCm"].layer_s,
+    "intel": PROFILES["SYCL"].layer_s,
+    "apple": PROFILES["Metal"].layer_s,
+    "cpu": PROFILES["CPU"].layer_s,
+}
+# Bands: the 80th percentile of |estimate / measured - 1| over the runs of each backend and kind
+# (estimator.validation.residuals; a test keeps these equal to the data). Backends with fewer
+# than 20 runs of a kind take UNCALIBRATED_BAND.
+BANDS: dict[tuple[str, str], float] = {
+    ("CUDA", "batched"): 0.31,
+    ("CUDA", "decode"): 0.18,
+    ("CUDA", "prefill"): 0.59,
+    ("Metal", "batched"): 0.56,
+    ("Metal", "decode"): 0.17,
+    ("Metal", "prefill"): 0.22,
+    ("ROCm", "decode"): 0.24,
+    ("ROCm", "prefill"): 0.58,
+    ("Vulkan", "decode"): 0.26,
+    ("Vulkan", "prefill"): 0.57,
+}
 UNCALIBRATED_BAND = 0.35
-PREFILL_BAND = 0.40
+KINDS = ("decode", "batched", "prefill")
+
+
+def band(backend: str, kind: str) -> float:
+    return BANDS.get((backend, kind), UNCALIBRATED_BAND)
 
 
 @dataclass(frozen=True)
@@ -42,30 +112,73 @@ class Device:
     memory_bytes: int
     bandwidth_gbps: float
     fp16_tflops: float | None
-    device_class: str = "nvidia"  # nvidia | amd | apple | cpu
-    segment: str = "consumer"  # consumer | workstation | datacenter | apple | cpu
+    device_class: str = "nvidia"  # nvidia | amd | intel | apple | cpu
+    segment: str = "consumer"  # consumer | workstation | datacenter | apple | unified | cpu
     count: int = 1
     # Measured / estimated decode speed from community runs on this class of device and
     # runtime (benchmarks.calibration); 1.0 where there are too few runs.
     calibration: float = 1.0
     unified: bool = False  # a GPU that uses system memory (DGX Spark-class, Strix Halo-class)
+    backend: str = ""  # CUDA | ROCm | Vulkan | Metal | SYCL | CPU; "" = the class's default
+    architecture: str = field(default="", compare=False)  # the catalog's, e.g. "Volta"
+
+    @property
+    def engine_backend(self) -> str:
+        return self.backend or DEFAULT_BACKEND.get(self.device_class, "CUDA")
+
+    @property
+    def profile(self) -> Profile:
+        return PROFILES[self.engine_backend]
 
     @property
     def band(self) -> float:
-        return DECODE_BAND if self.device_class in CALIBRATED else UNCALIBRATED_BAND
+        """+- share around a single-user decode figure on this backend."""
+        return band(self.engine_backend, "decode")
+
+    @property
+    def prefill_band(self) -> float:
+        return band(self.engine_backend, "prefill")
+
+    def peak_flops(self, quantized: bool) -> float | None:
+        """FLOP/s peak of the matmul kernel a weight type runs on this device (one device)."""
+        if self.device_class == "cpu":
+            return CPU_TFLOPS * 1e12
+        if not self.fp16_tflops:
+            return None
+        return self.fp16_tflops * 1e12 * self._rate(quantized)
+
+    def _rate(self, quantized: bool) -> float:
+        """The kernel's peak over the FP16 (FP32-accumulate) figure."""
+        if self.engine_backend == "CUDA":
+            if not quantized:  # cuBLAS F16 GEMMs accumulate in F16: full rate on GeForce too
+                return 2.0 if self.segment == "consumer" else 1.0
+            if self.architecture.startswith(("Volta", "Pascal")):
+                return 1.0  # no INT8 MMA: dequantize + cuBLAS
+            if self.segment == "datacenter" and self.architecture.startswith(HOPPER_ON):
+                return 1.0  # MMQ issues Ampere-style mma.sync: about half of wgmma/tcgen05
+
+            return CUDA_INT8_RATE.get(self.segment, 2.0)
+        if quantized and self.engine_backend == "ROCm" and self.architecture.startswith("CDNA"):
+            return 2.0  # MFMA INT8 at twice the FP16 rate
+        return 1.0 if not quantized else self.profile.quant_rate
 
 
-def _expert_fraction(inv: Inventory, batch: int) -> float:
-    """Expected share of routed experts touched by `batch` tokens (uniform routing)."""
+def _expert_fraction(inv: Inventory, tokens: int) -> float:
+    """Expected share of routed experts touched by `tokens` tokens (uniform routing)."""
     if not inv.n_experts or not inv.n_experts_used:
         return 1.0
     p_one = inv.n_experts_used / inv.n_experts
-    return 1.0 - (1.0 - p_one) ** batch
+    return 1.0 - (1.0 - p_one) ** tokens
 
 
 def weight_bytes_per_step(inv: Inventory, weights: Weights, batch: int = 1) -> int:
-    """Weight bytes one decode step reads for `batch` sequences."""
+    """Weight bytes one step reads for `batch` token columns. Up to VEC_MAX tokens the
+    mat-vec kernels (mul_mat_vec_id) read each token's experts on their own, so a batch reads
+    its tokens' experts once per token; above it the matrix kernels group the tokens by expert
+    and read every distinct expert once."""
     always, experts = weights.decode_read
+    if batch <= VEC_MAX and inv.n_experts and inv.n_experts_used:
+        return always + int(experts * min(batch * inv.n_experts_used / inv.n_experts, 1.0))
     return always + int(experts * _expert_fraction(inv, batch))
 
 
@@ -84,20 +197,104 @@ def kv_bytes_read(kv: KvCache, depth: int) -> float:
     return read + kv.recurrent_bytes / max(kv.streams, 1)
 
 
+def attention_flops(inv: Inventory, depth: float) -> float:
+    """FLOPs of QK and PV for one token attending to `depth` cached tokens, every layer:
+    4 x query heads x head width x depth (a sliding-window layer up to its window)."""
+    kv_heads = inv.n_kv_heads or inv.attention_kv_heads or 1
+    total = 0.0
+    for layer in inv.cache:
+        if layer.kind in ("recurrent", "none"):
+            continue
+        seen = depth
+        if layer.kind == "swa" and inv.sliding_window:
+            seen = min(depth, inv.sliding_window)
+        total += 4 * layer.k_width * inv.n_heads / kv_heads * seen
+    return total
+
+
+def _padded(columns: float, tile: int) -> float:
+    """Columns a tiled kernel computes for `columns` (the last tile is computed whole)."""
+    return -(-columns // tile) * tile if columns >= 1 else float(tile)
+
+
+def _share(columns: float, n_half: float) -> float:
+    """Share of a matmul kernel's peak reached with `columns` token columns."""
+    return columns / (columns + n_half)
+
+
+def _matmul_s(inv: Inventory, weights: Weights, device: Device, tokens: int) -> float | None:
+    """Seconds of matrix multiplications for `tokens` token columns; None when the device's
+    rate is unknown. Like llama.cpp, the kernel follows the step's token count: up to VEC_MAX
+    the mat-vec kernels (every token x its experts), above it the tiled matrix kernels, which
+    group a routed expert's tokens (tokens x experts_used / experts touched each) and compute
+    every tile whole."""
+    dense_q, dense_f, expert_q, expert_f = weights.matmul_params
+    p = device.profile
+    vec = tokens <= VEC_MAX
+    n_exp, used = inv.n_experts or 1, inv.n_experts_used or 1
+    touched = n_exp * _expert_fraction(inv, tokens) if inv.n_experts else 1.0
+    seconds = 0.0
+    for params, quantized, expert in (
+        (dense_q, True, False),
+        (dense_f, False, False),
+        (expert_q, True, True),
+        (expert_f, False, True),
+    ):
+        if not params:
+            continue
+        # The tiled kernels, and up to VEC_MAX columns the mat-vec kernels when faster (the
+        # threshold llama.cpp tunes is where they cross).
+        peak = device.peak_flops(quantized)
+        if peak is None:
+            return None
+        cols = tokens * used / touched if expert else float(tokens)
+        eff = p.mm_eff if quantized else p.blas_eff
+        matrices = touched / n_exp if expert else 1.0
+        padded = _padded(cols, p.tile)  # a tile's efficiency is that of its full width
+        best = 2 * params * matrices * padded / (peak * eff * _share(padded, p.n_half))
+        if vec:
+            vec_peak = device.peak_flops(False) or peak
+            work = 2 * params * tokens * (used / n_exp if expert else 1.0)
+            best = min(best, work / (vec_peak * p.vec_eff))
+        seconds += best
+    return seconds
+
+
+def _attention_s(inv: Inventory, device: Device, tokens: int, depth: float) -> float:
+    peak = device.peak_flops(False)
+    if peak is None:
+        return 0.0
+    return tokens * attention_flops(inv, depth) / (peak * device.profile.attn_eff)
+
+
 def decode_step_s(
-    inv: Inventory, weights: Weights, kv: KvCache, device: Device, depth: int, batch: int
+    inv: Inventory,
+    weights: Weights,
+    kv: KvCache,
+    device: Device,
+    depth: int,
+    batch: int,
+    runtime: str = "llama.cpp",
 ) -> float:
-    """Seconds for one decode step of `batch` sequences: memory- or compute-bound."""
-    eta = DECODE_EFFICIENCY.get(device.device_class, 0.92)
+    """Seconds for one decode step of `batch` sequences at `depth`: memory- or compute-bound,
+    plus the fixed costs. llama.cpp on N GPUs splits layers (they work in turn: one GPU's
+    speed); vLLM splits tensors (N GPUs' bandwidth, an all-reduce per layer)."""
+    p = device.profile
     read = weight_bytes_per_step(inv, weights, batch) + kv_bytes_read(kv, depth) * batch
-    memory = read / (eta * device.bandwidth_gbps * 1e9)
-    memory += inv.n_layers * LAYER_OVERHEAD_S.get(device.device_class, 100e-6)
-    memory /= device.calibration
-    compute = 0.0
-    if device.fp16_tflops:
-        mfu = PREFILL_EFFICIENCY.get(device.segment, 0.3)
-        compute = batch * 2 * inv.params_active / (device.fp16_tflops * 1e12 * mfu)
-    return max(memory, compute)
+    bandwidth = p.eta * device.bandwidth_gbps * 1e9
+    parallel = device.count if runtime == "vllm" else 1
+    memory = read / (bandwidth * parallel)
+    compute = (_matmul_s(inv, weights, device, batch) or 0.0) / parallel
+    compute += _attention_s(inv, device, batch, depth) / parallel
+    fixed = inv.n_layers * p.layer_s + p.step_s
+    if parallel > 1:
+        fixed += inv.n_layers * 2 * VLLM_ALLREDUCE_S
+    return (max(memory, compute) + fixed) / device.calibration
+
+
+# vLLM's tensor parallelism: two all-reduces per layer (after attention and after the MLP),
+# each a few microseconds over NVLink for a decode step's small activations.
+VLLM_ALLREDUCE_S = 10e-6
 
 
 def decode_tokens_per_s(
@@ -110,7 +307,7 @@ def decode_tokens_per_s(
     runtime: str = "llama.cpp",
 ) -> tuple[float, float]:
     """(aggregate, per sequence) decode tokens/s for `batch` sequences at `depth` tokens."""
-    aggregate = batch / decode_step_s(inv, weights, kv, device, depth, batch)
+    aggregate = batch / decode_step_s(inv, weights, kv, device, depth, batch, runtime)
     return aggregate, aggregate / batch
 
 
@@ -123,8 +320,8 @@ def decode_roofline(
     return batch * device.bandwidth_gbps * 1e9 * device.count / read
 
 
-# llama.cpp's quantized matrix multiplications run on INT8 tensor cores (MMQ): GeForce cards do
-# INT8 at 4x their dense FP16 (FP32-accumulate) rate, the fastest ratio in the catalog.
+# The most a quantized matmul can run above the dense FP16 (FP32-accumulate) figure: GeForce
+# INT8 tensor cores, 4x (CUDA_INT8_RATE).
 PREFILL_ROOFLINE_FACTOR = 4.0
 
 
@@ -139,18 +336,53 @@ def prefill_roofline(inv: Inventory, n_tokens: int, depth: int, device: Device) 
 
 def prefill_flops(inv: Inventory, n_tokens: int, depth: int) -> float:
     """FLOPs per prompt token: 2 x active parameters plus attention over the average depth."""
-    head_width = sum(layer.k_width for layer in inv.cache if layer.kind != "recurrent")
-    kv_heads = inv.n_kv_heads or inv.attention_kv_heads or 1
-    attention = 4 * head_width * inv.n_heads / kv_heads * (depth + n_tokens / 2)
-    return 2 * inv.params_active + attention
+    return 2 * inv.params_active + attention_flops(inv, depth + n_tokens / 2)
+
+
+DEFAULT_UBATCH = 512
+
+
+def prefill_ubatch_s(
+    inv: Inventory, weights: Weights, device: Device, tokens: int, depth: int
+) -> float | None:
+    """Seconds for one ubatch of `tokens` prompt tokens after `depth` cached ones."""
+    matmul = _matmul_s(inv, weights, device, tokens)
+    if matmul is None:
+        return None
+    p = device.profile
+    read = weight_bytes_per_step(inv, weights, tokens)
+    memory = read / (p.eta * device.bandwidth_gbps * 1e9)
+    attention = _attention_s(inv, device, tokens, depth + tokens / 2)
+    return max(matmul, memory) + attention + inv.n_layers * p.layer_s + p.step_s
 
 
 def prefill_tokens_per_s(
-    inv: Inventory, n_tokens: int, depth: int, device: Device, weights: Weights | None = None
+    inv: Inventory,
+    n_tokens: int,
+    depth: int,
+    device: Device,
+    weights: Weights | None = None,
+    n_ubatch: int = DEFAULT_UBATCH,
 ) -> float | None:
-    """Prompt processing tokens/s, or None when the device's FP16 throughput is unknown."""
-    if not device.fp16_tflops:
+    """Prompt tokens/s for `n_tokens` after `depth` cached tokens, in ubatches of `n_ubatch`
+    (None when the device's compute rate is unknown). Without `weights` every matrix counts as
+    quantized at 4.5 bits."""
+    if weights is None:
+        weights = _assumed_weights(inv)
+    n_tokens = max(n_tokens, 1)
+    ub = max(min(n_ubatch, n_tokens), 1)
+    full, rest = divmod(n_tokens, ub)
+    # A ubatch's time grows linearly with its depth: the full ubatches at their mean depth.
+    t = prefill_ubatch_s(inv, weights, device, ub, depth + (full - 1) * ub // 2)
+    if t is None:
         return None
-    flops = prefill_flops(inv, n_tokens, depth)
-    mfu = PREFILL_EFFICIENCY.get(device.segment, 0.3)
-    return device.fp16_tflops * 1e12 * mfu / flops
+    seconds = full * t
+    if rest:
+        seconds += prefill_ubatch_s(inv, weights, device, rest, depth + full * ub) or 0.0
+    return n_tokens / seconds
+
+
+def _assumed_weights(inv: Inventory) -> Weights:
+    from estimator.quant import quantize
+
+    return quantize(inv, "Q4_K_M")

@@ -24,10 +24,10 @@ from typing import Any
 
 from estimator.config import Config, text_config
 from estimator.gguf import tokenizer_bytes
-from estimator.inventory import tensor_inventory
-from estimator.kv import KvOptions, kv_cache
+from estimator.inventory import Inventory, tensor_inventory
+from estimator.kv import KvCache, KvOptions, kv_cache
 from estimator.memory import MemoryEstimate, MemoryOptions, estimate_memory
-from estimator.quant import quantize
+from estimator.quant import FILE_TYPES, Weights, quantize
 from estimator.throughput import Device, decode_tokens_per_s, prefill_tokens_per_s
 
 HERE = Path(__file__).parent
@@ -108,108 +108,251 @@ MODELS = {
         num_key_value_heads=8,
     ),
 }
-# The calibration set's GPUs: name -> slug and figures (copied from the catalog, with sources).
+# The calibration set's devices: name -> catalog slug (and GPU cores of a binned Apple chip).
 DEVICES: dict[str, dict[str, Any]] = tomllib.loads(
     (HERE / "data" / "calibration_devices.toml").read_text()
 )["devices"]
 APPLE_BANDWIDTH = re.compile(r"memory bandwidth (\d+) GB/s")
+# Published llama-bench / batched-bench / vLLM results, one CSV per gathering (schema in
+# docs/estimator.md "Speed"), and the catalog facts they need (tests/estimator/speed_data.py).
+PUBLISHED = HERE / "data" / "published"
+SPEED = HERE / "data" / "speed"
+BACKENDS = ("CUDA", "ROCm", "Vulkan", "Metal", "SYCL", "CPU")
+# llama-bench's type labels -> llama-quantize file types.
+LABELS = {
+    "Q4_K - Medium": "Q4_K_M",
+    "Q4_K - Small": "Q4_K_S",
+    "Q5_K - Medium": "Q5_K_M",
+    "Q5_K - Small": "Q5_K_S",
+    "Q3_K - Medium": "Q3_K_M",
+    "Q3_K - Small": "Q3_K_S",
+    "Q3_K - Large": "Q3_K_L",
+    "Q2_K - Medium": "Q2_K",
+    "IQ4_XS - 4.25 bpw": "IQ4_XS",
+    "MXFP4 MoE": "MXFP4_MOE",
+    "MXFP4": "MXFP4_MOE",
+}
+KIND = {"tg": "decode", "pp": "prefill", "bb_tg": "batched", "bb_pp": "prefill"}
 
 
 @dataclass(frozen=True)
-class Row:
+class Run:
+    """One measured speed: llama-bench (decode / prefill at a depth) or llama-batched-bench
+    (batched decode of `batch` sequences; prefill of their prompts)."""
+
+    source: str  # "calibration" or the published file's name
     device_name: str
+    slug: str
     device: Device
+    backend: str
     model: str
     quant: str
-    test: str  # "pp" or "tg"
-    n_tokens: int
+    test: str  # tg, pp, bb_tg, bb_pp
+    n_prompt: int
+    n_gen: int
     depth: int
+    batch: int
+    flash_attn: str  # "1", "0" or "" (not stated)
+    n_ubatch: int
     tps: float
+    build: str
+
+    @property
+    def kind(self) -> str:
+        return KIND[self.test]
 
 
 @lru_cache(maxsize=1)
-def rows() -> list[Row]:
-    """Single-device rows whose device and model we can resolve."""
+def _speed_facts() -> tuple[dict[str, Any], dict[str, Any]]:
+    devices = json.loads((SPEED / "devices.json").read_text())
+    models = json.loads((SPEED / "models.json").read_text())
+    return devices, models
+
+
+def _device_from(slug: str, backend: str, cores: list[int] | None = None,
+                 bandwidth: float | None = None) -> Device | None:  # fmt: skip
+    h = _speed_facts()[0].get(slug)
+    if h is None:
+        return None
+    fp16 = h.get("fp16_tflops")
+    if cores and fp16:
+        fp16 = fp16 * cores[0] / cores[1]
+    vendor = h["vendor"]
+    cls = "apple" if vendor == "apple" else "cpu" if h["kind"] == "cpu" else (
+        {"amd": "amd", "intel": "intel"}.get(vendor, "nvidia"))  # fmt: skip
+    return Device(h["memory_bytes"], bandwidth or h["bandwidth_gbps"], fp16, cls, h["segment"],
+                  unified=h["kind"] == "unified", backend=backend,
+                  architecture=h.get("architecture", ""))  # fmt: skip
+
+
+def _backend(label: str) -> str:
+    low = label.lower()
+    for name in BACKENDS:
+        if name.lower() in low:
+            return name
+    return "ROCm" if "hip" in low else ""
+
+
+@lru_cache(maxsize=1)
+def speed_runs() -> tuple[Run, ...]:
+    """Every single-device llama.cpp run we can model: the calibration set, then the
+    published files."""
     out = []
     with DATA.open() as f:
         for r in csv.DictReader(f):
-            if r["n_devices"] != "1" or r["model"] not in MODELS:
+            entry = DEVICES.get(r["device"])
+            if r["n_devices"] != "1" or r["model"] not in MODELS or entry is None:
                 continue
-            device = _device(r["device"], r["notes"], r["backend"])
+            match = APPLE_BANDWIDTH.search(r["notes"])
+            backend = _backend(r["backend"])
+            bw = float(match.group(1)) if match and backend == "Metal" else None
+            device = _device_from(entry["slug"], backend, entry.get("cores"), bw)
             if device is None:
                 continue
             test = r["test"][:2]
-            n = int(r["n_prompt"] or 0) if test == "pp" else int(r["n_gen"] or 0)
             out.append(
-                Row(
+                Run(
+                    "calibration",
                     r["device"],
+                    entry["slug"],
                     device,
+                    backend,
                     r["model"],
                     r["quant"],
                     test,
-                    n,
+                    int(r["n_prompt"] or 0),
+                    int(r["n_gen"] or 0),
                     int(r["depth"] or 0),
+                    1,
+                    "0",
+                    512,
                     float(r["tps"]),
+                    r["build"],
                 )
             )
-    return out
+    models = _speed_facts()[1]
+    for path in sorted(PUBLISHED.glob("*.csv")):
+        with path.open() as f:
+            for r in csv.DictReader(f):
+                run = _published(path.name, r, models)
+                if run is not None:
+                    out.append(run)
+    return tuple(out)
 
 
-def _device(name: str, notes: str, backend: str) -> Device | None:
-    if name in DEVICES:
-        h = DEVICES[name]
-        return Device(
-            h["memory_bytes"], h["bandwidth_gbps"], h.get("fp16_tflops"), "nvidia", h["segment"]
-        )
-    match = APPLE_BANDWIDTH.search(notes)
-    if "Metal" in backend and match:
-        return Device(0, float(match.group(1)), None, "apple", "apple")
-    return None
+def _published(source: str, r: dict[str, str], models: dict[str, Any]) -> Run | None:
+    test = r["test"]
+    kind = (
+        "pp"
+        if test.startswith("pp") and "+" not in test
+        else "tg"
+        if test.startswith("tg")
+        else test
+    )
+    backend = _backend(r["backend"])
+    quant = LABELS.get(r["quant"], r["quant"])
+    if kind not in KIND or r["engine"] == "vllm" or r["n_devices"] not in ("1", ""):
+        return None
+    if r["model_slug"] not in models or quant not in FILE_TYPES or not backend:
+        return None
+    device = _device_from(r["hardware_slug"], backend)
+    if device is None:
+        return None
+    try:
+        return Run(source, r["device"], r["hardware_slug"], device, backend, r["model_slug"], quant,
+                   kind, int(float(r["n_prompt"] or 0)), int(float(r["n_gen"] or 0)),
+                   int(float(r["depth"] or 0)), int(float(r["batch"] or 1)), r["flash_attn"],
+                   int(float(r["n_ubatch"] or 512)), float(r["tps"]), r["build"])  # fmt: skip
+    except ValueError:
+        return None
 
 
-def predicted(row: Row) -> float | None:
-    """Our tokens/s for a calibration row (None: prefill on a device without an FP16 figure)."""
-    inv = tensor_inventory(MODELS[row.model])
-    if row.test == "pp":
-        return prefill_tokens_per_s(inv, row.n_tokens, row.depth, row.device)
-    kv = kv_cache(inv, KvOptions(n_ctx=max(4096, row.depth + row.n_tokens)))
-    depth = row.depth + row.n_tokens // 2  # tg-N averages over N generated tokens
-    return decode_tokens_per_s(inv, quantize(inv, row.quant), kv, row.device, depth)[0]
+@lru_cache(maxsize=256)
+def _config(model: str) -> dict[str, Any]:
+    return MODELS[model] if model in MODELS else _speed_facts()[1][model]
 
 
-@lru_cache(maxsize=2)
-def speed_errors(test: str) -> dict[str, list[float]]:
-    """|ours / measured - 1| per device class, for "tg" (decode) or "pp" (prefill) rows."""
-    by_class: dict[str, list[float]] = defaultdict(list)
-    for row in rows():
-        if row.test != test:
-            continue
-        guess = predicted(row)
+@lru_cache(maxsize=256)
+def _inv(model: str) -> Inventory:
+    return tensor_inventory(_config(model))
+
+
+@lru_cache(maxsize=512)
+def _quantized(model: str, quant: str) -> Weights:
+    return quantize(_inv(model), quant)
+
+
+@lru_cache(maxsize=512)
+def _kv(model: str, n_ctx: int) -> KvCache:
+    return kv_cache(_inv(model), KvOptions(n_ctx=n_ctx))
+
+
+def predicted(run: Run) -> float | None:
+    """Our tokens/s for a measured run (None: prefill on a device without a compute figure).
+    tg-N averages over the N generated tokens; batched-bench's S_TG over its B sequences."""
+    inv, weights = _inv(run.model), _quantized(run.model, run.quant)
+    if run.test in ("pp", "bb_pp"):
+        return prefill_tokens_per_s(inv, run.n_prompt, run.depth, run.device, weights,
+                                    run.n_ubatch)  # fmt: skip
+    start = run.depth + (run.n_prompt if run.test == "bb_tg" else 0)
+    kv = _kv(run.model, max(4096, start + run.n_gen))
+    return decode_tokens_per_s(inv, weights, kv, run.device, start + run.n_gen // 2, run.batch)[0]
+
+
+@lru_cache(maxsize=1)
+def residuals() -> dict[tuple[str, str], list[float]]:
+    """estimate / measured for every run, by (backend, kind)."""
+    out: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for run in speed_runs():
+        guess = predicted(run)
         if guess is not None:
-            by_class[row.device.device_class].append(abs(guess / row.tps - 1))
-    return dict(by_class)
+            out[(run.backend, run.kind)].append(guess / run.tps)
+    return dict(out)
+
+
+def speed_errors(test: str) -> dict[str, list[float]]:
+    """|ours / measured - 1| per backend for "tg" (decode) or "pp" (prefill) runs."""
+    kind = KIND[test]
+    return {b: [abs(r - 1) for r in v] for (b, k), v in residuals().items() if k == kind}
 
 
 @dataclass(frozen=True)
 class SpeedSummary:
-    test: str  # "tg" or "pp"
-    device_class: str
+    backend: str
+    kind: str  # decode | batched | prefill
     rows: int
-    median_error: float
+    median_ratio: float  # median of estimate / measured
+    median_error: float  # median |estimate / measured - 1|
+    p80_error: float
+    p90_error: float
     within_15: float  # share of rows within 15 %
 
 
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
+
+
 def speed_summary() -> list[SpeedSummary]:
-    """Median error and share within 15 % per test and device class."""
+    """The residual table per backend and kind (the methodology page; the bands)."""
     out = []
-    for test in ("tg", "pp"):
-        for cls, errs in sorted(speed_errors(test).items()):
-            within = sum(e <= 0.15 for e in errs) / len(errs)
-            out.append(SpeedSummary(test, cls, len(errs), statistics.median(errs), within))
+    for (backend, kind), ratios in sorted(residuals().items()):
+        errs = [abs(r - 1) for r in ratios]
+        out.append(
+            SpeedSummary(
+                backend,
+                kind,
+                len(ratios),
+                statistics.median(ratios),
+                statistics.median(errs),
+                _quantile(errs, 0.8),
+                _quantile(errs, 0.9),
+                sum(e <= 0.15 for e in errs) / len(errs),
+            )
+        )
     return out
 
 
-@lru_cache(maxsize=1)
 @lru_cache(maxsize=1)
 def engine_data() -> dict[str, Any]:
     """Every recorded llama.cpp case: the original file's, then each file in ENGINE_CASE_DIR."""

@@ -10,7 +10,7 @@ from django.test import Client
 from pytest_django.asserts import assertInHTML
 
 from estimator.units import tps
-from estimator.validation import engine_data, engine_runs, speed_errors
+from estimator.validation import engine_data, engine_runs, speed_errors, speed_summary
 
 pytestmark = pytest.mark.django_db
 
@@ -32,16 +32,24 @@ def test_file_sizes_and_speed_errors_come_from_the_same_data(client: Client) -> 
     html = client.get("/methodology/").content.decode()
     for case in engine_data()["cases"]:
         assert f'<td class="num">{case["file_bytes"]:,}</td>' in html
-    decode_nvidia = speed_errors("tg")["nvidia"]
-    assert f'<td class="num">{len(decode_nvidia)}</td>' in html
-    assert "NVIDIA (CUDA)" in html and "Apple (Metal)" in html
+    decode_cuda = speed_errors("tg")["CUDA"]
+    residual = _section(html, 'id="residuals"')
+    assert (
+        f'<th scope="row">CUDA</th><td>decode</td><td class="num">{len(decode_cuda)}</td>'
+        in residual
+    )
+    for s in speed_summary():
+        assert f'<td>{s.kind}</td><td class="num">{s.rows}</td>' in residual
+        assert f'<td class="num">{100 * s.p80_error:.0f} %</td>' in residual
 
 
 def test_the_constants_shown_are_the_code_s(client: Client) -> None:
-    from estimator.throughput import DECODE_EFFICIENCY
+    from estimator.throughput import PROFILES
 
     html = client.get("/methodology/").content.decode()
-    assert f'<th scope="row">apple</th><td class="num">{DECODE_EFFICIENCY["apple"]}</td>' in html
+    metal = PROFILES["Metal"]
+    assert f'<th scope="row">Metal</th><td class="num">{metal.eta}</td>' in html
+    assert f'<td class="num">{round(metal.layer_s * 1e6)} µs</td>' in html
     assert "A fits at 30 tokens/s or more" in html
 
 

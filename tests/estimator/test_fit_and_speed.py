@@ -99,5 +99,8 @@ def test_decode_slows_with_depth_and_per_user_speed_falls_with_users(
     tol = 1 + 1e-9  # float rounding
     assert deeper <= per_user * tol
     assert per_user_more <= per_user * tol
-    assert agg_more * tol >= agg  # serving more users never lowers throughput
+    # One more user can cost a whole extra tile of the matrix kernels (and the switch from the
+    # mat-vec kernels above 8 tokens): throughput may dip there, as measured (llama.cpp b7948 on
+    # an M2 Ultra, gemma-3-4b: 441.8 t/s at 8 sequences, 424.1 at 16), but never by a fifth.
+    assert agg_more >= 0.8 * agg
     assert agg > 0 and per_user > 0

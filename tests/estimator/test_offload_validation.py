@@ -8,8 +8,6 @@ import tomllib
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 from estimator import offload_validation as ov
 
 
@@ -103,35 +101,35 @@ def test_forced_placements_our_fit_refuses_with_the_default_reserve() -> None:
 # places): a change to the plan, its constants or the data shows here.
 # (category, test, split, n, median |error|, worst ratio)
 SUMMARY = [
-    ("gpu_ram_moe", "tg", "all", 7, 0.1731, 2.1864),
-    ("gpu_ram_dense", "tg", "all", 7, 0.1364, 1.3589),
+    ("gpu_ram_moe", "tg", "all", 7, 0.1559, 2.1014),
+    ("gpu_ram_dense", "tg", "all", 7, 0.0872, 1.2923),
     ("cpu_only", "tg", "all", 5, 0.0767, 1.2065),
-    ("unified", "tg", "all", 22, 0.0598, 2.3043),
-    ("all", "tg", "all", 41, 0.0861, 2.3043),
-    ("gpu_ram_moe", "pp", "all", 5, 0.1746, 1.6505),
-    ("cpu_only", "pp", "all", 7, 0.5978, 2.5183),
-    ("unified", "pp", "all", 5, 0.5155, 2.6791),
-    ("experts in RAM", "pp", "all", 5, 0.1746, 1.6505),
-    ("all", "pp", "all", 17, 0.3941, 2.6791),
-    ("gpu_ram_moe", "tg", "calibration", 4, 0.1462, 2.1864),
-    ("gpu_ram_dense", "tg", "calibration", 1, 0.3589, 1.3589),
+    ("unified", "tg", "all", 22, 0.0862, 1.8858),
+    ("all", "tg", "all", 41, 0.0872, 2.1014),
+    ("gpu_ram_moe", "pp", "all", 5, 0.1821, 1.7921),
+    ("cpu_only", "pp", "all", 7, 0.5708, 2.5818),
+    ("unified", "pp", "all", 5, 0.1566, 1.6874),
+    ("experts in RAM", "pp", "all", 5, 0.1821, 1.7921),
+    ("all", "pp", "all", 17, 0.3244, 2.5818),
+    ("gpu_ram_moe", "tg", "calibration", 4, 0.1357, 2.1014),
+    ("gpu_ram_dense", "tg", "calibration", 1, 0.1731, 1.1731),
     ("cpu_only", "tg", "calibration", 1, 0.0047, 1.0047),
-    ("unified", "tg", "calibration", 13, 0.0487, 1.22),
-    ("all", "tg", "calibration", 19, 0.0593, 2.1864),
-    ("gpu_ram_moe", "pp", "calibration", 3, 0.1746, 1.6505),
-    ("unified", "pp", "calibration", 2, 0.4944, 2.6791),
-    ("experts in RAM", "pp", "calibration", 3, 0.1746, 1.6505),
-    ("all", "pp", "calibration", 5, 0.362, 2.6791),
-    ("gpu_ram_moe", "tg", "held_out", 3, 0.1731, 1.3348),
-    ("gpu_ram_dense", "tg", "held_out", 6, 0.1251, 1.3389),
+    ("unified", "tg", "calibration", 13, 0.0841, 1.1614),
+    ("all", "tg", "calibration", 19, 0.0841, 2.1014),
+    ("gpu_ram_moe", "pp", "calibration", 3, 0.1821, 1.7921),
+    ("unified", "pp", "calibration", 2, 0.0319, 1.0616),
+    ("experts in RAM", "pp", "calibration", 3, 0.1821, 1.7921),
+    ("all", "pp", "calibration", 5, 0.0746, 1.7921),
+    ("gpu_ram_moe", "tg", "held_out", 3, 0.1559, 1.3064),
+    ("gpu_ram_dense", "tg", "held_out", 6, 0.0847, 1.2923),
     ("cpu_only", "tg", "held_out", 4, 0.1002, 1.2065),
-    ("unified", "tg", "held_out", 9, 0.1436, 2.3043),
-    ("all", "tg", "held_out", 22, 0.1374, 2.3043),
-    ("gpu_ram_moe", "pp", "held_out", 2, 0.2225, 1.4058),
-    ("cpu_only", "pp", "held_out", 7, 0.5978, 2.5183),
-    ("unified", "pp", "held_out", 3, 0.5155, 2.3164),
-    ("experts in RAM", "pp", "held_out", 2, 0.2225, 1.4058),
-    ("all", "pp", "held_out", 12, 0.5419, 2.5183),
+    ("unified", "tg", "held_out", 9, 0.0977, 1.8858),
+    ("all", "tg", "held_out", 22, 0.0924, 1.8858),
+    ("gpu_ram_moe", "pp", "held_out", 2, 0.2371, 1.5064),
+    ("cpu_only", "pp", "held_out", 7, 0.5708, 2.5818),
+    ("unified", "pp", "held_out", 3, 0.2955, 1.6874),
+    ("experts in RAM", "pp", "held_out", 2, 0.2371, 1.5064),
+    ("all", "pp", "held_out", 12, 0.4454, 2.5818),
 ]
 
 
@@ -155,13 +153,9 @@ def test_held_out_decode_median_error_is_at_most_25_percent() -> None:
     assert t.n == 22 and t.met
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Strix Halo, ROCm, gpt-oss-120b at 32K depth: 17.8 measured, 41.1 ours (2.3x). "
-    "Attention over a long cache on AMD backends costs far more than reading it; the plan's "
-    "decode has no term for that (docs/offload.md)",
-)
 def test_held_out_decode_is_never_off_by_more_than_2x() -> None:
+    """Strix Halo, ROCm, gpt-oss-120b at 32K depth was 2.3x over before decode had an
+    attention term; ROCm's attention rate (estimator.throughput.PROFILES) brings it within 2x."""
     assert _target("decode: worst ratio").met
 
 
@@ -177,10 +171,10 @@ def test_the_calibrated_constants_improve_the_held_out_half() -> None:
     decode with weights in RAM from 45 % / 23 % / 7 % median error (MoE / dense / CPU) before
     to these figures."""
     held = {(s.category, s.test): s for s in ov.summary("held_out")}
-    assert round(held["gpu_ram_moe", "tg"].median_error, 4) == 0.1731
-    assert round(held["gpu_ram_dense", "tg"].median_error, 4) == 0.1251
+    assert round(held["gpu_ram_moe", "tg"].median_error, 4) == 0.1559
+    assert round(held["gpu_ram_dense", "tg"].median_error, 4) == 0.0847
     assert round(held["cpu_only", "tg"].median_error, 4) == 0.1002
-    assert round(held["all", "tg"].median_error, 4) == 0.1374
+    assert round(held["all", "tg"].median_error, 4) == 0.0924
 
 
 def test_machine_figures_copied_from_the_catalog_match_it() -> None:
