@@ -47,17 +47,28 @@ def prices(request: HttpRequest) -> HttpResponse:
             {"statuses": queries.provider_status(token, now), "snapshot_as_of": SNAPSHOT_AS_OF},
         ),
     )
-    serving = _serving(request.GET)
+    serve = _serve_html(request.GET, token, minute)
     return render(
         request,
         "cloudprices/prices.html",
-        {"table_html": table, "status_html": status, "serve": serving},
+        {"table_html": table, "status_html": status, "serve_html": serve},
     )
 
 
-def _serving(query: Any) -> dict[str, Any]:
-    """The "serve a model" form as read, and with a catalog model its ranked offers."""
-    snap, token = snapshot()
+def _serve_html(query: Any, token: str, minute: str) -> str:
+    """The "serve a model" section, rendered once per catalog and prices revision, inputs and
+    minute (stale flags move with the clock), like the table."""
+    snap, _ = snapshot()
+    context = _serving(query, snap, token)
+    values = sorted((k, str(v)) for k, v in context["values"].items())
+    key = None if context["notes"] else parts.key("gpu-serve", snap.revision, token, values, minute)
+    return parts.cached(
+        key, lambda: render_to_string("cloudprices/prices.html#serve", {"s": _answer(context)})
+    )
+
+
+def _serving(query: Any, snap: Snapshot, token: str) -> dict[str, Any]:
+    """The "serve a model" form as read (values, notes, choices) and the model's brief."""
     brief = snap.models.get(query.get("model", ""))
     form = serve_form(
         brief.context_length if brief else limits.CONTEXT.high,
@@ -68,6 +79,9 @@ def _serving(query: Any) -> dict[str, Any]:
     if values["model"] and brief is None:
         notes.append(f"No model {values['model']!r} in the catalog; pick one.")
     context = {
+        "brief": brief,
+        "token": token,
+        "snap": snap,
         "values": values,
         "notes": notes,
         "models": _models(snap),
@@ -76,18 +90,26 @@ def _serving(query: Any) -> dict[str, Any]:
         "runtimes": limits.RUNTIMES,
         "tiers": form.fields["serve_tier"].choices,  # type: ignore[attr-defined]
     }
-    if brief is None:
-        return context
-    ctx = values["ctx"]
-    if values["prompt_tokens"] > ctx:
+    if brief is not None and values["prompt_tokens"] > values["ctx"]:
+        ctx = values["ctx"]
         notes.append(
             f"Prompt (tokens) {values['prompt_tokens']} is over the context per user; using {ctx}."
         )
         values["prompt_tokens"] = ctx
+    return context
+
+
+def _answer(context: dict[str, Any]) -> dict[str, Any]:
+    """The context with a catalog model's ranked offers (none without a model)."""
+    values, brief = context["values"], context["brief"]
+    if brief is None:
+        return context
+    ctx = values["ctx"]
     target = Target(values["per_user_tps"], values["ttft_s"], values["prompt_tokens"])
     answer = for_catalog_model(
-        snap, token, brief, target, quant=values["quant"], users=values["users"], ctx=ctx,
-        runtime=values["runtime"], tier=values["serve_tier"] or None,
+        context["snap"], context["token"], brief, target, quant=values["quant"],
+        users=values["users"], ctx=ctx, runtime=values["runtime"],
+        tier=values["serve_tier"] or None,
     )  # fmt: skip
     now = timezone.now()
     context["answer"] = answer
