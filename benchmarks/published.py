@@ -11,8 +11,10 @@ for the few rows it shows, once per catalog revision (Snapshot.remember).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
+import hashlib
 import math
 import re
 import tomllib
@@ -117,6 +119,7 @@ class Index:
     skipped: int  # rows (or files) that did not parse
     by_model: Mapping[str, tuple[Measurement, ...]]
     by_hardware: Mapping[str, tuple[Measurement, ...]]
+    token: str = ""  # changes with the files' bytes: keys of pages rendered from them
 
 
 def read(directory: Path, older: Path | None = None) -> Index:
@@ -126,7 +129,10 @@ def read(directory: Path, older: Path | None = None) -> Index:
     sources: list[tuple[Path, bool]] = [(p, False) for p in sorted(directory.glob("*.csv"))]
     if older is not None and older.exists():
         sources.append((older, True))
+    digest = hashlib.blake2b(digest_size=8)
     for path, is_older in sources:
+        with contextlib.suppress(OSError):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
         parsed, bad = _read_file(path, is_older, len(rows))
         rows += parsed
         skipped += bad
@@ -143,6 +149,7 @@ def read(directory: Path, older: Path | None = None) -> Index:
         skipped,
         {k: tuple(v) for k, v in by_model.items()},
         {k: tuple(v) for k, v in by_hardware.items()},
+        digest.hexdigest(),
     )
 
 
@@ -153,10 +160,11 @@ def index() -> Index:
 
 
 def _newest_first(r: Measurement) -> tuple[Any, ...]:
-    """Single-user runs from an empty cache first (one pp and tg row per device, the figures
-    people compare), then by date of publication, newest first."""
+    """Dated rows (the published files) before the older undated calibration set; among them
+    single-user runs from an empty cache first (the pp and tg figures people compare), then by
+    date of publication, newest first."""
     deeper = r.depth > 0 or r.batch > 1
-    return (deeper, -(r.date.toordinal() if r.date else 0), r.order)
+    return (r.date is None, deeper, -(r.date.toordinal() if r.date else 0), r.order)
 
 
 def _read_file(path: Path, is_older: bool, start: int) -> tuple[list[Measurement], int]:

@@ -157,6 +157,7 @@ def runs_content(hw: Hardware, settings: Settings, form: SettingsForm, snap: Sna
     once per catalog revision, device, settings and machine (not kept when the settings needed
     corrections)."""
     key = None if settings.notes else parts.key("device-runs", snap.revision, hw.slug,
+                                                 published.index().token,
                                                  settings.query(hw))  # fmt: skip
 
     def render() -> str:

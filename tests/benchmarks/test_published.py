@@ -145,6 +145,14 @@ def test_the_older_calibration_file_gets_https_sources_and_catalog_devices(
     assert index.by_hardware["rtx-4090"] == (r,) and index.by_model == {}
 
 
+def test_the_token_changes_with_the_files_bytes(tmp_path: Path) -> None:
+    write(tmp_path / "a.csv", [row()])
+    first = published.read(tmp_path).token
+    assert published.read(tmp_path).token == first
+    write(tmp_path / "a.csv", [row(tps="150.26")])
+    assert published.read(tmp_path).token not in ("", first)
+
+
 def test_the_shipped_files_parse_and_point_at_public_urls() -> None:
     index = published.index()
     assert index is published.index()  # read once per process
@@ -208,7 +216,7 @@ def test_the_model_page_shows_published_rows_with_source_estimate_and_ratio(
     client: Client, shown: published.Index
 ) -> None:
     html = client.get("/models/llama-3-1-8b-instruct/").content.decode()
-    assert "25 published measurements of Llama 3.1 8B Instruct" in html
+    assert "25 results for Llama 3.1 8B Instruct published with llama-bench" in html
     rows = cells(html, "panel-published")
     assert len(rows) == published.SHOWN
     snap, _ = snapshot()
@@ -221,7 +229,8 @@ def test_the_model_page_shows_published_rows_with_source_estimate_and_ratio(
         "NVIDIA GeForce RTX 4090", "CUDA (sm_89) llama.cpp b6552 1d0125bc", "Q4_K_M", "pp512",
         "FA on", "8,765", tps(ours), f"{8765.4 / ours:.2f}",
     ]  # fmt: skip
-    assert rows[0][8].startswith("published measurement reddit.com 2026-02-01")
+    assert rows[0][8].startswith("reddit.com 2026-02-01")
+    assert '<th scope="col">Published measurement: source</th>' in html
     assert (
         '<a href="https://www.reddit.com/r/LocalLLaMA/comments/abc/4090_results/" '
         'rel="noopener nofollow">reddit.com</a>'
@@ -240,7 +249,7 @@ def test_the_hardware_page_lists_published_rows_by_model(
     client: Client, shown: published.Index
 ) -> None:
     html = client.get("/hardware/rtx-4090/").content.decode()
-    assert "25 published measurements of NVIDIA GeForce RTX 4090" in html
+    assert "25 results for NVIDIA GeForce RTX 4090 published with llama-bench" in html
     rows = cells(html, "published")
     assert len(rows) == published.SHOWN
     assert rows[0][0] == "llama 8B Q4_K - Medium"
