@@ -359,7 +359,8 @@ def _display(snap: Snapshot, r: Measurement) -> dict[str, Any]:
         runtime = "vllm" if r.engine == "vllm" else "llama.cpp"
         factor = snap.calibration.value(class_of(hw), engine(runtime))
         ours = snap.remember(
-            ("published-estimate", r), lambda: estimate(r, snap.model(brief.pk), hw, factor)
+            ("published-estimate", r.order, r.tps),
+            lambda: estimate(r, snap.model(brief.pk), hw, factor),
         )
     host = urlsplit(r.url).hostname or ""
     return {
