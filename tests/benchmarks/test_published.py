@@ -270,3 +270,13 @@ def test_a_measurement_keeps_its_settings_in_words() -> None:
                     flash_attn="")  # fmt: skip
     assert m.settings == "prompt 512, generate 128, batch 16, -ub 2048"
     assert measurement(test="pp512 @ d8192", depth="8192").settings == "FA on"
+
+
+@pytest.mark.django_db
+def test_a_model_outside_the_catalog_shows_no_published_section(client: Client) -> None:
+    from catalog.models import EstimateConfig
+
+    model = Model.objects.get(slug="llama-3-1-8b-instruct")
+    stored = EstimateConfig.objects.create(key="k" * 16, name="Pasted", config=model.config)
+    html = client.get(f"/estimate/{stored.key}/").content.decode()
+    assert re.search(r'<section id="panel-published"[^>]* hidden>', html)

@@ -17,7 +17,13 @@ if TYPE_CHECKING:
 def build(page: Page) -> dict[str, Any]:
     s = page.state
     shown = published.for_model(page.snap, page.model.slug, show_all=s.pub == "all")
-    return shown | {"all_query": s.query(pub="all"), "anchor": "panel-published", "by_model": False}
+    return shown | {
+        "all_query": s.query(pub="all"),
+        "anchor": "panel-published",
+        "by_model": False,
+        # A model that is not in the catalog (/estimate/<key>/) has none to show.
+        "in_catalog": page.model.slug in page.snap.models,
+    }
 
 
 PANEL = Panel("published", 90, frozenset(), build)
