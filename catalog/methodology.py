@@ -119,6 +119,7 @@ def figures() -> dict[str, Any]:
             "vec_eff": p.vec_eff,
             "blas_eff": p.blas_eff,
             "attn_eff": p.attn_eff,
+            "moe_eff": p.moe_eff,
         }
         for name, p in throughput.PROFILES.items()
     ]
@@ -137,6 +138,7 @@ def figures() -> dict[str, Any]:
             "overhead_us": {k: round(v * 1e6) for k, v in throughput.LAYER_OVERHEAD_S.items()},
             "prefill": {k: p.mm_eff for k, p in throughput.PROFILES.items()},
             "vec_max": throughput.VEC_MAX,
+            "dc_layer_us": round(throughput.PROFILES["CUDA"].dc_layer_s * 1e6),
             "uncalibrated_band": round(100 * throughput.UNCALIBRATED_BAND),
             "grades": (fit.GRADE_A, fit.GRADE_B, fit.GRADE_C, fit.OFFLOAD_D),
             "cpu_reserve_gib": fit.CPU_OS_RESERVE >> 30,

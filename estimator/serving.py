@@ -113,12 +113,26 @@ def point(
     first token for `prompt_tokens`."""
     est = estimate_memory(raw_config, replace(opts, n_ctx=ctx, n_seq=1))
     inv = inventory(raw_config)
+    scale = 1.0
+    if runtime == "vllm":  # vLLM serves the checkpoint as released (BF16, FP8, MXFP4, INT4)
+        scale = _vllm_weight_bytes(config_key(raw_config), opts) / max(est.weights.bytes, 1)
     aggregate, per_user = decode_tokens_per_s(
-        inv, est.weights, est.kv, device, depth=ctx // 2, batch=users, runtime=runtime
+        inv, est.weights, est.kv, device, ctx // 2, users, runtime, weight_scale=scale
     )
     prefill = prefill_tokens_per_s(inv, prompt_tokens, 0, device, weights=est.weights)
     ttft = prompt_tokens / prefill if prefill else None
     return Point(users, aggregate, per_user, ttft)
+
+
+@lru_cache(maxsize=1024)
+def _vllm_weight_bytes(key: str, opts: MemoryOptions) -> int:
+    """The bytes vLLM loads for a model (estimate.vllm_view; they depend on the model only)."""
+    import json
+
+    from estimator.estimate import vllm_view
+
+    probe = Device(1 << 40, 1.0, None)
+    return vllm_view(json.loads(key), opts, probe).vllm_weights_bytes
 
 
 def serve(

@@ -25,6 +25,10 @@ from estimator.inventory import Inventory
 from estimator.kv import KvCache
 from estimator.quant import Weights
 
+# Up to this many token columns llama.cpp multiplies with its mat-vec kernels (CUDA's MMVQ_MAX_
+# BATCH_SIZE; Metal's and Vulkan's mul_mat_vec paths), above it with its matrix kernels.
+VEC_MAX = 8
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -41,23 +45,30 @@ class Profile:
     blas_eff: float  # share of the float-GEMM peak (cuBLAS, hipBLAS, ...) F16/BF16 weights reach
     tile: int  # the matrix kernels compute token columns in tiles of this many (padded)
     attn_eff: float  # share of the FP16 peak attention reaches (flash attention)
+    moe_eff: float = 1.0  # share of the tiled rate routed experts reach (mul_mat_id: gathers,
+    # one tile grid per expert, uneven expert loads)
+    dc_layer_s: float = 0.0  # per-layer cost on datacenter cards when it differs (0: layer_s)
+
+    def layer_cost(self, segment: str) -> float:
+        return self.dc_layer_s if segment == "datacenter" and self.dc_layer_s else self.layer_s
 
 
 PROFILES: dict[str, Profile] = {
-    # eta, layer_s, step_s, quant_rate, mm_eff, n_half, vec_eff, blas_eff, tile, attn_eff
-    "CUDA": Profile(0.84, 100e-6, 0.4e-3, 2.0, 0.20, 32, 0.02, 0.40, 8, 0.10),
-    "ROCm": Profile(0.72, 90e-6, 0.2e-3, 1.0, 0.30, 32, 0.01, 0.30, 8, 0.08),
-    "Vulkan": Profile(0.76, 130e-6, 0.4e-3, 1.0, 0.25, 16, 0.10, 0.10, 32, 0.10),
-    "Metal": Profile(0.80, 170e-6, 0.2e-3, 1.0, 0.80, 1, 0.15, 0.80, 32, 0.35),
+    # eta, layer_s, step_s, quant_rate, mm_eff, n_half, vec_eff, blas_eff, tile, attn_eff, moe_eff
+    "CUDA": Profile(0.90, 100e-6, 0.0, 2.0, 0.20, 32, 0.02, 0.35, 8, 0.25, 0.7, 180e-6),
+    "ROCm": Profile(0.78, 140e-6, 0.1e-3, 1.0, 0.35, 32, 0.02, 0.35, 8, 0.08, 0.8),
+    "Vulkan": Profile(0.78, 110e-6, 0.4e-3, 1.0, 0.20, 16, 0.10, 0.10, 32, 0.10),
+    "Metal": Profile(0.90, 200e-6, 0.0, 1.0, 0.70, 1, 0.15, 0.75, 32, 0.40),
     # SYCL: 7 runs of each kind; its eta and overheads are ROCm's, its matmul shares fitted.
     "SYCL": Profile(0.72, 200e-6, 1.2e-3, 1.0, 0.25, 8, 0.10, 0.60, 32, 0.03),
+    # vLLM (CUDA): BF16/FP8 GEMMs (cuBLAS, CUTLASS), FlashAttention, CUDA graphs; constants
+    # from the vLLM runs in estimator/data/published/ (continuous batching at a stated
+    # concurrency), its own band.
+    "vLLM": Profile(0.66, 130e-6, 2e-3, 1.0, 0.5, 32, 0.5, 0.2, 16, 0.01),
     # CPU: system memory at about half its theoretical bandwidth (estimator/data/
     # offload_measurements.csv, docs/offload.md); matmuls at CPU_TFLOPS.
     "CPU": Profile(0.54, 60e-6, 0.5e-3, 1.0, 1.0, 1, 1.0, 1.0, 1, 1.0),
 }
-# Up to this many token columns llama.cpp multiplies with its mat-vec kernels (CUDA's MMVQ_MAX_
-# BATCH_SIZE; Metal's and Vulkan's mul_mat_vec paths), above it with its matrix kernels.
-VEC_MAX = 8
 # The backend llama.cpp builds for a device by default (the one llama.cpp's releases ship for it).
 DEFAULT_BACKEND = {"nvidia": "CUDA", "amd": "ROCm", "intel": "SYCL", "apple": "Metal", "cpu": "CPU"}
 # INT8 tensor-core rate over the dense FP16 (FP32-accumulate) figure: GeForce cards run FP16
@@ -88,16 +99,17 @@ LAYER_OVERHEAD_S = {
 # (estimator.validation.residuals; a test keeps these equal to the data). Backends with fewer
 # than 20 runs of a kind take UNCALIBRATED_BAND.
 BANDS: dict[tuple[str, str], float] = {
-    ("CUDA", "batched"): 0.31,
-    ("CUDA", "decode"): 0.18,
-    ("CUDA", "prefill"): 0.59,
-    ("Metal", "batched"): 0.56,
-    ("Metal", "decode"): 0.17,
-    ("Metal", "prefill"): 0.22,
-    ("ROCm", "decode"): 0.24,
-    ("ROCm", "prefill"): 0.58,
-    ("Vulkan", "decode"): 0.26,
-    ("Vulkan", "prefill"): 0.57,
+    ("CUDA", "batched"): 0.29,
+    ("CUDA", "decode"): 0.11,
+    ("CUDA", "prefill"): 0.38,
+    ("Metal", "batched"): 0.61,
+    ("Metal", "decode"): 0.25,
+    ("Metal", "prefill"): 0.23,
+    ("ROCm", "decode"): 0.22,
+    ("ROCm", "prefill"): 0.62,
+    ("Vulkan", "decode"): 0.32,
+    ("Vulkan", "prefill"): 0.47,
+    ("vLLM", "serving"): 0.63,
 }
 UNCALIBRATED_BAND = 0.35
 KINDS = ("decode", "batched", "prefill")
@@ -248,7 +260,7 @@ def _matmul_s(inv: Inventory, weights: Weights, device: Device, tokens: int) -> 
         if peak is None:
             return None
         cols = tokens * used / touched if expert else float(tokens)
-        eff = p.mm_eff if quantized else p.blas_eff
+        eff = (p.mm_eff if quantized else p.blas_eff) * (p.moe_eff if expert else 1.0)
         matrices = touched / n_exp if expert else 1.0
         padded = _padded(cols, p.tile)  # a tile's efficiency is that of its full width
         best = 2 * params * matrices * padded / (peak * eff * _share(padded, p.n_half))
@@ -260,11 +272,32 @@ def _matmul_s(inv: Inventory, weights: Weights, device: Device, tokens: int) -> 
     return seconds
 
 
-def _attention_s(inv: Inventory, device: Device, tokens: int, depth: float) -> float:
+def _attention_s(
+    inv: Inventory,
+    device: Device,
+    tokens: int,
+    depth: float,
+    p: Profile | None = None,
+    flash_attn: bool = True,
+) -> float:
+    """Seconds of attention for `tokens` queries over `depth` cached tokens each. With flash
+    attention one fused kernel at the attention share; without it llama.cpp multiplies K·Q and
+    V·softmax as float GEMMs (the BLAS share) and moves the F32 score matrix through memory:
+    written, read and written by the softmax, read again (16 bytes per score)."""
     peak = device.peak_flops(False)
     if peak is None:
         return 0.0
-    return tokens * attention_flops(inv, depth) / (peak * device.profile.attn_eff)
+    prof = p or device.profile
+    flops = tokens * attention_flops(inv, depth)
+    if flash_attn:
+        return flops / (peak * prof.attn_eff)
+    scores = tokens * depth * _attention_heads(inv)
+    return flops / (peak * prof.blas_eff) + 16 * scores / (prof.eta * device.bandwidth_gbps * 1e9)
+
+
+def _attention_heads(inv: Inventory) -> int:
+    """Query heads summed over the layers that attend (score rows per token)."""
+    return inv.n_heads * sum(1 for layer in inv.cache if layer.kind in ("full", "swa"))
 
 
 def decode_step_s(
@@ -275,18 +308,28 @@ def decode_step_s(
     depth: int,
     batch: int,
     runtime: str = "llama.cpp",
+    weight_scale: float = 1.0,
+    flash_attn: bool = True,
 ) -> float:
     """Seconds for one decode step of `batch` sequences at `depth`: memory- or compute-bound,
     plus the fixed costs. llama.cpp on N GPUs splits layers (they work in turn: one GPU's
-    speed); vLLM splits tensors (N GPUs' bandwidth, an all-reduce per layer)."""
-    p = device.profile
-    read = weight_bytes_per_step(inv, weights, batch) + kv_bytes_read(kv, depth) * batch
-    bandwidth = p.eta * device.bandwidth_gbps * 1e9
-    parallel = device.count if runtime == "vllm" else 1
-    memory = read / (bandwidth * parallel)
-    compute = (_matmul_s(inv, weights, device, batch) or 0.0) / parallel
-    compute += _attention_s(inv, device, batch, depth) / parallel
-    fixed = inv.n_layers * p.layer_s + p.step_s
+    speed); vLLM splits tensors (N GPUs' bandwidth and compute, two all-reduces per layer),
+    runs its matmuls as float (or FP8/INT4 as released) GEMMs and has its own constants
+    (PROFILES["vLLM"]). `weight_scale`: the bytes the runtime's weights hold over `weights`
+    (vLLM serves the checkpoint as released, not a GGUF quant)."""
+    vllm = runtime == "vllm"
+    p = PROFILES["vLLM"] if vllm else device.profile
+    read = weight_bytes_per_step(inv, weights, batch) * weight_scale
+    read += kv_bytes_read(kv, depth) * batch
+    parallel = device.count if vllm else 1
+    memory = read / (p.eta * device.bandwidth_gbps * 1e9 * parallel)
+    if vllm:
+        peak = device.peak_flops(False)
+        compute = 2 * inv.params_active * batch / (peak * p.blas_eff) if peak else 0.0
+    else:
+        compute = _matmul_s(inv, weights, device, batch) or 0.0
+    compute = (compute + _attention_s(inv, device, batch, depth, p, flash_attn)) / parallel
+    fixed = inv.n_layers * p.layer_cost(device.segment) + p.step_s
     if parallel > 1:
         fixed += inv.n_layers * 2 * VLLM_ALLREDUCE_S
     return (max(memory, compute) + fixed) / device.calibration
@@ -305,9 +348,13 @@ def decode_tokens_per_s(
     depth: int = 0,
     batch: int = 1,
     runtime: str = "llama.cpp",
+    weight_scale: float = 1.0,
+    flash_attn: bool = True,
 ) -> tuple[float, float]:
     """(aggregate, per sequence) decode tokens/s for `batch` sequences at `depth` tokens."""
-    aggregate = batch / decode_step_s(inv, weights, kv, device, depth, batch, runtime)
+    step = decode_step_s(inv, weights, kv, device, depth, batch, runtime, weight_scale,
+                         flash_attn)  # fmt: skip
+    aggregate = batch / step
     return aggregate, aggregate / batch
 
 
@@ -343,7 +390,12 @@ DEFAULT_UBATCH = 512
 
 
 def prefill_ubatch_s(
-    inv: Inventory, weights: Weights, device: Device, tokens: int, depth: int
+    inv: Inventory,
+    weights: Weights,
+    device: Device,
+    tokens: int,
+    depth: int,
+    flash_attn: bool = True,
 ) -> float | None:
     """Seconds for one ubatch of `tokens` prompt tokens after `depth` cached ones."""
     matmul = _matmul_s(inv, weights, device, tokens)
@@ -352,8 +404,8 @@ def prefill_ubatch_s(
     p = device.profile
     read = weight_bytes_per_step(inv, weights, tokens)
     memory = read / (p.eta * device.bandwidth_gbps * 1e9)
-    attention = _attention_s(inv, device, tokens, depth + tokens / 2)
-    return max(matmul, memory) + attention + inv.n_layers * p.layer_s + p.step_s
+    attention = _attention_s(inv, device, tokens, depth + tokens / 2, flash_attn=flash_attn)
+    return max(matmul, memory) + attention + inv.n_layers * p.layer_cost(device.segment) + p.step_s
 
 
 def prefill_tokens_per_s(
@@ -363,6 +415,7 @@ def prefill_tokens_per_s(
     device: Device,
     weights: Weights | None = None,
     n_ubatch: int = DEFAULT_UBATCH,
+    flash_attn: bool = True,
 ) -> float | None:
     """Prompt tokens/s for `n_tokens` after `depth` cached tokens, in ubatches of `n_ubatch`
     (None when the device's compute rate is unknown). Without `weights` every matrix counts as
@@ -373,12 +426,13 @@ def prefill_tokens_per_s(
     ub = max(min(n_ubatch, n_tokens), 1)
     full, rest = divmod(n_tokens, ub)
     # A ubatch's time grows linearly with its depth: the full ubatches at their mean depth.
-    t = prefill_ubatch_s(inv, weights, device, ub, depth + (full - 1) * ub // 2)
+    t = prefill_ubatch_s(inv, weights, device, ub, depth + (full - 1) * ub // 2, flash_attn)
     if t is None:
         return None
     seconds = full * t
     if rest:
-        seconds += prefill_ubatch_s(inv, weights, device, rest, depth + full * ub) or 0.0
+        seconds += prefill_ubatch_s(inv, weights, device, rest, depth + full * ub, flash_attn) or 0
+
     return n_tokens / seconds
 
 

@@ -17,7 +17,7 @@ import re
 import statistics
 import tomllib
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -132,7 +132,12 @@ LABELS = {
     "MXFP4 MoE": "MXFP4_MOE",
     "MXFP4": "MXFP4_MOE",
 }
-KIND = {"tg": "decode", "pp": "prefill", "bb_tg": "batched", "bb_pp": "prefill"}
+POWER_CAPPED = re.compile(r"power limit (?!600W)\d+ ?W")
+KIND = {"tg": "decode", "pp": "prefill", "bb_tg": "batched", "bb_pp": "prefill", "vllm": "serving"}
+# vLLM serves checkpoints as released: their GGUF stand-in of the same bytes per weight.
+VLLM_QUANTS = {"BF16": "BF16", "FP16": "F16", "FP8": "Q8_0", "MXFP4": "MXFP4_MOE"}
+VLLM_BATCH = re.compile(r"measured avg batch ≈([\d.]+)")
+VLLM_OUTPUT = re.compile(r"avg output ≈(\d+)")
 
 
 @dataclass(frozen=True)
@@ -251,9 +256,13 @@ def _published(source: str, r: dict[str, str], models: dict[str, Any]) -> Run | 
     )
     backend = _backend(r["backend"])
     quant = LABELS.get(r["quant"], r["quant"])
-    if kind not in KIND or r["engine"] == "vllm" or r["n_devices"] not in ("1", ""):
+    if r["engine"] == "vllm":
+        return _vllm_run(source, r, models)
+    if kind not in KIND or kind == "vllm" or r["n_devices"] not in ("1", ""):
         return None
     if r["model_slug"] not in models or quant not in FILE_TYPES or not backend:
+        return None
+    if POWER_CAPPED.search(r["notes"]):  # a sweep of power limits: only the card's own limit
         return None
     device = _device_from(r["hardware_slug"], backend)
     if device is None:
@@ -265,6 +274,34 @@ def _published(source: str, r: dict[str, str], models: dict[str, Any]) -> Run | 
                    int(float(r["n_ubatch"] or 512)), float(r["tps"]), r["build"])  # fmt: skip
     except ValueError:
         return None
+
+
+def _vllm_run(source: str, r: dict[str, str], models: dict[str, Any]) -> Run | None:
+    """A vLLM serving run: output tokens/s of `batch` concurrent requests (the measured mean
+    batch when the source gives it) on n_devices GPUs (tensor parallel), each request halfway
+    through its prompt and output."""
+    quant = VLLM_QUANTS.get(r["quant"])
+    device = _device_from(r["hardware_slug"], "CUDA")
+    if quant is None or device is None or r["model_slug"] not in models or r["test"] != "serve_tg":
+        return None
+    try:
+        batch = float(r["batch"])
+        measured = VLLM_BATCH.search(r["notes"])
+        if measured:
+            batch = float(measured.group(1))
+        n_prompt, n_gen = int(float(r["n_prompt"] or 0)), int(float(r["n_gen"] or 0))
+        output = VLLM_OUTPUT.search(r["notes"])
+        if not n_gen and output:
+            n_gen = int(output.group(1))
+        count = int(r["n_devices"] or 1)
+        tps = float(r["tps"])
+    except ValueError:
+        return None
+    if batch < 1 or not n_gen or tps <= 0:
+        return None
+    device = replace(device, count=count)
+    return Run(source, r["device"], r["hardware_slug"], device, "vLLM", r["model_slug"], quant,
+               "vllm", n_prompt, n_gen, 0, round(batch), "1", 512, tps, r["build"])  # fmt: skip
 
 
 @lru_cache(maxsize=256)
@@ -289,14 +326,20 @@ def _kv(model: str, n_ctx: int) -> KvCache:
 
 def predicted(run: Run) -> float | None:
     """Our tokens/s for a measured run (None: prefill on a device without a compute figure).
-    tg-N averages over the N generated tokens; batched-bench's S_TG over its B sequences."""
+    tg-N averages over the N generated tokens; batched-bench's S_TG over its B sequences.
+    Flash attention as the run states it (llama-bench's default was off before it became
+    "auto"; the calibration set's builds ran without it)."""
     inv, weights = _inv(run.model), _quantized(run.model, run.quant)
+    fa = run.flash_attn != "0"
     if run.test in ("pp", "bb_pp"):
         return prefill_tokens_per_s(inv, run.n_prompt, run.depth, run.device, weights,
-                                    run.n_ubatch)  # fmt: skip
-    start = run.depth + (run.n_prompt if run.test == "bb_tg" else 0)
+                                    run.n_ubatch, fa)  # fmt: skip
+    start = run.depth + (run.n_prompt if run.test in ("bb_tg", "vllm") else 0)
     kv = _kv(run.model, max(4096, start + run.n_gen))
-    return decode_tokens_per_s(inv, weights, kv, run.device, start + run.n_gen // 2, run.batch)[0]
+    runtime = "vllm" if run.test == "vllm" else "llama.cpp"
+    depth = start + run.n_gen // 2
+    return decode_tokens_per_s(inv, weights, kv, run.device, depth, run.batch, runtime,
+                               flash_attn=fa)[0]  # fmt: skip
 
 
 @lru_cache(maxsize=1)
