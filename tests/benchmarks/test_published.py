@@ -83,7 +83,7 @@ def test_rows_are_indexed_by_catalog_model_and_device_newest_first(tmp_path: Pat
         {"tps": "nan"},
         {"tps": "inf"},
         {"url": "http://example.com/run"},
-        {"url": "../shared/reference/measured/x.csv"},
+        {"url": "../data/measured/x.csv"},
         {"url": "/home/someone/run.txt"},
         {"hardware_slug": "RTX 4090"},
         {"model_slug": "llama/3"},
