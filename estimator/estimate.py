@@ -33,7 +33,7 @@ from estimator.report import (
     memory_report,
 )
 from estimator.safetensors import safetensors_bytes
-from estimator.throughput import Device, prefill_tokens_per_s
+from estimator.throughput import Device, band, prefill_tokens_per_s
 
 VLLM_GPU_MEMORY_UTILIZATION = 0.9
 VLLM_BLOCK = 16
@@ -173,6 +173,7 @@ def estimate(
         tokens_per_s_low=_round(per_user * (1 - device.band) if per_user else None),
         tokens_per_s_high=_round(per_user * (1 + device.band) if per_user else None),
         prefill_band=device.prefill_band,
+        aggregate_band=band(device.engine_backend, "batched" if batch > 1 else "decode"),
         depth=depth,
         batch=batch,
         plan=plan_report(plan, machine),

@@ -103,6 +103,9 @@ class DeviceReport:
     tokens_per_s_low: Annotated[float | None, "low end of the per-sequence speed band"]
     tokens_per_s_high: Annotated[float | None, "high end of the per-sequence speed band"]
     prefill_band: Annotated[float, "relative error band of the prefill speed"]
+    aggregate_band: Annotated[
+        float, "relative error band of the aggregate speed (batched decode for batch > 1)"
+    ]
     depth: Annotated[int, "tokens already in each sequence when decoding"]
     batch: Annotated[int, "sequences decoded together"]
     plan: Annotated[PlanReport | None, "llama.cpp's placement on the machine (GPU(s) + RAM)"]

@@ -55,10 +55,10 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     # eta, layer_s, step_s, quant_rate, mm_eff, n_half, vec_eff, blas_eff, tile, attn_eff, moe_eff
-    "CUDA": Profile(0.90, 100e-6, 0.0, 2.0, 0.20, 32, 0.02, 0.35, 8, 0.25, 0.7, 180e-6),
+    "CUDA": Profile(0.90, 80e-6, 0.0, 2.0, 0.20, 32, 0.02, 0.35, 8, 0.25, 0.7, 170e-6),
     "ROCm": Profile(0.78, 140e-6, 0.1e-3, 1.0, 0.35, 32, 0.02, 0.35, 8, 0.08, 0.8),
     "Vulkan": Profile(0.78, 110e-6, 0.4e-3, 1.0, 0.20, 16, 0.10, 0.10, 32, 0.10),
-    "Metal": Profile(0.90, 200e-6, 0.0, 1.0, 0.70, 1, 0.15, 0.75, 32, 0.40),
+    "Metal": Profile(0.90, 190e-6, 0.0, 1.0, 0.70, 1, 0.07, 0.75, 32, 0.40),
     # SYCL: 7 runs of each kind; its eta and overheads are ROCm's, its matmul shares fitted.
     "SYCL": Profile(0.72, 200e-6, 1.2e-3, 1.0, 0.25, 8, 0.10, 0.60, 32, 0.03),
     # vLLM (CUDA): BF16/FP8 GEMMs (cuBLAS, CUTLASS), FlashAttention, CUDA graphs; constants
@@ -99,11 +99,11 @@ LAYER_OVERHEAD_S = {
 # (estimator.validation.residuals; a test keeps these equal to the data). Backends with fewer
 # than 20 runs of a kind take UNCALIBRATED_BAND.
 BANDS: dict[tuple[str, str], float] = {
-    ("CUDA", "batched"): 0.29,
-    ("CUDA", "decode"): 0.11,
-    ("CUDA", "prefill"): 0.38,
-    ("Metal", "batched"): 0.61,
-    ("Metal", "decode"): 0.25,
+    ("CUDA", "batched"): 0.31,
+    ("CUDA", "decode"): 0.12,
+    ("CUDA", "prefill"): 0.39,
+    ("Metal", "batched"): 0.57,
+    ("Metal", "decode"): 0.24,
     ("Metal", "prefill"): 0.23,
     ("ROCm", "decode"): 0.22,
     ("ROCm", "prefill"): 0.62,
@@ -184,13 +184,12 @@ def _expert_fraction(inv: Inventory, tokens: int) -> float:
 
 
 def weight_bytes_per_step(inv: Inventory, weights: Weights, batch: int = 1) -> int:
-    """Weight bytes one step reads for `batch` token columns. Up to VEC_MAX tokens the
-    mat-vec kernels (mul_mat_vec_id) read each token's experts on their own, so a batch reads
-    its tokens' experts once per token; above it the matrix kernels group the tokens by expert
-    and read every distinct expert once."""
+    """Weight bytes one step reads from memory for `batch` token columns: the dense weights
+    once and every distinct routed expert the tokens route to once. Up to 8 tokens the
+    mat-vec kernels (mul_mat_vec_id) visit each token's experts on their own, but the blocks
+    reading the same expert run together and share it through the cache; above 8 the tiled
+    kernels group the tokens by expert."""
     always, experts = weights.decode_read
-    if batch <= VEC_MAX and inv.n_experts and inv.n_experts_used:
-        return always + int(experts * min(batch * inv.n_experts_used / inv.n_experts, 1.0))
     return always + int(experts * _expert_fraction(inv, batch))
 
 

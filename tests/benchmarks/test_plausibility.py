@@ -35,7 +35,7 @@ def test_a_real_rtx_4090_llama_3_8b_tg128_is_published(tg128: Setup) -> None:
     assert verdict.published and verdict.reason == ""
     # 1008 GB/s over the bytes one step reads (Q4_K_M weights without the token embedding)
     assert round(verdict.roofline_gen, 1) == 218.3  # type: ignore[arg-type]
-    assert round(verdict.estimate_gen, 1) == 120.6  # type: ignore[arg-type]
+    assert round(verdict.estimate_gen, 1) == 130.7  # type: ignore[arg-type]
 
 
 def test_5000_tokens_per_second_is_held_with_the_roofline_as_reason(tg128: Setup) -> None:
@@ -69,7 +69,7 @@ def test_a_batch_is_judged_by_its_aggregate_roofline(tg128: Setup) -> None:
 def test_a_result_far_below_the_estimate_is_held(tg128: Setup) -> None:
     verdict = judge(replace(tg128, gen_tokens_per_s=10.0))
     assert not verdict.published
-    assert "0.08x our estimate of 121 tokens/s (held below 0.25x)" in verdict.reason
+    assert "0.08x our estimate of 131 tokens/s (held below 0.25x)" in verdict.reason
 
 
 def test_deeper_context_lowers_the_roofline(tg128: Setup) -> None:

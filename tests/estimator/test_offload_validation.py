@@ -33,13 +33,13 @@ def test_exclusions_by_reason() -> None:
     # figure for the GPU (21); RAM: bandwidth not stated (8); paging (8); GPU not stated (4);
     # model: no repository (4); two sockets (2).
     assert kinds == {
-        "quant": 29,
-        "FP16": 21,
-        "RAM": 8,
-        "paging:": 8,
-        "GPU": 4,
-        "model": 4,
-        "two": 2,
+        'quant': 29,
+        'FP16': 21,
+        'RAM': 8,
+        'paging:': 8,
+        'GPU': 4,
+        'model': 4,
+        'two': 2,
     }
 
 
@@ -101,35 +101,35 @@ def test_forced_placements_our_fit_refuses_with_the_default_reserve() -> None:
 # places): a change to the plan, its constants or the data shows here.
 # (category, test, split, n, median |error|, worst ratio)
 SUMMARY = [
-    ("gpu_ram_moe", "tg", "all", 7, 0.1569, 1.8336),
-    ("gpu_ram_dense", "tg", "all", 7, 0.1245, 1.3277),
-    ("cpu_only", "tg", "all", 5, 0.0767, 1.2065),
-    ("unified", "tg", "all", 22, 0.0694, 1.9011),
-    ("all", "tg", "all", 41, 0.077, 1.9011),
-    ("gpu_ram_moe", "pp", "all", 5, 0.2288, 1.8689),
-    ("cpu_only", "pp", "all", 7, 0.5708, 2.5818),
-    ("unified", "pp", "all", 5, 0.1247, 1.4803),
-    ("experts in RAM", "pp", "all", 5, 0.2288, 1.8689),
-    ("all", "pp", "all", 17, 0.3244, 2.5818),
-    ("gpu_ram_moe", "tg", "calibration", 4, 0.1265, 1.8336),
-    ("gpu_ram_dense", "tg", "calibration", 1, 0.1793, 1.1793),
-    ("cpu_only", "tg", "calibration", 1, 0.0047, 1.0047),
-    ("unified", "tg", "calibration", 13, 0.0398, 1.1655),
-    ("all", "tg", "calibration", 19, 0.0481, 1.8336),
-    ("gpu_ram_moe", "pp", "calibration", 3, 0.2288, 1.8689),
-    ("unified", "pp", "calibration", 2, 0.0887, 1.1425),
-    ("experts in RAM", "pp", "calibration", 3, 0.2288, 1.8689),
-    ("all", "pp", "calibration", 5, 0.1247, 1.8689),
-    ("gpu_ram_moe", "tg", "held_out", 3, 0.169, 1.3281),
-    ("gpu_ram_dense", "tg", "held_out", 6, 0.1154, 1.3277),
-    ("cpu_only", "tg", "held_out", 4, 0.1002, 1.2065),
-    ("unified", "tg", "held_out", 9, 0.0845, 1.9011),
-    ("all", "tg", "held_out", 22, 0.115, 1.9011),
-    ("gpu_ram_moe", "pp", "held_out", 2, 0.2758, 1.5763),
-    ("cpu_only", "pp", "held_out", 7, 0.5708, 2.5818),
-    ("unified", "pp", "held_out", 3, 0.1364, 1.4803),
-    ("experts in RAM", "pp", "held_out", 2, 0.2758, 1.5763),
-    ("all", "pp", "held_out", 12, 0.4229, 2.5818),
+    ('gpu_ram_moe', 'tg', 'all', 7, 0.1569, 1.8336),
+    ('gpu_ram_dense', 'tg', 'all', 7, 0.1468, 1.3576),
+    ('cpu_only', 'tg', 'all', 5, 0.0767, 1.2065),
+    ('unified', 'tg', 'all', 22, 0.0618, 1.9011),
+    ('all', 'tg', 'all', 41, 0.0864, 1.9011),
+    ('gpu_ram_moe', 'pp', 'all', 5, 0.2286, 1.8682),
+    ('cpu_only', 'pp', 'all', 7, 0.5708, 2.5818),
+    ('unified', 'pp', 'all', 5, 0.1245, 1.4804),
+    ('experts in RAM', 'pp', 'all', 5, 0.2286, 1.8682),
+    ('all', 'pp', 'all', 17, 0.3244, 2.5818),
+    ('gpu_ram_moe', 'tg', 'calibration', 4, 0.1265, 1.8336),
+    ('gpu_ram_dense', 'tg', 'calibration', 1, 0.1793, 1.1793),
+    ('cpu_only', 'tg', 'calibration', 1, 0.0047, 1.0047),
+    ('unified', 'tg', 'calibration', 13, 0.0413, 1.1825),
+    ('all', 'tg', 'calibration', 19, 0.0431, 1.8336),
+    ('gpu_ram_moe', 'pp', 'calibration', 3, 0.2286, 1.8682),
+    ('unified', 'pp', 'calibration', 2, 0.0885, 1.1422),
+    ('experts in RAM', 'pp', 'calibration', 3, 0.2286, 1.8682),
+    ('all', 'pp', 'calibration', 5, 0.1245, 1.8682),
+    ('gpu_ram_moe', 'tg', 'held_out', 3, 0.2068, 1.3596),
+    ('gpu_ram_dense', 'tg', 'held_out', 6, 0.1331, 1.3576),
+    ('cpu_only', 'tg', 'held_out', 4, 0.1002, 1.2065),
+    ('unified', 'tg', 'held_out', 9, 0.0896, 1.9011),
+    ('all', 'tg', 'held_out', 22, 0.1215, 1.9011),
+    ('gpu_ram_moe', 'pp', 'held_out', 2, 0.2756, 1.5758),
+    ('cpu_only', 'pp', 'held_out', 7, 0.5708, 2.5818),
+    ('unified', 'pp', 'held_out', 3, 0.1366, 1.4804),
+    ('experts in RAM', 'pp', 'held_out', 2, 0.2756, 1.5758),
+    ('all', 'pp', 'held_out', 12, 0.4229, 2.5818),
 ]
 
 
@@ -171,10 +171,10 @@ def test_the_calibrated_constants_improve_the_held_out_half() -> None:
     decode with weights in RAM from 45 % / 23 % / 7 % median error (MoE / dense / CPU) before
     to these figures."""
     held = {(s.category, s.test): s for s in ov.summary("held_out")}
-    assert round(held["gpu_ram_moe", "tg"].median_error, 4) == 0.169
-    assert round(held["gpu_ram_dense", "tg"].median_error, 4) == 0.1154
+    assert round(held["gpu_ram_moe", "tg"].median_error, 4) == 0.2068
+    assert round(held["gpu_ram_dense", "tg"].median_error, 4) == 0.1331
     assert round(held["cpu_only", "tg"].median_error, 4) == 0.1002
-    assert round(held["all", "tg"].median_error, 4) == 0.115
+    assert round(held["all", "tg"].median_error, 4) == 0.1215
 
 
 def test_machine_figures_copied_from_the_catalog_match_it() -> None:

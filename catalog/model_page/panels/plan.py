@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from catalog.model_page.panels import DEVICE, EVERY_CHANGE, MACHINE, Panel
 from estimator.machine import FIT_MARGIN, OS_RESERVE
 from estimator.placement import Use
+from estimator.throughput import band
 from estimator.units import gib, tps
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ def build(page: Page) -> dict[str, Any]:
     gpu_layers = sum(u.layers for u in layout.devices)
     offloaded = plan.fits and bool(layout.devices) and not plan.on_gpu
     args = layout.args(machine.backend or "CUDA")
+    backend = machine.gpu.engine_backend if machine.gpu is not None else "CPU"
     return {
         "fit": page.plan_fit,
         # The plan has the last word: a fit in GPU memory with too little RAM does not run.
@@ -55,6 +57,10 @@ def build(page: Page) -> dict[str, Any]:
         "missing": " and ".join(missing),
         "decode": tps(plan.decode_tokens_per_s),
         "prefill": tps(plan.prefill_tokens_per_s) if plan.prefill_tokens_per_s else "",
+        # Error bands from the measured runs of this backend (/methodology/#residuals).
+        "backend": backend,
+        "decode_band": round(100 * band(backend, "decode")),
+        "prefill_band": round(100 * band(backend, "prefill")),
         "ub": c.ub,
         "ub_row": _ubatch_row(page) if offloaded and plan.prefill_tokens_per_s else [],
         "experts": experts,

@@ -17,7 +17,7 @@ from catalog.snapshot import engine
 from estimator.fit import usable_bytes
 from estimator.memory import estimate_memory
 from estimator.serving import MAX_USERS, Serving, Target, serve
-from estimator.throughput import decode_tokens_per_s
+from estimator.throughput import band, decode_tokens_per_s
 from estimator.units import gib, tps
 
 if TYPE_CHECKING:
@@ -73,7 +73,20 @@ def build(page: Page) -> dict[str, Any]:
         "half_ctx": s.ctx // 2,
         "chart": _chart(page),
         "target": _target(page),
+        "bands": _bands(page),
         "calibration": calibration.note(page.snap.calibration, engine(page.state.runtime)),
+    }
+
+
+def _bands(page: Page) -> dict[str, Any]:
+    """The error bands of this device's speeds (throughput.BANDS: the residuals of measured runs
+    on its backend, /methodology/#residuals)."""
+    backend = "vLLM" if page.state.runtime == "vllm" else page.serving_device.engine_backend
+    batched = "serving" if backend == "vLLM" else "batched"
+    return {
+        "backend": backend,
+        "batched": round(100 * band(backend, batched)),
+        "prefill": round(100 * band(page.serving_device.engine_backend, "prefill")),
     }
 
 
