@@ -27,6 +27,7 @@ def from_hardware(hw: Any, count: int = 1, calibration: float = 1.0) -> Device:
         count=count,
         calibration=calibration,
         unified=hw.kind == "unified",
+        tdp_watts=hw.tdp_watts,
         architecture=hw.architecture or "",
     )
 

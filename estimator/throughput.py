@@ -48,6 +48,10 @@ class Profile:
     moe_eff: float = 1.0  # share of the tiled rate routed experts reach (mul_mat_id: gathers,
     # one tile grid per expert, uneven expert loads)
     dc_layer_s: float = 0.0  # per-layer cost on datacenter cards when it differs (0: layer_s)
+    # Board power a tensor-core TFLOPS needs to be sustained (W per TFLOPS of the kernel's
+    # peak); a card whose power is below it runs its matrix kernels at lower clocks
+    # (0: no limit known).
+    watts_per_tflops: float = 0.0
 
     def layer_cost(self, segment: str) -> float:
         return self.dc_layer_s if segment == "datacenter" and self.dc_layer_s else self.layer_s
@@ -55,7 +59,9 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     # eta, layer_s, step_s, quant_rate, mm_eff, n_half, vec_eff, blas_eff, tile, attn_eff, moe_eff
-    "CUDA": Profile(0.90, 80e-6, 0.0, 2.0, 0.20, 32, 0.02, 0.35, 8, 0.25, 0.7, 170e-6),
+    "CUDA": Profile(
+        0.90, 80e-6, 0.0, 2.0, 0.20, 32, 0.02, 0.40, 8, 0.20, 0.7, 170e-6, watts_per_tflops=0.6
+    ),
     "ROCm": Profile(0.78, 140e-6, 0.1e-3, 1.0, 0.35, 32, 0.02, 0.35, 8, 0.08, 0.8),
     "Vulkan": Profile(0.78, 110e-6, 0.4e-3, 1.0, 0.20, 16, 0.10, 0.10, 32, 0.10),
     "Metal": Profile(0.90, 190e-6, 0.0, 1.0, 0.70, 1, 0.07, 0.75, 32, 0.40),
@@ -101,7 +107,7 @@ LAYER_OVERHEAD_S = {
 BANDS: dict[tuple[str, str], float] = {
     ("CUDA", "batched"): 0.31,
     ("CUDA", "decode"): 0.12,
-    ("CUDA", "prefill"): 0.39,
+    ("CUDA", "prefill"): 0.28,
     ("Metal", "batched"): 0.57,
     ("Metal", "decode"): 0.24,
     ("Metal", "prefill"): 0.23,
@@ -109,7 +115,7 @@ BANDS: dict[tuple[str, str], float] = {
     ("ROCm", "prefill"): 0.62,
     ("Vulkan", "decode"): 0.32,
     ("Vulkan", "prefill"): 0.47,
-    ("vLLM", "serving"): 0.63,
+    ("vLLM", "serving"): 0.54,
 }
 UNCALIBRATED_BAND = 0.35
 KINDS = ("decode", "batched", "prefill")
@@ -131,6 +137,7 @@ class Device:
     # runtime (benchmarks.calibration); 1.0 where there are too few runs.
     calibration: float = 1.0
     unified: bool = False  # a GPU that uses system memory (DGX Spark-class, Strix Halo-class)
+    tdp_watts: float | None = None  # board power; limits sustained matrix throughput
     backend: str = ""  # CUDA | ROCm | Vulkan | Metal | SYCL | CPU; "" = the class's default
     architecture: str = field(default="", compare=False)  # the catalog's, e.g. "Volta"
 
@@ -157,7 +164,11 @@ class Device:
             return CPU_TFLOPS * 1e12
         if not self.fp16_tflops:
             return None
-        return self.fp16_tflops * 1e12 * self._rate(quantized)
+        peak = self.fp16_tflops * 1e12 * self._rate(quantized)
+        need = self.profile.watts_per_tflops * peak / 1e12
+        if need and self.tdp_watts:  # power-limited clocks under sustained matmuls
+            peak *= min(1.0, self.tdp_watts / need)
+        return peak
 
     def _rate(self, quantized: bool) -> float:
         """The kernel's peak over the FP16 (FP32-accumulate) figure."""

@@ -186,7 +186,7 @@ def _device_from(slug: str, backend: str, cores: list[int] | None = None,
     cls = "apple" if vendor == "apple" else "cpu" if h["kind"] == "cpu" else (
         {"amd": "amd", "intel": "intel"}.get(vendor, "nvidia"))  # fmt: skip
     return Device(h["memory_bytes"], bandwidth or h["bandwidth_gbps"], fp16, cls, h["segment"],
-                  unified=h["kind"] == "unified", backend=backend,
+                  unified=h["kind"] == "unified", tdp_watts=h.get("tdp_watts"), backend=backend,
                   architecture=h.get("architecture", ""))  # fmt: skip
 
 

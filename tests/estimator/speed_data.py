@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED = ROOT / "estimator" / "data" / "published"
 OUT = ROOT / "estimator" / "data" / "speed"
 DEVICE_FIELDS = ("name", "vendor", "kind", "segment", "architecture", "memory_bytes",
-                 "bandwidth_gbps", "fp16_tflops")  # fmt: skip
+                 "bandwidth_gbps", "fp16_tflops", "tdp_watts")  # fmt: skip
 
 
 def catalog_devices() -> dict[str, dict[str, Any]]:

@@ -58,8 +58,8 @@ def test_prefill_rises_with_the_ubatch_as_the_host_weights_cross_pcie_once_per_u
     small = plan()
     large = plan(opts=MemoryOptions(file_type="MXFP4_MOE", n_ctx=4096, n_ubatch=2048))
     assert small.prefill_tokens_per_s is not None and large.prefill_tokens_per_s is not None
-    assert round(small.prefill_tokens_per_s, 2) == 287.01
-    assert round(large.prefill_tokens_per_s, 2) == 1050.58
+    assert round(small.prefill_tokens_per_s, 2) == 286.99
+    assert round(large.prefill_tokens_per_s, 2) == 1049.49
     # -ub 2048 needs a larger compute buffer: one more layer's experts go to RAM.
     assert large.expert_layers_on_cpu == 25 and large.fits
 
