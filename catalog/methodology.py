@@ -139,6 +139,7 @@ def figures() -> dict[str, Any]:
             "prefill": {k: p.mm_eff for k, p in throughput.PROFILES.items()},
             "vec_max": throughput.VEC_MAX,
             "dc_layer_us": round(throughput.PROFILES["CUDA"].dc_layer_s * 1e6),
+            "watts_per_tflops": throughput.PROFILES["CUDA"].watts_per_tflops,
             "uncalibrated_band": round(100 * throughput.UNCALIBRATED_BAND),
             "grades": (fit.GRADE_A, fit.GRADE_B, fit.GRADE_C, fit.OFFLOAD_D),
             "cpu_reserve_gib": fit.CPU_OS_RESERVE >> 30,
