@@ -314,7 +314,8 @@ def estimate(r: Measurement, model: Model, hw: Hardware, factor: float = 1.0) ->
     if r.kind == "pp":
         est = estimate_memory(config, MemoryOptions(file_type=quant, n_ctx=r.depth + r.n_prompt))
         ub = r.n_ubatch or 512
-        return prefill_tokens_per_s(inv, r.n_prompt, r.depth, device, est.weights, ub)
+        fa = r.flash_attn is not False
+        return prefill_tokens_per_s(inv, r.n_prompt, r.depth, device, est.weights, ub, fa)
     per_seq = r.depth + r.n_prompt + r.n_gen
     opts = MemoryOptions(
         file_type=quant,
@@ -326,7 +327,7 @@ def estimate(r: Measurement, model: Model, hw: Hardware, factor: float = 1.0) ->
     runtime = "vllm" if r.engine == "vllm" else "llama.cpp"
     depth = r.depth + r.n_prompt + r.n_gen // 2
     aggregate, _ = decode_tokens_per_s(
-        inv, est.weights, est.kv, device, depth=depth, batch=r.batch, runtime=runtime
+        inv, est.weights, est.kv, device, depth, r.batch, runtime, flash_attn=opts.flash_attn
     )
     return aggregate
 

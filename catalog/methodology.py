@@ -135,8 +135,6 @@ def figures() -> dict[str, Any]:
         "cases": len(files),
         "constants": {
             "eta": throughput.DECODE_EFFICIENCY,
-            "overhead_us": {k: round(v * 1e6) for k, v in throughput.LAYER_OVERHEAD_S.items()},
-            "prefill": {k: p.mm_eff for k, p in throughput.PROFILES.items()},
             "vec_max": throughput.VEC_MAX,
             "dc_layer_us": round(throughput.PROFILES["CUDA"].dc_layer_s * 1e6),
             "watts_per_tflops": throughput.PROFILES["CUDA"].watts_per_tflops,

@@ -228,10 +228,10 @@ def _decode(sizer: Sizer, layout: Layout, machine: Machine, depth: int) -> float
     for use in layout.devices:
         if gpu is None:
             break
-        eta = DECODE_EFFICIENCY.get(gpu.device_class, 0.92)
+        profile = gpu.profile
         read = use.read + kv_read * use.context / kv_total
-        seconds += read / (eta * gpu.bandwidth_gbps * 1e9) / gpu.calibration
-        seconds += use.layers * LAYER_OVERHEAD_S.get(gpu.device_class, 100e-6)
+        seconds += read / (profile.eta * gpu.bandwidth_gbps * 1e9) / gpu.calibration
+        seconds += use.layers * profile.layer_cost(gpu.segment)
     host = layout.host
     # The input embedding is a row lookup: `read` never counts it.
     host_read = host.read + kv_read * host.context / kv_total

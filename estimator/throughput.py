@@ -52,6 +52,9 @@ class Profile:
     # peak); a card whose power is below it runs its matrix kernels at lower clocks
     # (0: no limit known).
     watts_per_tflops: float = 0.0
+    # One token: the plain mat-vec kernel, whose share of the peak can differ from the
+    # multi-column mat-vec kernels' (Metal's mul_mv against mul_mv_ext); 0: vec_eff.
+    vec1_eff: float = 0.0
 
     def layer_cost(self, segment: str) -> float:
         return self.dc_layer_s if segment == "datacenter" and self.dc_layer_s else self.layer_s
@@ -64,7 +67,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "ROCm": Profile(0.78, 140e-6, 0.1e-3, 1.0, 0.35, 32, 0.02, 0.35, 8, 0.08, 0.8),
     "Vulkan": Profile(0.78, 110e-6, 0.4e-3, 1.0, 0.20, 16, 0.10, 0.10, 32, 0.10),
-    "Metal": Profile(0.90, 190e-6, 0.0, 1.0, 0.70, 1, 0.07, 0.75, 32, 0.40),
+    "Metal": Profile(0.90, 190e-6, 0.0, 1.0, 0.70, 1, 0.07, 0.75, 32, 0.40, vec1_eff=0.15),
     # SYCL: 7 runs of each kind; its eta and overheads are ROCm's, its matmul shares fitted.
     "SYCL": Profile(0.72, 200e-6, 1.2e-3, 1.0, 0.25, 8, 0.10, 0.60, 32, 0.03),
     # vLLM (CUDA): BF16/FP8 GEMMs (cuBLAS, CUTLASS), FlashAttention, CUDA graphs; constants
@@ -86,31 +89,19 @@ CUDA_INT8_RATE = {"consumer": 4.0, "workstation": 2.0, "datacenter": 2.0, "unifi
 # about 1 TFLOPS for 16 Zen 5 cores; scaled by nothing else we know.
 CPU_TFLOPS = 1.0
 
-# Compatibility views for the placement (plan.py) and the methodology page.
-DECODE_EFFICIENCY = {
-    "nvidia": PROFILES["CUDA"].eta,
-    "amd": PROFILES["ROCm"].eta,
-    "intel": PROFILES["SYCL"].eta,
-    "apple": PROFILES["Metal"].eta,
-    "cpu": PROFILES["CPU"].eta,
-}
-LAYER_OVERHEAD_S = {
-    "nvidia": PROFILES["CUDA"].layer_s,
-    "amd": PROFILES["ROCm"].layer_s,
-    "intel": PROFILES["SYCL"].layer_s,
-    "apple": PROFILES["Metal"].layer_s,
-    "cpu": PROFILES["CPU"].layer_s,
-}
+# Per device class, at the class's default backend: the placement's views (plan.py).
+DECODE_EFFICIENCY = {cls: PROFILES[b].eta for cls, b in DEFAULT_BACKEND.items()}
+LAYER_OVERHEAD_S = {cls: PROFILES[b].layer_s for cls, b in DEFAULT_BACKEND.items()}
 # Bands: the 80th percentile of |estimate / measured - 1| over the runs of each backend and kind
 # (estimator.validation.residuals; a test keeps these equal to the data). Backends with fewer
 # than 20 runs of a kind take UNCALIBRATED_BAND.
 BANDS: dict[tuple[str, str], float] = {
     ("CUDA", "batched"): 0.31,
-    ("CUDA", "decode"): 0.12,
-    ("CUDA", "prefill"): 0.28,
+    ("CUDA", "decode"): 0.11,
+    ("CUDA", "prefill"): 0.32,
     ("Metal", "batched"): 0.57,
-    ("Metal", "decode"): 0.24,
-    ("Metal", "prefill"): 0.23,
+    ("Metal", "decode"): 0.2,
+    ("Metal", "prefill"): 0.22,
     ("ROCm", "decode"): 0.22,
     ("ROCm", "prefill"): 0.62,
     ("Vulkan", "decode"): 0.32,
@@ -277,7 +268,8 @@ def _matmul_s(inv: Inventory, weights: Weights, device: Device, tokens: int) -> 
         if vec:
             vec_peak = device.peak_flops(False) or peak
             work = 2 * params * tokens * (used / n_exp if expert else 1.0)
-            best = min(best, work / (vec_peak * p.vec_eff))
+            eff = p.vec1_eff if tokens == 1 and p.vec1_eff else p.vec_eff
+            best = min(best, work / (vec_peak * eff))
         seconds += best
     return seconds
 

@@ -12,6 +12,7 @@ from typing import Any
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
+from benchmarks import published
 from catalog import parts
 from catalog.machine_state import CUSTOM, RAM_STOPS, UBATCH_STOPS
 from catalog.model_page import panels
@@ -264,8 +265,8 @@ class LiveParts:
         key = None
         if not self.state.notes:
             key = parts.key(
-                "model-page", self.snap.revision, self.prices, self.brief.slug, part,
-                ",".join(names), self.state.query(),
+                "model-page", self.snap.revision, self.prices, published.index().token,
+                self.brief.slug, part, ",".join(names), self.state.query(),
             )  # fmt: skip
         html, hit = parts.recent.get_or_render(key, lambda: self._render(part, names))
         self.hits += hit
