@@ -117,6 +117,7 @@ def figures() -> dict[str, Any]:
             "n_half": p.n_half,
             "tile": p.tile,
             "vec_eff": p.vec_eff,
+            "vec1_eff": p.vec1_eff,
             "blas_eff": p.blas_eff,
             "attn_eff": p.attn_eff,
             "moe_eff": p.moe_eff,
