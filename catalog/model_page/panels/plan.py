@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from catalog.model_page.panels import DEVICE, EVERY_CHANGE, MACHINE, Panel
 from estimator.machine import FIT_MARGIN, OS_RESERVE
 from estimator.placement import Use
-from estimator.throughput import band
+from estimator.throughput import CPU_TFLOPS, band
 from estimator.units import gib, tps
 
 if TYPE_CHECKING:
@@ -59,6 +59,7 @@ def build(page: Page) -> dict[str, Any]:
         "prefill": tps(plan.prefill_tokens_per_s) if plan.prefill_tokens_per_s else "",
         # Error bands from the measured runs of this backend (/methodology/#residuals).
         "backend": backend,
+        "cpu_tflops": CPU_TFLOPS,
         "decode_band": round(100 * band(backend, "decode")),
         "prefill_band": round(100 * band(backend, "prefill")),
         "ub": c.ub,
