@@ -110,6 +110,7 @@ def figures() -> dict[str, Any]:
         {
             "name": name,
             "eta": p.eta,
+            "kv_eta": p.kv_eta or p.eta,
             "layer_us": round(p.layer_s * 1e6),
             "step_us": round(p.step_s * 1e6),
             "quant_rate": p.quant_rate,

@@ -229,8 +229,10 @@ def _decode(sizer: Sizer, layout: Layout, machine: Machine, depth: int) -> float
         if gpu is None:
             break
         profile = gpu.profile
-        read = use.read + kv_read * use.context / kv_total
-        seconds += read / (profile.eta * gpu.bandwidth_gbps * 1e9) / gpu.calibration
+        bandwidth = gpu.bandwidth_gbps * 1e9
+        cache = kv_read * use.context / kv_total  # read by the attention kernels
+        read_s = use.read / profile.eta + cache / (profile.kv_eta or profile.eta)
+        seconds += read_s / bandwidth / gpu.calibration
         seconds += use.layers * profile.layer_cost(gpu.segment)
     host = layout.host
     # The input embedding is a row lookup: `read` never counts it.

@@ -55,19 +55,47 @@ class Profile:
     # One token: the plain mat-vec kernel, whose share of the peak can differ from the
     # multi-column mat-vec kernels' (Metal's mul_mv against mul_mv_ext); 0: vec_eff.
     vec1_eff: float = 0.0
+    kv_eta: float = 0.0  # share of the bandwidth the attention kernels read the cache at (0: eta)
 
     def layer_cost(self, segment: str) -> float:
         return self.dc_layer_s if segment == "datacenter" and self.dc_layer_s else self.layer_s
 
 
 PROFILES: dict[str, Profile] = {
-    # eta, layer_s, step_s, quant_rate, mm_eff, n_half, vec_eff, blas_eff, tile, attn_eff, moe_eff
+    # eta, layer_s, step_s, quant_rate, mm_eff, n_half, vec_eff, blas_eff, tile, attn_eff,
+    # moe_eff, dc_layer_s; the rest by name
     "CUDA": Profile(
-        0.90, 80e-6, 0.0, 2.0, 0.20, 32, 0.02, 0.40, 8, 0.20, 0.7, 170e-6, watts_per_tflops=0.6
+        0.90,
+        80e-6,
+        0.0,
+        2.0,
+        0.20,
+        32,
+        0.02,
+        0.40,
+        8,
+        0.30,
+        0.7,
+        170e-6,
+        watts_per_tflops=0.6,
+        kv_eta=0.7,
     ),
     "ROCm": Profile(0.78, 140e-6, 0.1e-3, 1.0, 0.35, 32, 0.02, 0.35, 8, 0.08, 0.8),
     "Vulkan": Profile(0.78, 110e-6, 0.4e-3, 1.0, 0.20, 16, 0.10, 0.10, 32, 0.10),
-    "Metal": Profile(0.90, 190e-6, 0.0, 1.0, 0.70, 1, 0.07, 0.75, 32, 0.40, vec1_eff=0.15),
+    "Metal": Profile(
+        0.90,
+        180e-6,
+        0.0,
+        1.0,
+        0.75,
+        1,
+        0.05,
+        0.75,
+        32,
+        0.40,
+        vec1_eff=0.10,
+        kv_eta=0.4,
+    ),
     # SYCL: 7 runs of each kind; its eta and overheads are ROCm's, its matmul shares fitted.
     "SYCL": Profile(0.72, 200e-6, 1.2e-3, 1.0, 0.25, 8, 0.10, 0.60, 32, 0.03),
     # vLLM (CUDA): BF16/FP8 GEMMs (cuBLAS, CUTLASS), FlashAttention, CUDA graphs; constants
@@ -96,12 +124,12 @@ LAYER_OVERHEAD_S = {cls: PROFILES[b].layer_s for cls, b in DEFAULT_BACKEND.items
 # (estimator.validation.residuals; a test keeps these equal to the data). Backends with fewer
 # than 20 runs of a kind take UNCALIBRATED_BAND.
 BANDS: dict[tuple[str, str], float] = {
-    ("CUDA", "batched"): 0.31,
-    ("CUDA", "decode"): 0.11,
-    ("CUDA", "prefill"): 0.32,
-    ("Metal", "batched"): 0.57,
-    ("Metal", "decode"): 0.2,
-    ("Metal", "prefill"): 0.22,
+    ("CUDA", "batched"): 0.27,
+    ("CUDA", "decode"): 0.1,
+    ("CUDA", "prefill"): 0.35,
+    ("Metal", "batched"): 0.47,
+    ("Metal", "decode"): 0.21,
+    ("Metal", "prefill"): 0.2,
     ("ROCm", "decode"): 0.22,
     ("ROCm", "prefill"): 0.62,
     ("Vulkan", "decode"): 0.32,
@@ -322,7 +350,8 @@ def decode_step_s(
     vllm = runtime == "vllm"
     p = PROFILES["vLLM"] if vllm else device.profile
     read = weight_bytes_per_step(inv, weights, batch) * weight_scale
-    read += kv_bytes_read(kv, depth) * batch
+    # The attention kernels read the cache at their own share of the bandwidth.
+    read += kv_bytes_read(kv, depth) * batch * p.eta / (p.kv_eta or p.eta)
     parallel = device.count if vllm else 1
     memory = read / (p.eta * device.bandwidth_gbps * 1e9 * parallel)
     if vllm:
