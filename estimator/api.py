@@ -33,7 +33,7 @@ from estimator.machine import (
 from estimator.machine_options import MachineOptionError, machine_from_options
 from estimator.memory import MemoryOptions
 from estimator.report import DeviceReport, MemoryReport, VllmReport
-from estimator.throughput import Device
+from estimator.throughput import BACKENDS, Device
 from estimator.units import GIB
 
 router = Router(tags=["estimate"])
@@ -41,6 +41,7 @@ router = Router(tags=["estimate"])
 Quant = Literal[limits.QUANTS]  # type: ignore[valid-type]
 KvType = Literal[limits.KV]  # type: ignore[valid-type]
 Runtime = Literal[limits.RUNTIMES]  # type: ignore[valid-type]
+Backend = Literal[limits.GPU_BACKENDS]  # type: ignore[valid-type]
 RAM_PRESET_KEYS = tuple(RAM_PRESETS)
 RamPreset = Literal[RAM_PRESET_KEYS]  # type: ignore[valid-type]
 Mmproj = Literal[limits.MMPROJ]  # type: ignore[valid-type]
@@ -77,6 +78,12 @@ class EstimateOptions(Schema):
     gpu_count: int = _range(limits.GPU_COUNT)
     depth: int = _range(limits.DEPTH)
     runtime: Runtime = "llama.cpp"
+    backend: Backend | None = Field(
+        None,
+        description="llama.cpp's GPU backend: CUDA or Vulkan on NVIDIA, ROCm or Vulkan on AMD, "
+        "SYCL or Vulkan on Intel, Metal on Apple; left out: the first of these (speeds follow "
+        "the backend's own constants and bands: /methodology/#residuals)",
+    )
     # The machine around the GPU(s) (estimator/machine_options.py says which apply where).
     ram_gb: int | None = _optional(
         limits.RAM_GB,
@@ -194,7 +201,15 @@ def _device(options: EstimateOptions) -> Device | None:
     hw = Hardware.objects.filter(slug=options.gpu).first()
     if hw is None:
         raise HttpError(400, f"gpu: no catalog hardware with slug {options.gpu!r}")
-    return from_hardware(hw, options.gpu_count)
+    device = from_hardware(hw, options.gpu_count)
+    if options.backend is None:
+        return device
+    allowed = BACKENDS.get(device.device_class, ())
+    if options.backend not in allowed:
+        raise HttpError(
+            400, f"backend: {hw.name} runs {' or '.join(allowed)}, not {options.backend}"
+        )
+    return dataclasses.replace(device, backend=options.backend)
 
 
 def _machine(device: Device | None, options: EstimateOptions, source: str) -> Machine | None:

@@ -73,6 +73,8 @@ MMPROJ = ("none", "f16", "q8_0")
 QUANTS = tuple(FILE_TYPES)
 KV = KV_TYPES
 RUNTIMES = ("llama.cpp", "vllm")
+# llama.cpp's GPU backends (the device's vendor decides which apply: throughput.BACKENDS).
+GPU_BACKENDS = ("CUDA", "ROCm", "Vulkan", "Metal", "SYCL")
 # What the model page offers of the same options: a serving plan for up to 256 users on up to
 # 8 GPUs (a server's worth); the API and the command take the full ranges above.
 PAGE_USERS = Range(1, 256, 1, "users")

@@ -76,10 +76,10 @@ class Machine:
     @property
     def backend(self) -> str:
         """llama.cpp's name of the GPUs' backend ("" on a CPU-only machine): GGML_CUDA_NAME
-        (CUDA, or ROCm in a HIP build) and GGML_METAL_NAME (MTL)."""
+        (CUDA, or ROCm in a HIP build), GGML_METAL_NAME (MTL), Vulkan and SYCL."""
         if self.cpu_only or self.gpu is None:
             return ""
-        return {"apple": "MTL", "amd": "ROCm", "intel": "SYCL"}.get(self.gpu.device_class, "CUDA")
+        return {"Metal": "MTL"}.get(self.gpu.engine_backend, self.gpu.engine_backend)
 
     def device_names(self) -> list[str]:
         """llama.cpp's names of the GPUs, in order: CUDA0, CUDA1, ..., ROCm0, MTL0."""

@@ -108,6 +108,14 @@ PROFILES: dict[str, Profile] = {
 }
 # The backend llama.cpp builds for a device by default (the one llama.cpp's releases ship for it).
 DEFAULT_BACKEND = {"nvidia": "CUDA", "amd": "ROCm", "intel": "SYCL", "apple": "Metal", "cpu": "CPU"}
+# The backends llama.cpp builds that run each class of device (the first is the default).
+BACKENDS = {
+    "nvidia": ("CUDA", "Vulkan"),
+    "amd": ("ROCm", "Vulkan"),
+    "intel": ("SYCL", "Vulkan"),
+    "apple": ("Metal",),
+    "cpu": ("CPU",),
+}
 # INT8 tensor-core rate over the dense FP16 (FP32-accumulate) figure: GeForce cards run FP16
 # with FP32 accumulate at half rate, so their INT8 MMA (llama.cpp's MMQ) is 4x it, workstation and
 # datacenter cards 2x (NVIDIA's whitepaper tables); Volta and older have no INT8 MMA.

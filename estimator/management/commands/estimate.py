@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from estimator.machine_options import MachineOptionError, machine_from_options
 from estimator.memory import MemoryOptions
 from estimator.report import serving_report
 from estimator.serving import Target, point, serve
-from estimator.throughput import Device
+from estimator.throughput import BACKENDS, Device
 from estimator.units import GIB, MIB
 
 RANGES = {
@@ -95,7 +95,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--backend",
             choices=["cuda", "rocm", "vulkan", "metal", "sycl", "cpu"],
-            help="llama.cpp backend (informational; the vendor selects the calibration)",
+            help="llama.cpp backend the speeds follow (its own constants and bands): cuda or "
+            "vulkan on NVIDIA, rocm or vulkan on AMD, sycl or vulkan on Intel, metal on Apple; "
+            "default the first",
         )
         self._int(parser, "--gpu-count", limits.GPU_COUNT)
         self._machine_arguments(parser)
@@ -391,6 +393,16 @@ class Command(BaseCommand):
         return rows
 
     def _device(self, o: dict[str, Any]) -> Device | None:
+        device = self._named_device(o)
+        if device is None or not o["backend"]:
+            return device
+        name = {b.lower(): b for b in (*limits.GPU_BACKENDS, "CPU")}[o["backend"]]
+        allowed = BACKENDS.get(device.device_class, ())
+        if name not in allowed:
+            raise CommandError(f"--backend: this device runs {' or '.join(allowed)}, not {name}")
+        return replace(device, backend=name)
+
+    def _named_device(self, o: dict[str, Any]) -> Device | None:
         if o["gpu"]:
             from catalog.models import Hardware
 
