@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from functools import cached_property
 from typing import Any
 
@@ -36,6 +37,7 @@ from estimator.machine import (
 from estimator.memory import MemoryEstimate, config_key, estimate_memory, inventory
 from estimator.plan import Plan, make_plan
 from estimator.report import Estimate
+from estimator.throughput import BACKENDS
 from estimator.units import gib, tokens
 
 TEMPLATE = "catalog/model_detail.html"
@@ -61,11 +63,18 @@ class Page:
         # the serving plan runs on the chosen runtime, so only it takes that runtime's
         # calibration.
         calibration, cls = snap.calibration, class_of(self.hardware)
-        self.device = from_hardware(
-            self.hardware, state.gpu_count, calibration.value(cls, "llama.cpp")
+        # llama.cpp's backend for the chosen device: the user's, where the device runs it.
+        self.backends = BACKENDS.get(cls, ())
+        backend = state.backend if state.backend in self.backends else ""
+        self.device = replace(
+            from_hardware(self.hardware, state.gpu_count, calibration.value(cls, "llama.cpp")),
+            backend=backend,
         )
-        self.serving_device = from_hardware(
-            self.hardware, state.gpu_count, calibration.value(cls, engine(state.runtime))
+        self.serving_device = replace(
+            from_hardware(
+                self.hardware, state.gpu_count, calibration.value(cls, engine(state.runtime))
+            ),
+            backend=backend,
         )
         self.device_label = self.hardware.name + (
             f" x {state.gpu_count}" if state.gpu_count > 1 else ""
@@ -285,5 +294,7 @@ class LiveParts:
                 "oob_controls": part == "relink",
                 # The chosen device's machine defaults, beside the form, follow the plan.
                 "oob_defaults": part == "update" and "plan" in names,
+                # The backends on offer follow the device: a device change brings them back.
+                "oob_backend": part == "update" and "plan" in names,
             },
         )

@@ -30,6 +30,7 @@ KV_TYPES = ("f16", "q8_0", "q4_0")
 # Every file type but the ones nobody downloads (llama.cpp keeps them for completeness).
 QUANTS = tuple(q for q in FILE_TYPES if q not in ("Q2_K_S", "IQ3_S", "IQ3_XS", "IQ2_S"))
 RUNTIMES = limits.RUNTIMES
+GPU_BACKENDS = limits.GPU_BACKENDS
 SORTS = ("memory", "speed")
 # The serving target (estimator.serving.Target) and the electricity price: a reading speed per
 # user, a wait for the first token and a prompt a chat turn with some history has; the price's
@@ -51,6 +52,7 @@ class PageState:
     gpu: str
     gpu_count: int
     runtime: str
+    backend: str = ""  # llama.cpp's GPU backend; "" the device's default (throughput.BACKENDS)
     per_user_tps: float = DEFAULT_TPS  # serving target: tokens/s per user
     ttft_s: float = DEFAULT_TTFT  # serving target: seconds to the first token
     prompt_tokens: int = PROMPT_TOKENS.default  # ... for a prompt this long
@@ -105,6 +107,7 @@ class PageState:
             "gpu": self.gpu,
             "gpu_count": self.gpu_count,
             "runtime": self.runtime,
+            "backend": self.backend,
             **self.computer.query_items(),
             **self.target_items(),
             "media": "off" if self.encoder and not self.media else "",
@@ -148,6 +151,9 @@ class StateForm(LenientForm):
     )  # fmt: skip
     runtime = forms.ChoiceField(
         label="Runtime", choices=[(r, r) for r in RUNTIMES], initial="llama.cpp"
+    )
+    backend = forms.ChoiceField(
+        label="Backend", choices=[("", "default"), *((b, b) for b in GPU_BACKENDS)], initial=""
     )
     per_user_tps = forms.FloatField(
         label="Speed per user (tokens/s)", min_value=TARGET_TPS.low, max_value=TARGET_TPS.high,

@@ -86,3 +86,39 @@ def test_the_command_takes_the_backend_the_same_way(client: Client) -> None:
 def test_every_device_class_defaults_to_the_first_backend_it_runs() -> None:
     for cls, backends in BACKENDS.items():
         assert Device(GIB, 100.0, 10.0, cls).engine_backend == backends[0]
+
+
+PAGE = "/models/llama-3-1-8b-instruct/"
+
+
+@pytest.mark.django_db
+def test_the_model_page_offers_the_devices_backends_and_follows_the_choice(client: Client) -> None:
+    html = client.get(PAGE + "?gpu=rx-7900-xtx&backend=Vulkan").content.decode()
+    control = html[html.index('<span id="backend-control">') :]
+    control = control[: control.index("</span>")]
+    assert '<option value="">ROCm (default)</option>' in control
+    assert '<option value="Vulkan" selected>Vulkan</option>' in control
+    assert f"±{round(100 * BANDS['Vulkan', 'decode'])} %" in html
+    assert "measured runs on Vulkan" in html and "measured runs on ROCm" not in html
+    default = client.get(PAGE + "?gpu=rx-7900-xtx").content.decode()
+    assert "measured runs on ROCm" in default and "measured runs on Vulkan" not in default
+
+
+@pytest.mark.django_db
+def test_a_backend_the_device_cannot_run_falls_back_to_its_default(client: Client) -> None:
+    html = client.get(PAGE + "?gpu=rx-7900-xtx&backend=Metal").content.decode()
+    assert "measured runs on ROCm" in html
+    apple = client.get(PAGE + "?gpu=apple-m2-ultra&backend=Vulkan").content.decode()
+    assert '<span id="backend-control"></span>' in apple  # one backend: no choice to offer
+    assert "measured runs on Metal" in apple
+
+
+@pytest.mark.django_db
+def test_changing_the_gpu_brings_back_its_backends(client: Client) -> None:
+    response = client.get(
+        PAGE + "?gpu=rtx-4090&backend=Vulkan",
+        headers={"HX-Request": "true", "HX-Trigger-Name": "gpu", "HX-Target": "controls"},
+    )
+    body = response.content.decode()
+    assert '<span id="backend-control" hx-swap-oob="true">' in body
+    assert '<option value="">CUDA (default)</option>' in body

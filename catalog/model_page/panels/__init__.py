@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 # Quant, context, KV type and flash attention change every panel; panels are for one user
 # except the serving plan and what follows from it.
 EVERY_CHANGE = frozenset({"quant", "ctx", "kv", "fa", "media"})
-DEVICE = frozenset({"gpu", "gpu_count"})
+DEVICE = frozenset({"gpu", "gpu_count", "backend"})
 SERVING = frozenset({"users", "runtime"})
 # The machine around the GPU (catalog.machine_state): its memory changes every fit; a forced
 # placement changes the chosen device's plan and the serving plan on it; -ub only the plan for
