@@ -121,6 +121,7 @@ def figures() -> dict[str, Any]:
             "vec1_eff": p.vec1_eff,
             "blas_eff": p.blas_eff,
             "attn_eff": p.attn_eff,
+            "q_tile": p.q_tile,
             "moe_eff": p.moe_eff,
         }
         for name, p in throughput.PROFILES.items()

@@ -56,6 +56,7 @@ class Profile:
     # multi-column mat-vec kernels' (Metal's mul_mv against mul_mv_ext); 0: vec_eff.
     vec1_eff: float = 0.0
     kv_eta: float = 0.0  # share of the bandwidth the attention kernels read the cache at (0: eta)
+    q_tile: int = 0  # queries per flash-attention tile in prompt processing (0: not modelled)
 
     def layer_cost(self, segment: str) -> float:
         return self.dc_layer_s if segment == "datacenter" and self.dc_layer_s else self.layer_s
@@ -80,7 +81,7 @@ PROFILES: dict[str, Profile] = {
         watts_per_tflops=0.6,
         kv_eta=0.7,
     ),
-    "ROCm": Profile(0.78, 140e-6, 0.1e-3, 1.0, 0.35, 32, 0.02, 0.35, 8, 0.08, 0.8),
+    "ROCm": Profile(0.78, 140e-6, 0.1e-3, 1.0, 0.35, 32, 0.02, 0.35, 8, 0.08, 0.8, q_tile=8),
     "Vulkan": Profile(0.78, 110e-6, 0.4e-3, 1.0, 0.20, 16, 0.10, 0.10, 32, 0.10),
     "Metal": Profile(
         0.90,
@@ -139,7 +140,7 @@ BANDS: dict[tuple[str, str], float] = {
     ("Metal", "decode"): 0.21,
     ("Metal", "prefill"): 0.2,
     ("ROCm", "decode"): 0.22,
-    ("ROCm", "prefill"): 0.62,
+    ("ROCm", "prefill"): 0.48,
     ("Vulkan", "decode"): 0.32,
     ("Vulkan", "prefill"): 0.47,
     ("vLLM", "serving"): 0.54,
@@ -444,7 +445,25 @@ def prefill_ubatch_s(
     read = weight_bytes_per_step(inv, weights, tokens)
     memory = read / (p.eta * device.bandwidth_gbps * 1e9)
     attention = _attention_s(inv, device, tokens, depth + tokens / 2, flash_attn=flash_attn)
+    if flash_attn and p.q_tile:
+        # Flash attention reads the cache once per tile of queries and query head of a group.
+        tiles = -(-tokens // p.q_tile)
+        cache = tiles * _cache_bytes(inv, depth + tokens / 2)
+        attention = max(attention, cache / ((p.kv_eta or p.eta) * device.bandwidth_gbps * 1e9))
     return max(matmul, memory) + attention + inv.n_layers * p.layer_cost(device.segment) + p.step_s
+
+
+def _cache_bytes(inv: Inventory, depth: float) -> float:
+    """F16 K and V bytes of `depth` cached tokens over the attention layers."""
+    total = 0.0
+    for layer in inv.cache:
+        if layer.kind in ("recurrent", "none"):
+            continue
+        seen = depth
+        if layer.kind == "swa" and inv.sliding_window:
+            seen = min(depth, inv.sliding_window)
+        total += 2 * (layer.k_width + layer.v_width) * seen
+    return total
 
 
 def prefill_tokens_per_s(
