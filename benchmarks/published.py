@@ -32,8 +32,8 @@ from catalog.snapshot import Snapshot, class_of, engine
 from estimator.devices import from_hardware
 from estimator.memory import MemoryOptions, estimate_memory, inventory
 from estimator.quant import FILE_TYPES
-from estimator.throughput import decode_tokens_per_s, prefill_tokens_per_s
 from estimator.units import tps
+from estimator.validation import LABELS, generation_start, setting_tps
 
 DATA = Path(__file__).resolve().parent.parent / "estimator" / "data"
 DIRECTORY = DATA / "published"
@@ -57,8 +57,6 @@ SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")
 PP = re.compile(r"pp(\d+)$")  # llama-bench's prompt test, maybe "pp512 @ d4096" (depth apart)
 TG = re.compile(r"tg(\d+)$")
 ENGINES = ("llama.cpp", "llama.cpp-batched-bench", "llama.cpp-server", "vllm")
-# A GGUF type name as llama-bench prints it, where our file type's name differs.
-FILE_TYPE_OF = {"MXFP4": "MXFP4_MOE"}
 
 
 @dataclass(frozen=True)
@@ -301,35 +299,28 @@ def _speed(value: str) -> float:
 
 
 def estimate(r: Measurement, model: Model, hw: Hardware, factor: float = 1.0) -> float | None:
-    """Our tokens/s for the measurement's setting: prompt tokens/s for a pp test (after its
-    depth), aggregate decode tokens/s over its batch for a tg test (each sequence halfway
-    through its generated tokens, after the prompt and depth); None for other tests (pp+tg), a
-    quant we do not model, or a device whose compute rate is unknown (prefill)."""
-    quant = FILE_TYPE_OF.get(r.quant, r.quant)
-    if not r.kind or quant not in FILE_TYPES or r.test == "bb_pp":
+    """Our tokens/s for the measurement's setting, by the rule the speed validation uses
+    (estimator.validation.setting_tps); None for a test that is neither (pp+tg), a quant we do
+    not model, or a device whose compute rate is unknown (prefill)."""
+    quant = LABELS.get(r.quant, r.quant)
+    if not r.kind or quant not in FILE_TYPES:
         return None
     config = model.estimator_config
-    inv = inventory(config)
-    device = from_hardware(hw, r.n_devices, factor)
     if r.kind == "pp":
-        est = estimate_memory(config, MemoryOptions(file_type=quant, n_ctx=r.depth + r.n_prompt))
-        ub = r.n_ubatch or 512
-        fa = r.flash_attn is not False
-        return prefill_tokens_per_s(inv, r.n_prompt, r.depth, device, est.weights, ub, fa)
-    per_seq = r.depth + r.n_prompt + r.n_gen
-    opts = MemoryOptions(
-        file_type=quant,
-        n_ctx=max(per_seq, 1) * r.batch,
-        n_seq=r.batch,
-        flash_attn=r.flash_attn is not False,
-    )
+        test = "bb_pp" if r.test.startswith("bb_pp") else "pp"
+    else:
+        test = "vllm" if r.engine == "vllm" else "bb_tg" if r.test.startswith(
+            ("bb_tg", "serve_tg")) else "tg"  # fmt: skip
+    fa = r.flash_attn is not False
+    per_seq = generation_start(test, r.n_prompt, r.depth) + r.n_gen
+    opts = MemoryOptions(file_type=quant, n_ctx=max(per_seq, 1), flash_attn=fa)
     est = estimate_memory(config, opts)
-    runtime = "vllm" if r.engine == "vllm" else "llama.cpp"
-    depth = r.depth + r.n_prompt + r.n_gen // 2
-    aggregate, _ = decode_tokens_per_s(
-        inv, est.weights, est.kv, device, depth, r.batch, runtime, flash_attn=opts.flash_attn
-    )
-    return aggregate
+    return setting_tps(
+        inventory(config), est.weights, est.kv, from_hardware(hw, r.n_devices, factor),
+        test=test, n_prompt=r.n_prompt, n_gen=r.n_gen, depth=r.depth, batch=r.batch,
+        n_ubatch=r.n_ubatch or 512, flash_attn=fa,
+        runtime="vllm" if r.engine == "vllm" else "llama.cpp",
+    )  # fmt: skip
 
 
 def for_model(snap: Snapshot, slug: str, show_all: bool = False) -> dict[str, Any]:

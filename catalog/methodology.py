@@ -110,10 +110,9 @@ def figures() -> dict[str, Any]:
         {
             "name": name,
             "eta": p.eta,
-            "kv_eta": p.kv_eta or p.eta,
+            "kv_eta": p.cache_eta,
             "layer_us": round(p.layer_s * 1e6),
             "step_us": round(p.step_s * 1e6),
-            "quant_rate": p.quant_rate,
             "mm_eff": p.mm_eff,
             "n_half": p.n_half,
             "tile": p.tile,
@@ -137,7 +136,7 @@ def figures() -> dict[str, Any]:
         "runs": len(memory),
         "cases": len(files),
         "constants": {
-            "eta": throughput.DECODE_EFFICIENCY,
+            "cpu_eta": throughput.PROFILES["CPU"].eta,
             "vec_max": throughput.VEC_MAX,
             "dc_layer_us": round(throughput.PROFILES["CUDA"].dc_layer_s * 1e6),
             "watts_per_tflops": throughput.PROFILES["CUDA"].watts_per_tflops,

@@ -33,16 +33,15 @@ from estimator.placement import (
 )
 from estimator.throughput import (
     CPU_TFLOPS,
-    DECODE_EFFICIENCY,
-    LAYER_OVERHEAD_S,
+    PROFILES,
     Device,
     kv_bytes_read,
     prefill_flops,
     prefill_ubatch_s,
 )
 
-CPU_EFFICIENCY = DECODE_EFFICIENCY["cpu"]
-CPU_LAYER_OVERHEAD_S = LAYER_OVERHEAD_S["cpu"]
+CPU_EFFICIENCY = PROFILES["CPU"].eta
+CPU_LAYER_OVERHEAD_S = PROFILES["CPU"].layer_s
 # One device crossing: the scheduler copies a split's inputs one by one, each with a
 # synchronisation (the CPU backend has no asynchronous copy), and the result back.
 HOP_S = 50e-6
@@ -231,7 +230,7 @@ def _decode(sizer: Sizer, layout: Layout, machine: Machine, depth: int) -> float
         profile = gpu.profile
         bandwidth = gpu.bandwidth_gbps * 1e9
         cache = kv_read * use.context / kv_total  # read by the attention kernels
-        read_s = use.read / profile.eta + cache / (profile.kv_eta or profile.eta)
+        read_s = use.read / profile.eta + cache / profile.cache_eta
         seconds += read_s / bandwidth / gpu.calibration
         seconds += use.layers * profile.layer_cost(gpu.segment)
     host = layout.host

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from estimator.inventory import Inventory
+from estimator.inventory import CacheLayer, Inventory
 from estimator.kv import KvCache
 from estimator.quant import Weights
 
@@ -38,7 +38,6 @@ class Profile:
     eta: float  # share of the memory bandwidth a decode step reaches
     layer_s: float  # fixed seconds per layer per step
     step_s: float  # fixed seconds per step
-    quant_rate: float  # quantized-matmul peak / FP16 peak (INT8 MMA: 2x, GeForce 4x; else 1)
     mm_eff: float  # share of that peak a full ubatch reaches
     n_half: float  # columns at which a matmul reaches half its peak share
     vec_eff: float  # share of the FP16 peak the mat-vec kernels reach (up to VEC_MAX columns)
@@ -58,58 +57,54 @@ class Profile:
     kv_eta: float = 0.0  # share of the bandwidth the attention kernels read the cache at (0: eta)
     q_tile: int = 0  # queries per flash-attention tile in prompt processing (0: not modelled)
 
+    @property
+    def cache_eta(self) -> float:
+        """Share of the bandwidth the attention kernels read the KV cache at."""
+        return self.kv_eta or self.eta
+
     def layer_cost(self, segment: str) -> float:
         return self.dc_layer_s if segment == "datacenter" and self.dc_layer_s else self.layer_s
 
 
 PROFILES: dict[str, Profile] = {
-    # eta, layer_s, step_s, quant_rate, mm_eff, n_half, vec_eff, blas_eff, tile, attn_eff,
-    # moe_eff, dc_layer_s; the rest by name
     "CUDA": Profile(
-        0.90,
-        80e-6,
-        0.0,
-        2.0,
-        0.20,
-        32,
-        0.02,
-        0.40,
-        8,
-        0.30,
-        0.7,
-        170e-6,
-        watts_per_tflops=0.6,
-        kv_eta=0.7,
+        eta=0.90, layer_s=80e-6, step_s=0.0, mm_eff=0.20, n_half=32, vec_eff=0.02,
+        blas_eff=0.40, tile=8, attn_eff=0.30, moe_eff=0.7, dc_layer_s=170e-6,
+        watts_per_tflops=0.6, kv_eta=0.7,
     ),
-    "ROCm": Profile(0.78, 140e-6, 0.1e-3, 1.0, 0.35, 32, 0.02, 0.35, 8, 0.08, 0.8, q_tile=8),
-    "Vulkan": Profile(0.78, 110e-6, 0.4e-3, 1.0, 0.20, 16, 0.10, 0.10, 32, 0.10),
+    "ROCm": Profile(
+        eta=0.78, layer_s=140e-6, step_s=0.1e-3, mm_eff=0.35, n_half=32, vec_eff=0.02,
+        blas_eff=0.35, tile=8, attn_eff=0.08, moe_eff=0.8, q_tile=8,
+    ),
+    "Vulkan": Profile(
+        eta=0.78, layer_s=110e-6, step_s=0.4e-3, mm_eff=0.20, n_half=16, vec_eff=0.10,
+        blas_eff=0.10, tile=32, attn_eff=0.10,
+    ),
     "Metal": Profile(
-        0.90,
-        180e-6,
-        0.0,
-        1.0,
-        0.75,
-        1,
-        0.05,
-        0.75,
-        32,
-        0.40,
-        vec1_eff=0.10,
-        kv_eta=0.4,
+        eta=0.90, layer_s=180e-6, step_s=0.0, mm_eff=0.75, n_half=1, vec_eff=0.05,
+        blas_eff=0.75, tile=32, attn_eff=0.40, vec1_eff=0.10, kv_eta=0.4,
     ),
     # SYCL: 7 runs of each kind; its eta and overheads are ROCm's, its matmul shares fitted.
-    "SYCL": Profile(0.72, 200e-6, 1.2e-3, 1.0, 0.25, 8, 0.10, 0.60, 32, 0.03),
+    "SYCL": Profile(
+        eta=0.72, layer_s=200e-6, step_s=1.2e-3, mm_eff=0.25, n_half=8, vec_eff=0.10,
+        blas_eff=0.60, tile=32, attn_eff=0.03,
+    ),
     # vLLM (CUDA): BF16/FP8 GEMMs (cuBLAS, CUTLASS), FlashAttention, CUDA graphs; constants
     # from the vLLM runs in estimator/data/published/ (continuous batching at a stated
     # concurrency), its own band.
-    "vLLM": Profile(0.66, 130e-6, 2e-3, 1.0, 0.5, 32, 0.5, 0.2, 16, 0.01),
+    "vLLM": Profile(
+        eta=0.66, layer_s=130e-6, step_s=2e-3, mm_eff=0.5, n_half=32, vec_eff=0.5,
+        blas_eff=0.2, tile=16, attn_eff=0.01,
+    ),
     # CPU: system memory at about half its theoretical bandwidth (estimator/data/
     # offload_measurements.csv, docs/offload.md); matmuls at CPU_TFLOPS.
-    "CPU": Profile(0.54, 60e-6, 0.5e-3, 1.0, 1.0, 1, 1.0, 1.0, 1, 1.0),
-}
-# The backend llama.cpp builds for a device by default (the one llama.cpp's releases ship for it).
-DEFAULT_BACKEND = {"nvidia": "CUDA", "amd": "ROCm", "intel": "SYCL", "apple": "Metal", "cpu": "CPU"}
-# The backends llama.cpp builds that run each class of device (the first is the default).
+    "CPU": Profile(
+        eta=0.54, layer_s=60e-6, step_s=0.5e-3, mm_eff=1.0, n_half=1, vec_eff=1.0,
+        blas_eff=1.0, tile=1, attn_eff=1.0,
+    ),
+}  # fmt: skip
+# The backends llama.cpp builds that run each class of device; the first is the default, the one
+# llama.cpp's releases ship for it.
 BACKENDS = {
     "nvidia": ("CUDA", "Vulkan"),
     "amd": ("ROCm", "Vulkan"),
@@ -126,9 +121,6 @@ CUDA_INT8_RATE = {"consumer": 4.0, "workstation": 2.0, "datacenter": 2.0, "unifi
 # about 1 TFLOPS for 16 Zen 5 cores; scaled by nothing else we know.
 CPU_TFLOPS = 1.0
 
-# Per device class, at the class's default backend: the placement's views (plan.py).
-DECODE_EFFICIENCY = {cls: PROFILES[b].eta for cls, b in DEFAULT_BACKEND.items()}
-LAYER_OVERHEAD_S = {cls: PROFILES[b].layer_s for cls, b in DEFAULT_BACKEND.items()}
 # Bands: the 80th percentile of |estimate / measured - 1| over the runs of each backend and kind
 # (estimator.validation.residuals; a test keeps these equal to the data). Backends with fewer
 # than 20 runs of a kind take UNCALIBRATED_BAND.
@@ -146,7 +138,6 @@ BANDS: dict[tuple[str, str], float] = {
     ("vLLM", "serving"): 0.54,
 }
 UNCALIBRATED_BAND = 0.35
-KINDS = ("decode", "batched", "prefill")
 
 
 def band(backend: str, kind: str) -> float:
@@ -171,7 +162,7 @@ class Device:
 
     @property
     def engine_backend(self) -> str:
-        return self.backend or DEFAULT_BACKEND.get(self.device_class, "CUDA")
+        return self.backend or BACKENDS.get(self.device_class, ("CUDA",))[0]
 
     @property
     def profile(self) -> Profile:
@@ -211,7 +202,7 @@ class Device:
             return CUDA_INT8_RATE.get(self.segment, 2.0)
         if quantized and self.engine_backend == "ROCm" and self.architecture.startswith("CDNA"):
             return 2.0  # MFMA INT8 at twice the FP16 rate
-        return 1.0 if not quantized else self.profile.quant_rate
+        return 1.0
 
 
 def _expert_fraction(inv: Inventory, tokens: int) -> float:
@@ -247,19 +238,25 @@ def kv_bytes_read(kv: KvCache, depth: int) -> float:
     return read + kv.recurrent_bytes / max(kv.streams, 1)
 
 
-def attention_flops(inv: Inventory, depth: float) -> float:
-    """FLOPs of QK and PV for one token attending to `depth` cached tokens, every layer:
-    4 x query heads x head width x depth (a sliding-window layer up to its window)."""
-    kv_heads = inv.n_kv_heads or inv.attention_kv_heads or 1
-    total = 0.0
+def _attended(inv: Inventory, depth: float) -> list[tuple[CacheLayer, float]]:
+    """The layers that attend, each with the cached tokens one query sees there: `depth`, a
+    sliding-window layer at most its window."""
+    out = []
     for layer in inv.cache:
         if layer.kind in ("recurrent", "none"):
             continue
         seen = depth
         if layer.kind == "swa" and inv.sliding_window:
             seen = min(depth, inv.sliding_window)
-        total += 4 * layer.k_width * inv.n_heads / kv_heads * seen
-    return total
+        out.append((layer, seen))
+    return out
+
+
+def attention_flops(inv: Inventory, depth: float) -> float:
+    """FLOPs of QK and PV for one token attending to `depth` cached tokens, every layer:
+    4 x query heads x head width x depth (a sliding-window layer up to its window)."""
+    group = inv.n_heads / (inv.n_kv_heads or inv.attention_kv_heads or 1)
+    return sum(4 * layer.k_width * group * seen for layer, seen in _attended(inv, depth))
 
 
 def _padded(columns: float, tile: int) -> float:
@@ -330,13 +327,8 @@ def _attention_s(
     flops = tokens * attention_flops(inv, depth)
     if flash_attn:
         return flops / (peak * prof.attn_eff)
-    scores = tokens * depth * _attention_heads(inv)
+    scores = tokens * inv.n_heads * sum(seen for _, seen in _attended(inv, depth))
     return flops / (peak * prof.blas_eff) + 16 * scores / (prof.eta * device.bandwidth_gbps * 1e9)
-
-
-def _attention_heads(inv: Inventory) -> int:
-    """Query heads summed over the layers that attend (score rows per token)."""
-    return inv.n_heads * sum(1 for layer in inv.cache if layer.kind in ("full", "swa"))
 
 
 def decode_step_s(
@@ -360,7 +352,7 @@ def decode_step_s(
     p = PROFILES["vLLM"] if vllm else device.profile
     read = weight_bytes_per_step(inv, weights, batch) * weight_scale
     # The attention kernels read the cache at their own share of the bandwidth.
-    read += kv_bytes_read(kv, depth) * batch * p.eta / (p.kv_eta or p.eta)
+    read += kv_bytes_read(kv, depth) * batch * p.eta / p.cache_eta
     parallel = device.count if vllm else 1
     memory = read / (p.eta * device.bandwidth_gbps * 1e9 * parallel)
     if vllm:
@@ -449,21 +441,13 @@ def prefill_ubatch_s(
         # Flash attention reads the cache once per tile of queries and query head of a group.
         tiles = -(-tokens // p.q_tile)
         cache = tiles * _cache_bytes(inv, depth + tokens / 2)
-        attention = max(attention, cache / ((p.kv_eta or p.eta) * device.bandwidth_gbps * 1e9))
+        attention = max(attention, cache / (p.cache_eta * device.bandwidth_gbps * 1e9))
     return max(matmul, memory) + attention + inv.n_layers * p.layer_cost(device.segment) + p.step_s
 
 
 def _cache_bytes(inv: Inventory, depth: float) -> float:
     """F16 K and V bytes of `depth` cached tokens over the attention layers."""
-    total = 0.0
-    for layer in inv.cache:
-        if layer.kind in ("recurrent", "none"):
-            continue
-        seen = depth
-        if layer.kind == "swa" and inv.sliding_window:
-            seen = min(depth, inv.sliding_window)
-        total += 2 * (layer.k_width + layer.v_width) * seen
-    return total
+    return sum(2 * (layer.k_width + layer.v_width) * seen for layer, seen in _attended(inv, depth))
 
 
 def prefill_tokens_per_s(

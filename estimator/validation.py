@@ -20,9 +20,11 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from estimator.config import Config, text_config
+from estimator.devices import from_hardware
 from estimator.gguf import tokenizer_bytes
 from estimator.inventory import Inventory, tensor_inventory
 from estimator.kv import KvCache, KvOptions, kv_cache
@@ -176,18 +178,18 @@ def _speed_facts() -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _device_from(slug: str, backend: str, cores: list[int] | None = None,
                  bandwidth: float | None = None) -> Device | None:  # fmt: skip
+    """The catalog device's copy as the estimator sees it (devices.from_hardware), on
+    `backend`; a binned Apple chip with `cores` = [its GPU cores, the catalog chip's], its
+    bandwidth as the measurement's table gives it."""
     h = _speed_facts()[0].get(slug)
     if h is None:
         return None
-    fp16 = h.get("fp16_tflops")
+    device = from_hardware(SimpleNamespace(**({"fp16_tflops": None, "tdp_watts": None} | h)))
+    fp16 = device.fp16_tflops
     if cores and fp16:
         fp16 = fp16 * cores[0] / cores[1]
-    vendor = h["vendor"]
-    cls = "apple" if vendor == "apple" else "cpu" if h["kind"] == "cpu" else (
-        {"amd": "amd", "intel": "intel"}.get(vendor, "nvidia"))  # fmt: skip
-    return Device(h["memory_bytes"], bandwidth or h["bandwidth_gbps"], fp16, cls, h["segment"],
-                  unified=h["kind"] == "unified", tdp_watts=h.get("tdp_watts"), backend=backend,
-                  architecture=h.get("architecture", ""))  # fmt: skip
+    return replace(device, bandwidth_gbps=bandwidth or device.bandwidth_gbps, fp16_tflops=fp16,
+                   backend=backend)  # fmt: skip
 
 
 def _backend(label: str) -> str:
@@ -334,22 +336,49 @@ def _kv(model: str, n_ctx: int) -> KvCache:
     return kv_cache(_inv(model), KvOptions(n_ctx=n_ctx))
 
 
+def setting_tps(
+    inv: Inventory,
+    weights: Weights,
+    kv: KvCache,
+    device: Device,
+    *,
+    test: str,
+    n_prompt: int,
+    n_gen: int,
+    depth: int,
+    batch: int = 1,
+    n_ubatch: int = 512,
+    flash_attn: bool = True,
+    runtime: str = "llama.cpp",
+) -> float | None:
+    """Our tokens/s for a measured setting (None: prefill on a device without a compute figure).
+    `test`: "pp" or "bb_pp", a prompt of `n_prompt` after `depth`; "tg", llama-bench's N
+    generated tokens after `depth`, averaged over them; "bb_tg" / "vllm", the aggregate of
+    `batch` sequences generating after their own prompt (batched-bench's S_TG, a server's
+    output rate)."""
+    if test in ("pp", "bb_pp"):
+        return prefill_tokens_per_s(inv, n_prompt, depth, device, weights, n_ubatch, flash_attn)
+    start = generation_start(test, n_prompt, depth)
+    return decode_tokens_per_s(inv, weights, kv, device, start + n_gen // 2, batch, runtime,
+                               flash_attn=flash_attn)[0]  # fmt: skip
+
+
+def generation_start(test: str, n_prompt: int, depth: int) -> int:
+    """Tokens a sequence holds when it starts generating: batched-bench and servers generate
+    after each sequence's own prompt; llama-bench's tg after `depth` alone."""
+    return depth + (n_prompt if test in ("bb_tg", "vllm") else 0)
+
+
 def predicted(run: Run) -> float | None:
-    """Our tokens/s for a measured run (None: prefill on a device without a compute figure).
-    tg-N averages over the N generated tokens; batched-bench's S_TG over its B sequences.
-    Flash attention as the run states it (llama-bench's default was off before it became
-    "auto"; the calibration set's builds ran without it)."""
-    inv, weights = _inv(run.model), _quantized(run.model, run.quant)
-    fa = run.flash_attn != "0"
-    if run.test in ("pp", "bb_pp"):
-        return prefill_tokens_per_s(inv, run.n_prompt, run.depth, run.device, weights,
-                                    run.n_ubatch, fa)  # fmt: skip
-    start = run.depth + (run.n_prompt if run.test in ("bb_tg", "vllm") else 0)
-    kv = _kv(run.model, max(4096, start + run.n_gen))
-    runtime = "vllm" if run.test == "vllm" else "llama.cpp"
-    depth = start + run.n_gen // 2
-    return decode_tokens_per_s(inv, weights, kv, run.device, depth, run.batch, runtime,
-                               flash_attn=fa)[0]  # fmt: skip
+    """Our tokens/s for a measured run, flash attention as the run states it (llama-bench's
+    default was off before it became "auto"; the calibration set's builds ran without it)."""
+    tokens = generation_start(run.test, run.n_prompt, run.depth) + run.n_gen
+    return setting_tps(
+        _inv(run.model), _quantized(run.model, run.quant), _kv(run.model, max(4096, tokens)),
+        run.device, test=run.test, n_prompt=run.n_prompt, n_gen=run.n_gen, depth=run.depth,
+        batch=run.batch, n_ubatch=run.n_ubatch, flash_attn=run.flash_attn != "0",
+        runtime="vllm" if run.test == "vllm" else "llama.cpp",
+    )  # fmt: skip
 
 
 @lru_cache(maxsize=1)

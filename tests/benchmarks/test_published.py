@@ -178,8 +178,10 @@ def test_our_estimate_follows_the_setting() -> None:
     assert tg and deep and batch and two and pp
     assert deep < tg < batch  # a deeper cache reads more; eight sequences share the weights
     assert pp > tg  # a prompt runs as matrix products
-    for test in ("pp512+tg128", "bb_pp"):
-        assert published.estimate(measurement(test=test, n_prompt="512"), model, hw) is None
+    assert published.estimate(measurement(test="pp512+tg128", n_prompt="512"), model, hw) is None
+    # batched-bench's S_PP: each sequence's prompt processed as a prompt of that length
+    bb_pp = published.estimate(measurement(test="bb_pp", n_prompt="512", n_gen="0"), model, hw)
+    assert bb_pp == pp
     assert published.estimate(measurement(quant="Q4_K - Weird"), model, hw) is None
 
 
