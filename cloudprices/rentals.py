@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import BigIntegerField, ExpressionWrapper, F, Max, Min
+from django.db.models import Min
 
 from catalog.models import Hardware
 from cloudprices.models import Offer
@@ -25,9 +25,6 @@ from estimator.fit import fit
 from estimator.memory import MemoryOptions, estimate_memory, inventory
 
 SHOWN = 8
-TOTAL_MEMORY = ExpressionWrapper(
-    F("gpu_count") * F("hardware__memory_bytes"), output_field=BigIntegerField()
-)
 
 
 @dataclass(frozen=True)
@@ -40,41 +37,63 @@ class Rental:
 
 
 @dataclass(frozen=True)
-class Market:
-    """Every device-and-GPU-count group on offer, its lowest price and that offer: read once
-    per process and prices token (offers change only when a refresh stores them)."""
+class Group:
+    """One device, GPU count and tier: its cheapest current offer from any provider."""
 
+    hardware_id: int
+    gpu_count: int
+    tier: str
+    offer: Offer  # shared by every request: read, never changed
+
+    @property
+    def price_per_hour(self) -> Decimal:
+        return self.offer.price_per_gpu_hour * self.gpu_count
+
+
+@dataclass(frozen=True)
+class Groups:
     token: str
-    groups: list[tuple[int, int, Decimal, int]]  # device id, GPUs, lowest price, total memory
-    cheapest: dict[tuple[int, int], Offer]
+    groups: tuple[Group, ...]
 
 
-_market: Market | None = None
+_groups: Groups | None = None
 
 
-def market(prices_token: str) -> Market:
-    global _market
-    if _market is not None and _market.token == prices_token:
-        return _market
-    groups = sorted(
-        Offer.objects.matched()
-        # BigInteger: gpu_count is a small integer, and PostgreSQL's range would empty a filter.
-        .annotate(total_memory=TOTAL_MEMORY)
-        .values_list("hardware", "gpu_count")
-        .annotate(low=Min("price_per_gpu_hour"), memory=Max("total_memory")),
-        key=lambda g: g[2] * g[1],
-    )
-    lows = {(hw, count): low for hw, count, low, _ in groups}
-    cheapest: dict[tuple[int, int], Offer] = {}
-    at_lows = Offer.objects.filter(
-        hardware__in={hw for hw, _ in lows}, price_per_gpu_hour__in=set(lows.values())
-    )
+def groups(prices_token: str) -> tuple[Group, ...]:
+    """Every device x GPU count x tier on offer with its cheapest offer (the lowest id among
+    equal prices), read once per process and prices token (offers change only when a refresh
+    stores them): two queries, the lows, then the offers at those lows."""
+    global _groups
+    if _groups is not None and _groups.token == prices_token:
+        return _groups.groups
+    on_offer = Offer.objects.matched()
+    lows = {
+        (hw, count, tier): low
+        for hw, count, tier, low in on_offer.order_by()
+        .values_list("hardware", "gpu_count", "tier")
+        .annotate(low=Min("price_per_gpu_hour"))
+    }
+    cheapest: dict[tuple[int, int, str], Offer] = {}
+    at_lows = on_offer.filter(price_per_gpu_hour__in=set(lows.values()))
     for offer in at_lows.only(*OFFER_FIELDS).order_by("id"):
-        group = (offer.hardware_id, offer.gpu_count)
+        group = (offer.hardware_id, offer.gpu_count, offer.tier)
         if lows.get(group) == offer.price_per_gpu_hour:  # type: ignore[arg-type]
             cheapest.setdefault(group, offer)  # type: ignore[arg-type]
-    _market = Market(prices_token, groups, cheapest)
-    return _market
+    found = tuple(Group(hw, count, tier, offer) for (hw, count, tier), offer in cheapest.items())
+    _groups = Groups(prices_token, found)
+    return found
+
+
+def market(prices_token: str) -> list[Group]:
+    """Every device-and-GPU-count group's cheapest offer of any tier, cheapest per hour first."""
+    best: dict[tuple[int, int], Group] = {}
+    for g in groups(prices_token):
+        key = (g.hardware_id, g.gpu_count)
+        held = best.get(key)
+        if held is None or (g.offer.price_per_gpu_hour, g.offer.pk) < (
+            held.offer.price_per_gpu_hour, held.offer.pk):  # fmt: skip
+            best[key] = g
+    return sorted(best.values(), key=lambda g: g.price_per_hour)
 
 
 def cheapest_rentals(
@@ -96,11 +115,10 @@ def cheapest_rentals(
     # with room for it, cheapest first.
     est = estimate_memory(config, opts)
     inv = inventory(config)
-    offers = market(prices_token)
     rentals = []
-    for hw_id, count, low, total_memory in offers.groups:
-        hw = devices.get(hw_id)
-        if hw is None or total_memory < need_bytes:
+    for group in market(prices_token):
+        hw, count = devices.get(group.hardware_id), group.gpu_count
+        if hw is None or count * hw.memory_bytes < need_bytes:
             continue
         cls = device_class(hw.vendor, hw.kind)
         device = from_hardware(hw, count, (calibration or {}).get(cls, 1.0))
@@ -110,9 +128,9 @@ def cheapest_rentals(
             fits = vllm_view(config, opts, device).vllm_kv_tokens >= opts.n_ctx
         if not fits or not f.decode_tokens_per_s:
             continue
-        offer = offers.cheapest[(hw_id, count)]  # shared by every request: read, never changed
+        offer = group.offer
         tps = f.decode_tokens_per_s * users
-        price = low * count
+        price = group.price_per_hour
         per_million = price / Decimal(tps * 3600) * 1_000_000
         rentals.append(
             Rental(

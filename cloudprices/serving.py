@@ -15,13 +15,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Min
 from django.utils import timezone
 
 from catalog.models import Hardware
 from catalog.snapshot import Brief, Snapshot, engine
 from cloudprices.models import Offer, Tier
-from cloudprices.queries import OFFER_FIELDS
+from cloudprices.rentals import groups
 from estimator.devices import device_class, from_hardware
 from estimator.memory import MemoryOptions, config_key, estimate_memory
 from estimator.serving import Point, Serving, Target, cost_per_million, point, serve, users_that_fit
@@ -29,49 +28,6 @@ from estimator.throughput import Device
 
 MAX_GPUS = 8  # offers of more GPUs than one node holds are left out
 SHOWN = 20
-
-
-@dataclass(frozen=True)
-class Group:
-    """One device, GPU count and tier: its cheapest current offer from any provider."""
-
-    hardware_id: int
-    gpu_count: int
-    tier: str
-    offer: Offer  # shared by every request: read, never changed
-
-
-@dataclass(frozen=True)
-class Groups:
-    token: str
-    groups: tuple[Group, ...]
-
-
-_groups: Groups | None = None
-
-
-def groups(prices_token: str) -> tuple[Group, ...]:
-    """Every device x GPU count (1-8) x tier on offer with its cheapest offer, read once per
-    process and prices token (two queries: the lows, then the offers at those lows)."""
-    global _groups
-    if _groups is not None and _groups.token == prices_token:
-        return _groups.groups
-    on_offer = Offer.objects.matched().filter(gpu_count__lte=MAX_GPUS)
-    lows = {
-        (hw, count, tier): low
-        for hw, count, tier, low in on_offer.order_by()
-        .values_list("hardware", "gpu_count", "tier")
-        .annotate(low=Min("price_per_gpu_hour"))
-    }
-    cheapest: dict[tuple[int, int, str], Offer] = {}
-    at_lows = on_offer.filter(price_per_gpu_hour__in=set(lows.values()))
-    for offer in at_lows.only(*OFFER_FIELDS).order_by("id"):
-        group = (offer.hardware_id, offer.gpu_count, offer.tier)
-        if lows.get(group) == offer.price_per_gpu_hour:  # type: ignore[arg-type]
-            cheapest.setdefault(group, offer)  # type: ignore[arg-type]
-    found = tuple(Group(hw, count, tier, offer) for (hw, count, tier), offer in cheapest.items())
-    _groups = Groups(prices_token, found)
-    return found
 
 
 @dataclass(frozen=True)
@@ -125,7 +81,7 @@ def cheapest_serving(
     missed: dict[str, int] = {}
     for group in groups(prices_token):
         hw = devices.get(group.hardware_id)
-        if hw is None or (tier and group.tier != tier):
+        if hw is None or group.gpu_count > MAX_GPUS or (tier and group.tier != tier):
             continue
         considered += 1
         if group.gpu_count * hw.memory_bytes < weights:
