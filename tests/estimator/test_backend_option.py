@@ -4,16 +4,14 @@ as that backend does, and refuse a backend the device cannot run."""
 
 from __future__ import annotations
 
-import json
-from io import StringIO
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 
 from estimator.throughput import BACKENDS, BANDS, Device
+from tests.estimator.test_command_machine import report
 
 GIB = 1 << 30
 XTX = "/api/v1/estimate?model=llama-3-1-8b-instruct&gpu=rx-7900-xtx"
@@ -69,11 +67,7 @@ def test_an_unknown_backend_is_a_400_naming_the_field(client: Client) -> None:
 @pytest.mark.django_db
 def test_the_command_takes_the_backend_the_same_way(client: Client) -> None:
     def run(*args: str) -> dict[str, Any]:
-        out = StringIO()
-        call_command("estimate", "--model", "llama-3-1-8b-instruct", "--gpu", "rx-7900-xtx",
-                     "--json", *args, stdout=out)  # fmt: skip
-        result: dict[str, Any] = json.loads(out.getvalue())
-        return result
+        return report("--model", "llama-3-1-8b-instruct", "--gpu", "rx-7900-xtx", *args)
 
     vulkan = run("--backend", "vulkan")
     api = get(client, XTX + "&backend=Vulkan")

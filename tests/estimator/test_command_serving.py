@@ -7,32 +7,20 @@ counts that come from memory are written down."""
 
 from __future__ import annotations
 
-import json
-from io import StringIO
 from typing import Any
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 
 from catalog.models import Hardware, Model
 from estimator.devices import from_hardware
 from estimator.memory import MemoryOptions
 from estimator.serving import Target, point, serve
+from tests.estimator.test_command_machine import report, run
 
 pytestmark = pytest.mark.django_db
 
 LLAMA_8B = ("--model", "llama-3-1-8b-instruct", "--gpu", "rtx-4090", "--ctx", "8192")
-
-
-def run(*args: str) -> str:
-    out = StringIO()
-    call_command("estimate", *args, stdout=out)
-    return out.getvalue()
-
-
-def report(*args: str) -> dict[str, Any]:
-    result: dict[str, Any] = json.loads(run(*args, "--json"))
-    return result
 
 
 def expected(target: Target, ctx: int = 8192, runtime: str = "llama.cpp") -> Any:
