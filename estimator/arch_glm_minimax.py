@@ -83,8 +83,7 @@ def _glm4(c: Config, model_type: str) -> Inventory:
         b.linear(f"{p}.ffn_up", d.hidden, 2 * ff)
         b.linear(f"{p}.ffn_down", ff, d.hidden)
         b.norm(f"{p}.post_ffw_norm", d.hidden)
-    width = d.n_kv_heads * d.head_dim
-    cache = tuple(CacheLayer("full", width, width) for _ in range(d.n_layers))
+    cache = d.full_cache()
     return Inventory(model_type, tuple(b.tensors), *d.counts, cache=cache)
 
 
@@ -110,8 +109,7 @@ def _glm4_moe(c: Config, model_type: str) -> Inventory:
             _glm_moe_ffn(b, p, c, d.hidden, n_experts)
         if i >= d.n_layers:
             _nextn(b, p, d.hidden, d.vocab, own_head=True)
-    width = d.n_kv_heads * d.head_dim
-    cache = tuple(CacheLayer("full", width, width) for _ in range(d.n_layers))
+    cache = d.full_cache()
     return Inventory(
         model_type,
         tuple(b.tensors),
@@ -197,8 +195,7 @@ def _minimax_m2(c: Config, model_type: str) -> Inventory:
         b.linear(f"{p}.ffn_gate_inp", d.hidden, n_experts)
         add_experts(b, p, d.hidden, ff, n_experts)
         b.add(f"{p}.exp_probs_b.bias", n_experts)
-    width = d.n_kv_heads * d.head_dim
-    cache = tuple(CacheLayer("full", width, width) for _ in range(d.n_layers))
+    cache = d.full_cache()
     return Inventory(
         model_type,
         tuple(b.tensors),

@@ -82,11 +82,6 @@ class _Mamba2:
         )
 
 
-def _attention_cache(d: Dims) -> CacheLayer:
-    width = d.n_kv_heads * d.head_dim
-    return CacheLayer("full", width, width)
-
-
 # --- Nemotron-H / Nemotron Nano 2 / Nemotron 3 -------------------------------------------------
 
 
@@ -138,7 +133,7 @@ def _nemotron_h(c: Config, model_type: str) -> Inventory:
             cache.append(mamba.cache)
         elif kind == "*":
             add_attention(b, p, d, qkv_bias=attn_bias, o_bias=attn_bias)
-            cache.append(_attention_cache(d))
+            cache.append(d.full_layer)
         elif moe:
             _nemotron_moe(b, p, c, d.hidden, n_experts, latent)
             cache.append(NONE)
@@ -238,18 +233,11 @@ def _granitemoehybrid(c: Config, model_type: str) -> Inventory:
         b.norm(f"{p}.attn_norm", d.hidden)
         if i in attention:
             add_attention(b, p, d, qkv_bias=bias, o_bias=bias)
-            cache.append(_attention_cache(d))
+            cache.append(d.full_layer)
         else:
             mamba.add(b, p, d.hidden)
             cache.append(mamba.cache)
-        b.norm(f"{p}.ffn_norm", d.hidden)
-        if n_experts:
-            b.linear(f"{p}.ffn_gate_inp", d.hidden, n_experts)
-            add_experts(b, p, d.hidden, c.get_int("intermediate_size"), n_experts)
-            if shared_ff:
-                add_ffn(b, p, d.hidden, shared_ff, suffix="_shexp")
-        else:
-            add_ffn(b, p, d.hidden, shared_ff or c.get_int("intermediate_size"))
+        _granite_ffn(b, p, c, d, n_experts, shared_ff)
     return Inventory(
         model_type,
         tuple(b.tensors),
@@ -261,6 +249,19 @@ def _granitemoehybrid(c: Config, model_type: str) -> Inventory:
         cache=tuple(cache),
         attention_kv_heads=d.n_kv_heads,
     )
+
+
+def _granite_ffn(b: Builder, p: str, c: Config, d: Dims, n_experts: int, shared_ff: int) -> None:
+    """A Granite 4.0 layer's FFN: routed experts beside a shared one, or a dense MLP (the
+    converter makes the shared MLP the dense FFN)."""
+    b.norm(f"{p}.ffn_norm", d.hidden)
+    if n_experts:
+        b.linear(f"{p}.ffn_gate_inp", d.hidden, n_experts)
+        add_experts(b, p, d.hidden, c.get_int("intermediate_size"), n_experts)
+        if shared_ff:
+            add_ffn(b, p, d.hidden, shared_ff, suffix="_shexp")
+    else:
+        add_ffn(b, p, d.hidden, shared_ff or c.get_int("intermediate_size"))
 
 
 def _granite_dense(
@@ -275,15 +276,8 @@ def _granite_dense(
         p = f"blk.{i}"
         b.norm(f"{p}.attn_norm", d.hidden)
         add_attention(b, p, d, qkv_bias=bias, o_bias=bias)
-        b.norm(f"{p}.ffn_norm", d.hidden)
-        if n_experts:
-            b.linear(f"{p}.ffn_gate_inp", d.hidden, n_experts)
-            add_experts(b, p, d.hidden, c.get_int("intermediate_size"), n_experts)
-            if shared_ff:
-                add_ffn(b, p, d.hidden, shared_ff, suffix="_shexp")
-        else:
-            add_ffn(b, p, d.hidden, shared_ff or c.get_int("intermediate_size"))
-    full = _attention_cache(d)
+        _granite_ffn(b, p, c, d, n_experts, shared_ff)
+    full = d.full_layer
     return Inventory(
         model_type,
         tuple(b.tensors),
@@ -336,7 +330,7 @@ def _lfm2(c: Config, model_type: str) -> Inventory:
     b.norm("token_embd_norm", d.hidden)  # llama.cpp's (mis)name for LFM2's final norm
     if not d.tied:
         b.add("output.weight", d.hidden, d.vocab)
-    full = _attention_cache(d)
+    full = d.full_layer
     conv = CacheLayer("recurrent", r_size=d.hidden * (kernel - 1))
     cache = []
     for i in range(d.n_layers):

@@ -109,8 +109,7 @@ def _llama4(c: Config, model_type: str) -> Inventory:
 def _ministral3(c: Config, model_type: str) -> Inventory:
     """Ministral 3 / Devstral 2: a Llama decoder that caches every layer fully."""
     inv = llama_like(c, model_type)
-    width = inv.n_kv_heads * Dims.read(c, model_type).head_dim
-    full = CacheLayer("full", width, width)
+    full = Dims.read(c, model_type).full_layer
     return Inventory(
         model_type,
         inv.tensors,

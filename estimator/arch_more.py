@@ -31,15 +31,10 @@ from estimator.inventory import (
 )
 
 
-def _full_cache(d: Dims) -> tuple[CacheLayer, ...]:
-    width = d.n_kv_heads * d.head_dim
-    return tuple(CacheLayer("full", width, width) for _ in range(d.n_layers))
-
-
 def _windowed_cache(c: Config, d: Dims, window: int) -> tuple[CacheLayer, ...]:
     """Every layer's cache; with a window, the sliding layers' cells are bounded by it."""
     if not window:
-        return _full_cache(d)
+        return d.full_cache()
     width = d.n_kv_heads * d.head_dim
     sliding = _sliding_layers(c, d.n_layers)
     return tuple(CacheLayer("swa" if s else "full", width, width) for s in sliding)
@@ -87,7 +82,7 @@ def _seed_oss(c: Config, model_type: str) -> Inventory:
         add_attention(b, p, d, qkv_bias=qkv_bias, o_bias=o_bias)
         b.norm(f"{p}.post_attention_norm", d.hidden)
         add_ffn(b, p, d.hidden, c.get_int("intermediate_size"), bias=mlp_bias)
-    return Inventory(model_type, tuple(b.tensors), *d.counts, cache=_full_cache(d))
+    return Inventory(model_type, tuple(b.tensors), *d.counts, cache=d.full_cache())
 
 
 def _ernie4_5(c: Config, model_type: str) -> Inventory:
@@ -118,7 +113,7 @@ def _ernie4_5(c: Config, model_type: str) -> Inventory:
             add_ffn(b, p, d.hidden, c.get_int("intermediate_size"))
     n_used = c.get_int("moe_k", default=0) if moe else 0
     return Inventory(
-        model_type, tuple(b.tensors), *d.counts, n_experts, n_used, cache=_full_cache(d)
+        model_type, tuple(b.tensors), *d.counts, n_experts, n_used, cache=d.full_cache()
     )
 
 
@@ -149,7 +144,7 @@ def _dots1(c: Config, model_type: str) -> Inventory:
             add_ffn(b, p, d.hidden, moe_ff * n_shared, suffix="_shexp")
     n_used = c.get_int("num_experts_per_tok")
     return Inventory(
-        model_type, tuple(b.tensors), *d.counts, n_experts, n_used, cache=_full_cache(d)
+        model_type, tuple(b.tensors), *d.counts, n_experts, n_used, cache=d.full_cache()
     )
 
 
@@ -166,7 +161,17 @@ def _hunyuan_dense(c: Config, model_type: str) -> Inventory:
         add_attention(b, p, d, qkv_bias=bias, o_bias=bias, qk_norm="head")
         b.norm(f"{p}.ffn_norm", d.hidden)
         add_ffn(b, p, d.hidden, c.get_int("intermediate_size"), bias=mlp_bias)
-    return Inventory(model_type, tuple(b.tensors), *d.counts, cache=_full_cache(d))
+    return Inventory(model_type, tuple(b.tensors), *d.counts, cache=d.full_cache())
+
+
+def _post_norm_layers(b: Builder, d: Dims, ff: int, qk_norm: str) -> None:
+    """Layers normalised after attention and after the FFN only (EXAONE 4, OLMo 2/3)."""
+    for i in range(d.n_layers):
+        p = f"blk.{i}"
+        add_attention(b, p, d, qk_norm=qk_norm)
+        b.norm(f"{p}.post_attention_norm", d.hidden)
+        add_ffn(b, p, d.hidden, ff)
+        b.norm(f"{p}.post_ffw_norm", d.hidden)
 
 
 def _exaone4(c: Config, model_type: str) -> Inventory:
@@ -177,12 +182,7 @@ def _exaone4(c: Config, model_type: str) -> Inventory:
     add_embeddings(b, d)
     if _llama3_rope(c):
         _rope_freqs(b, d)
-    for i in range(d.n_layers):
-        p = f"blk.{i}"
-        add_attention(b, p, d, qk_norm="head")
-        b.norm(f"{p}.post_attention_norm", d.hidden)
-        add_ffn(b, p, d.hidden, c.get_int("intermediate_size"))
-        b.norm(f"{p}.post_ffw_norm", d.hidden)
+    _post_norm_layers(b, d, c.get_int("intermediate_size"), qk_norm="head")
     # load_arch_hparams: 64 layers -> a 4096 window unless the GGUF names one, pattern 4
     window = (c.get_int("sliding_window", default=0) or 4096) if d.n_layers == 64 else 0
     cache = _windowed_cache(c, d, window)
@@ -195,12 +195,7 @@ def _olmo3(c: Config, model_type: str) -> Inventory:
     d = Dims.read(c, model_type)
     b = Builder()
     add_embeddings(b, d)
-    for i in range(d.n_layers):
-        p = f"blk.{i}"
-        add_attention(b, p, d, qk_norm="full")
-        b.norm(f"{p}.post_attention_norm", d.hidden)
-        add_ffn(b, p, d.hidden, c.get_int("intermediate_size"))
-        b.norm(f"{p}.post_ffw_norm", d.hidden)
+    _post_norm_layers(b, d, c.get_int("intermediate_size"), qk_norm="full")
     window = c.get_int("sliding_window", default=0)
     cache = _windowed_cache(c, d, window)
     return Inventory(model_type, tuple(b.tensors), *d.counts, cache=cache, sliding_window=window)
@@ -226,7 +221,7 @@ def _up_down_decoder(c: Config, model_type: str) -> Inventory:
         b.norm(f"{p}.ffn_norm", d.hidden)
         b.linear(f"{p}.ffn_up", d.hidden, ff, bias=mlp_bias)
         b.linear(f"{p}.ffn_down", ff, d.hidden, bias=mlp_bias)
-    return Inventory(model_type, tuple(b.tensors), *d.counts, cache=_full_cache(d))
+    return Inventory(model_type, tuple(b.tensors), *d.counts, cache=d.full_cache())
 
 
 def _smollm3(c: Config, model_type: str) -> Inventory:

@@ -160,6 +160,16 @@ class Dims:
     def counts(self) -> tuple[int, int, int]:
         return self.n_layers, self.n_heads, self.n_kv_heads
 
+    @property
+    def full_layer(self) -> CacheLayer:
+        """One fully cached attention layer: K and V of every KV head."""
+        width = self.n_kv_heads * self.head_dim
+        return CacheLayer("full", width, width)
+
+    def full_cache(self) -> tuple[CacheLayer, ...]:
+        """Every layer fully cached."""
+        return (self.full_layer,) * self.n_layers
+
 
 def add_embeddings(b: Builder, d: Dims, *, norm_bias: bool = False) -> None:
     b.add("token_embd.weight", d.hidden, d.vocab)
@@ -530,9 +540,7 @@ def _qwen3_next(c: Config, model_type: str) -> Inventory:
             b.norm(f"{p}.nextn.shared_head_norm", d.hidden)
     conv = (kernel - 1) * (2 * key_width + value_width)
     recurrent = CacheLayer("recurrent", r_size=conv, s_size=k_dim * value_width)
-    width = d.n_kv_heads * d.head_dim
-    full = CacheLayer("full", width, width)
-    cache = tuple(full if f else recurrent for f in full_layers)
+    cache = tuple(d.full_layer if f else recurrent for f in full_layers)
     n_used = c.get_int("num_experts_per_tok", default=0)
     return Inventory(
         model_type, tuple(b.tensors), *d.counts, n_experts, n_used,
