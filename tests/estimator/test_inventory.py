@@ -127,27 +127,28 @@ def test_deepseek_v3_main_model_without_mtp_has_671_026_419_200_parameters() -> 
     assert inv.params_active == 37_552_297_472
 
 
+# DeepSeek-V2-Lite's shapes (https://huggingface.co/deepseek-ai/DeepSeek-V2-Lite/blob/main/config.json).
+DEEPSEEK_V2_LITE = {
+    "model_type": "deepseek_v2",
+    "hidden_size": 2048,
+    "intermediate_size": 10944,
+    "moe_intermediate_size": 1408,
+    "num_hidden_layers": 27,
+    "num_attention_heads": 16,
+    "n_routed_experts": 64,
+    "n_shared_experts": 2,
+    "num_experts_per_tok": 6,
+    "first_k_dense_replace": 1,
+    "kv_lora_rank": 512,
+    "qk_rope_head_dim": 64,
+    "qk_nope_head_dim": 128,
+    "v_head_dim": 128,
+    "vocab_size": 102400,
+}
+
+
 def test_deepseek_v2_lite_has_no_q_lora_and_no_score_bias() -> None:
-    inv = tensor_inventory(
-        {
-            "model_type": "deepseek_v2",
-            "hidden_size": 2048,
-            "intermediate_size": 10944,
-            "moe_intermediate_size": 1408,
-            "num_hidden_layers": 27,
-            "num_attention_heads": 16,
-            "n_routed_experts": 64,
-            "n_shared_experts": 2,
-            "num_experts_per_tok": 6,
-            "first_k_dense_replace": 1,
-            "kv_lora_rank": 512,
-            "qk_rope_head_dim": 64,
-            "qk_nope_head_dim": 128,
-            "v_head_dim": 128,
-            "vocab_size": 102400,
-            "topk_method": "greedy",
-        }
-    )
+    inv = tensor_inventory({**DEEPSEEK_V2_LITE, "topk_method": "greedy"})
     assert inv.params_total == 15_706_484_224
     assert not any("exp_probs_b" in t.name for t in inv.tensors)
 
@@ -339,24 +340,7 @@ def test_an_unknown_mixture_of_experts_reads_its_expert_width_and_is_marked_inex
 
 
 def test_an_unknown_latent_attention_model_caches_the_latent() -> None:
-    config = {
-        "model_type": "future_mla",
-        "hidden_size": 2048,
-        "intermediate_size": 10944,
-        "moe_intermediate_size": 1408,
-        "num_hidden_layers": 27,
-        "num_attention_heads": 16,
-        "n_routed_experts": 64,
-        "n_shared_experts": 2,
-        "num_experts_per_tok": 6,
-        "first_k_dense_replace": 1,
-        "kv_lora_rank": 512,
-        "qk_rope_head_dim": 64,
-        "qk_nope_head_dim": 128,
-        "v_head_dim": 128,
-        "vocab_size": 102400,
-    }
-    inv = tensor_inventory(config)
+    inv = tensor_inventory({**DEEPSEEK_V2_LITE, "model_type": "future_mla"})
     assert not inv.exact
     assert {layer.k_width for layer in inv.cache} == {512 + 64}
     assert {layer.v_width for layer in inv.cache} == {0}
