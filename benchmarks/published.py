@@ -19,7 +19,7 @@ import math
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -32,8 +32,9 @@ from catalog.snapshot import Snapshot, class_of, engine
 from estimator.devices import from_hardware
 from estimator.memory import MemoryOptions, estimate_memory, inventory
 from estimator.quant import FILE_TYPES
+from estimator.throughput import BACKENDS, Device
 from estimator.units import tps
-from estimator.validation import LABELS, generation_start, setting_tps
+from estimator.validation import LABELS, backend_of, generation_start, setting_tps
 
 DATA = Path(__file__).resolve().parent.parent / "estimator" / "data"
 DIRECTORY = DATA / "published"
@@ -316,11 +317,20 @@ def estimate(r: Measurement, model: Model, hw: Hardware, factor: float = 1.0) ->
     opts = MemoryOptions(file_type=quant, n_ctx=max(per_seq, 1), flash_attn=fa)
     est = estimate_memory(config, opts)
     return setting_tps(
-        inventory(config), est.weights, est.kv, from_hardware(hw, r.n_devices, factor),
+        inventory(config), est.weights, est.kv, _device(r, hw, factor),
         test=test, n_prompt=r.n_prompt, n_gen=r.n_gen, depth=r.depth, batch=r.batch,
         n_ubatch=r.n_ubatch or 512, flash_attn=fa,
         runtime="vllm" if r.engine == "vllm" else "llama.cpp",
     )  # fmt: skip
+
+
+def _device(r: Measurement, hw: Hardware, factor: float) -> Device:
+    """The catalog device on the measurement's backend (where the device runs it)."""
+    device = from_hardware(hw, r.n_devices, factor)
+    backend = backend_of(r.backend)
+    if backend in BACKENDS.get(device.device_class, ()):
+        device = replace(device, backend=backend)
+    return device
 
 
 def for_model(snap: Snapshot, slug: str, show_all: bool = False) -> dict[str, Any]:

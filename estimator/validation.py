@@ -119,7 +119,7 @@ APPLE_BANDWIDTH = re.compile(r"memory bandwidth (\d+) GB/s")
 # docs/estimator.md "Speed"), and the catalog facts they need (tests/estimator/speed_data.py).
 PUBLISHED = HERE / "data" / "published"
 SPEED = HERE / "data" / "speed"
-BACKENDS = ("CUDA", "ROCm", "Vulkan", "Metal", "SYCL", "CPU")
+BACKEND_NAMES = ("CUDA", "ROCm", "Vulkan", "Metal", "SYCL", "CPU")
 # llama-bench's type labels -> llama-quantize file types.
 LABELS = {
     "Q4_K - Medium": "Q4_K_M",
@@ -192,9 +192,10 @@ def _device_from(slug: str, backend: str, cores: list[int] | None = None,
                    backend=backend)  # fmt: skip
 
 
-def _backend(label: str) -> str:
+def backend_of(label: str) -> str:
+    """llama.cpp's backend in a benchmark's label ("llama.cpp CUDA", "ROCm,RPC", "HIP")."""
     low = label.lower()
-    for name in BACKENDS:
+    for name in BACKEND_NAMES:
         if name.lower() in low:
             return name
     return "ROCm" if "hip" in low else ""
@@ -211,7 +212,7 @@ def speed_runs() -> tuple[Run, ...]:
             if r["n_devices"] != "1" or r["model"] not in MODELS or entry is None:
                 continue
             match = APPLE_BANDWIDTH.search(r["notes"])
-            backend = _backend(r["backend"])
+            backend = backend_of(r["backend"])
             bw = float(match.group(1)) if match and backend == "Metal" else None
             device = _device_from(entry["slug"], backend, entry.get("cores"), bw)
             if device is None:
@@ -266,7 +267,7 @@ def _published(source: str, r: dict[str, str], models: dict[str, Any]) -> Run | 
         if test.startswith("tg")
         else test
     )
-    backend = _backend(r["backend"])
+    backend = backend_of(r["backend"])
     quant = LABELS.get(r["quant"], r["quant"])
     if r["engine"] == "vllm":
         return _vllm_run(source, r, models)

@@ -185,6 +185,18 @@ def test_our_estimate_follows_the_setting() -> None:
     assert published.estimate(measurement(quant="Q4_K - Weird"), model, hw) is None
 
 
+@pytest.mark.django_db
+def test_our_estimate_runs_on_the_measurements_backend() -> None:
+    """A Vulkan run is estimated with Vulkan's constants; a backend the device cannot run
+    (Metal on a GeForce) leaves its default."""
+    model = Model.objects.get(slug="llama-3-1-8b-instruct")
+    hw = Hardware.objects.get(slug="rtx-4090")
+    cuda = published.estimate(measurement(backend="CUDA"), model, hw)
+    vulkan = published.estimate(measurement(backend="Vulkan"), model, hw)
+    assert cuda and vulkan and cuda != vulkan
+    assert published.estimate(measurement(backend="Metal"), model, hw) == cuda
+
+
 @pytest.fixture
 def shown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> published.Index:
     """The pages read an index of 25 rows for Llama 3.1 8B on the RTX 4090, with bad rows."""
