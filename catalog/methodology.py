@@ -15,6 +15,7 @@ from estimator import estimate, fit, machine, plan, throughput
 from estimator import offload_validation as offload
 from estimator.units import MIB
 from estimator.validation import (
+    device_from,
     engine_data,
     engine_runs,
     estimate_file,
@@ -140,6 +141,14 @@ def figures() -> dict[str, Any]:
             "vec_max": throughput.VEC_MAX,
             "dc_layer_us": round(throughput.PROFILES["CUDA"].dc_layer_s * 1e6),
             "watts_per_tflops": throughput.PROFILES["CUDA"].watts_per_tflops,
+            "power": [
+                {"name": name, "tdp": d.tdp_watts, "share": round(100 * d.quantized_power_share())}
+                for name, d in (
+                    ("RTX 6000 Ada", device_from("rtx-6000-ada", "CUDA")),
+                    ("RTX 4090", device_from("rtx-4090", "CUDA")),
+                )
+                if d is not None
+            ],
             "uncalibrated_band": round(100 * throughput.UNCALIBRATED_BAND),
             "grades": (fit.GRADE_A, fit.GRADE_B, fit.GRADE_C, fit.OFFLOAD_D),
             "cpu_reserve_gib": fit.CPU_OS_RESERVE >> 30,

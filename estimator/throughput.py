@@ -184,10 +184,19 @@ class Device:
         if not self.fp16_tflops:
             return None
         peak = self.fp16_tflops * 1e12 * self._rate(quantized)
+        return peak * self.power_share(peak)
+
+    def power_share(self, peak: float) -> float:
+        """Share of a matrix kernel's `peak` (FLOP/s) the board power sustains (power-limited
+        clocks under sustained matmuls; 1 where no limit is known)."""
         need = self.profile.watts_per_tflops * peak / 1e12
-        if need and self.tdp_watts:  # power-limited clocks under sustained matmuls
-            peak *= min(1.0, self.tdp_watts / need)
-        return peak
+        return min(1.0, self.tdp_watts / need) if need and self.tdp_watts else 1.0
+
+    def quantized_power_share(self) -> float:
+        """power_share of the quantized kernels' peak (the methodology page's example)."""
+        if not self.fp16_tflops:
+            return 1.0
+        return self.power_share(self.fp16_tflops * 1e12 * self._rate(True))
 
     def _rate(self, quantized: bool) -> float:
         """The kernel's peak over the FP16 (FP32-accumulate) figure."""

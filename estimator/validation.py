@@ -176,7 +176,7 @@ def _speed_facts() -> tuple[dict[str, Any], dict[str, Any]]:
     return devices, models
 
 
-def _device_from(slug: str, backend: str, cores: list[int] | None = None,
+def device_from(slug: str, backend: str, cores: list[int] | None = None,
                  bandwidth: float | None = None) -> Device | None:  # fmt: skip
     """The catalog device's copy as the estimator sees it (devices.from_hardware), on
     `backend`; a binned Apple chip with `cores` = [its GPU cores, the catalog chip's], its
@@ -214,7 +214,7 @@ def speed_runs() -> tuple[Run, ...]:
             match = APPLE_BANDWIDTH.search(r["notes"])
             backend = backend_of(r["backend"])
             bw = float(match.group(1)) if match and backend == "Metal" else None
-            device = _device_from(entry["slug"], backend, entry.get("cores"), bw)
+            device = device_from(entry["slug"], backend, entry.get("cores"), bw)
             if device is None:
                 continue
             test = r["test"][:2]
@@ -277,7 +277,7 @@ def _published(source: str, r: dict[str, str], models: dict[str, Any]) -> Run | 
         return None
     if POWER_CAPPED.search(r["notes"]):  # a sweep of power limits: only the card's own limit
         return None
-    device = _device_from(r["hardware_slug"], backend)
+    device = device_from(r["hardware_slug"], backend)
     if device is None:
         return None
     try:
@@ -294,7 +294,7 @@ def _vllm_run(source: str, r: dict[str, str], models: dict[str, Any]) -> Run | N
     batch when the source gives it) on n_devices GPUs (tensor parallel), each request halfway
     through its prompt and output."""
     quant = VLLM_QUANTS.get(r["quant"])
-    device = _device_from(r["hardware_slug"], "CUDA")
+    device = device_from(r["hardware_slug"], "CUDA")
     if quant is None or device is None or r["model_slug"] not in models or r["test"] != "serve_tg":
         return None
     try:

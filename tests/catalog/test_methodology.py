@@ -102,3 +102,14 @@ def test_every_compared_offload_run_and_every_exclusion_is_listed(client: Client
     figures = [int(n) for n in re.findall(r'<td class="num">(\d+)</td>', excluded)]
     assert sum(figures) == len(offload.exclusions())
     assert "paging: 64 GB of RAM for a ~63 GB model" in excluded
+
+
+def test_the_board_power_example_is_the_estimators(client: Client) -> None:
+    from estimator.validation import device_from
+
+    html = client.get("/methodology/").content.decode()
+    ada = device_from("rtx-6000-ada", "CUDA")
+    assert ada is not None and ada.tdp_watts == 300
+    share = round(100 * ada.quantized_power_share())
+    assert share == 69  # 300 W / (0.6 W per TFLOPS x 728.4 INT8 TFLOPS)
+    assert f"a 300 W RTX 6000 Ada runs its quantized kernels at {share} % of their peak" in html
