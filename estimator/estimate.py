@@ -92,6 +92,18 @@ def _is_mtp(name: str, inv: Inventory) -> bool:
     return name.startswith("blk.") and int(name.split(".", 2)[1]) >= inv.n_layers
 
 
+@lru_cache(maxsize=1024)
+def vllm_weights_bytes(key: str) -> int:
+    """The bytes vLLM loads for a model (`key`: config_key): the checkpoint's, BF16 or as
+    released, without the next-token-prediction layers (only speculative decoding loads them)."""
+    raw_config = json.loads(key)
+    inv = inventory(raw_config)
+    served = replace(inv, tensors=tuple(t for t in inv.tensors if not _is_mtp(t.name, inv)))
+    quantization = Config(text_config(raw_config)).data.get("quantization_config")
+    sizes = safetensors_bytes(served, quantization if isinstance(quantization, dict) else None)
+    return sizes.get("released", sizes["bf16"])
+
+
 def vllm_view(raw_config: Mapping[str, Any], opts: MemoryOptions, device: Device) -> VllmReport:
     """vLLM: the checkpoint's weights (BF16, or as released when it is published quantized;
     next-token-prediction layers only load for speculative decoding), paged KV in blocks of
@@ -100,10 +112,7 @@ def vllm_view(raw_config: Mapping[str, Any], opts: MemoryOptions, device: Device
     c = Config(text_config(raw_config))
     hidden = c.get_int("hidden_size", "n_embd", "d_model")
     ff = c.widest_int("intermediate_size", default=4 * hidden)
-    served = replace(inv, tensors=tuple(t for t in inv.tensors if not _is_mtp(t.name, inv)))
-    quantization = c.data.get("quantization_config")
-    sizes = safetensors_bytes(served, quantization if isinstance(quantization, dict) else None)
-    weights = sizes.get("released", sizes["bf16"])
+    weights = vllm_weights_bytes(config_key(raw_config))
     kv_per_token = sum(
         2 * (layer.k_width + layer.v_width) for layer in inv.cache if layer.kind != "recurrent"
     )

@@ -18,6 +18,7 @@ tensors (throughput.decode_tokens_per_s with runtime="vllm").
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -63,7 +64,7 @@ def users_that_fit(
 ) -> int:
     """How many users of `ctx` tokens each fit in the memory of `device` (x device.count)."""
     if runtime == "vllm":
-        from estimator.estimate import vllm_view  # estimate imports this module's neighbours
+        from estimator.estimate import vllm_view  # estimate -> report -> this module
 
         tokens = vllm_view(raw_config, replace(opts, n_ctx=ctx), device).vllm_kv_tokens
         return min(tokens // max(ctx, 1), MAX_USERS)
@@ -76,8 +77,6 @@ def users_that_fit(
 def _llama_users(key: str, opts: MemoryOptions, usable: int, gpu: bool) -> int:
     """Binary search on the users whose caches fit: memory grows with every slot. Keyed by the
     usable memory alone, so every offer of the same memory shares it."""
-    import json
-
     raw_config = json.loads(key)
     ctx = opts.n_ctx
     input_bytes = plan_model(key, opts.file_type).input_bytes if gpu else 0
@@ -115,24 +114,15 @@ def point(
     inv = inventory(raw_config)
     scale = 1.0
     if runtime == "vllm":  # vLLM serves the checkpoint as released (BF16, FP8, MXFP4, INT4)
-        scale = _vllm_weight_bytes(config_key(raw_config), opts) / max(est.weights.bytes, 1)
+        from estimator.estimate import vllm_weights_bytes  # estimate -> report -> this module
+
+        scale = vllm_weights_bytes(config_key(raw_config)) / max(est.weights.bytes, 1)
     aggregate, per_user = decode_tokens_per_s(
         inv, est.weights, est.kv, device, ctx // 2, users, runtime, weight_scale=scale
     )
     prefill = prefill_tokens_per_s(inv, prompt_tokens, 0, device, weights=est.weights)
     ttft = prompt_tokens / prefill if prefill else None
     return Point(users, aggregate, per_user, ttft)
-
-
-@lru_cache(maxsize=1024)
-def _vllm_weight_bytes(key: str, opts: MemoryOptions) -> int:
-    """The bytes vLLM loads for a model (estimate.vllm_view; they depend on the model only)."""
-    import json
-
-    from estimator.estimate import vllm_view
-
-    probe = Device(1 << 40, 1.0, None)
-    return vllm_view(json.loads(key), opts, probe).vllm_weights_bytes
 
 
 def serve(
