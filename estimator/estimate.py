@@ -151,7 +151,7 @@ def estimate(
         assert device is not None
         machine = machine_for(device, device.count)
     if machine.cpu_only:
-        device = Device(machine.ram_bytes, machine.ram_bandwidth_gbps, None, "cpu", "cpu")
+        device = machine.cpu
     elif device is None:
         device = replace(machine.gpu, count=machine.gpu_count) if machine.gpu else None
     assert device is not None

@@ -93,6 +93,11 @@ class Machine:
             return max(min(limit, self.ram_bytes - OS_RESERVE) - self.reserved_bytes, 0)
         return max(self.gpu.memory_bytes - self.reserved_bytes, 0)
 
+    @property
+    def cpu(self) -> Device:
+        """The machine's CPU and system RAM as a device (a CPU-only run)."""
+        return Device(self.ram_bytes, self.ram_bandwidth_gbps, None, "cpu", "cpu")
+
     def host_free(self) -> int:
         """System RAM llama.cpp can fill (before what a unified GPU takes from it)."""
         return max(self.ram_bytes - OS_RESERVE, 0)

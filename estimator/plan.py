@@ -34,7 +34,6 @@ from estimator.placement import (
 from estimator.throughput import (
     CPU_TFLOPS,
     PROFILES,
-    Device,
     kv_bytes_read,
     prefill_flops,
     prefill_ubatch_s,
@@ -263,7 +262,7 @@ def _prefill(
     ub = max(min(opts.n_ubatch, max(opts.n_ctx, 1)), 1)
     gpu = machine.gpu
     if gpu is None or not layout.devices:
-        cpu = Device(machine.ram_bytes, machine.ram_bandwidth_gbps, None, "cpu", "cpu")
+        cpu = machine.cpu
         seconds = prefill_ubatch_s(inv, weights, cpu, ub, 0)
         return ub / seconds if seconds else None
     seconds = prefill_ubatch_s(inv, weights, gpu, ub, 0)

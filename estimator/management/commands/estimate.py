@@ -316,7 +316,7 @@ class Command(BaseCommand):
         if prompt is not None and not 1 <= prompt <= ctx:
             raise CommandError(f"--prompt-tokens: must be between 1 and a user's context, {ctx:,}")
         if machine is not None and machine.cpu_only:  # as estimate() sees a CPU-only machine
-            device = Device(machine.ram_bytes, machine.ram_bandwidth_gbps, None, "cpu", "cpu")
+            device = machine.cpu
         assert device is not None
         target = Target(tps or 0.0, ttft, prompt or Target.prompt_tokens)
         out: dict[str, Any] = {}
