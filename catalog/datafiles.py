@@ -267,6 +267,44 @@ def _parse_score(data: Any, where: str) -> dict[str, Any]:
     }
 
 
+THINKING = ("none", "always", "switchable")
+CAPABILITIES = ("tool_calling", "thinking", "languages", "images_per_prompt", "image_tokens", "audio")
+
+
+def _parse_capabilities(data: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
+    """What the model can do, each fact with the public URL that states it (format:
+    docs/catalog-data.md). A fact left out is unknown."""
+    unknown = sorted(set(data) - set(CAPABILITIES))
+    if unknown:
+        raise CatalogError(f"{where}: unknown facts {unknown}; allowed: {list(CAPABILITIES)}")
+    facts = {}
+    for name, table in data.items():
+        c = _Fields(table, f"{where}.{name}")
+        value: Any
+        if name == "tool_calling":
+            value = c.bool("value")
+        elif name == "thinking":
+            value = c.choice("value", THINKING)
+        elif name == "languages":
+            value = c.str_list("value")
+            count = c.int("count", required=False)
+            if not value and count is None:
+                raise c._fail("value", "must list languages, or 'count' must say how many")
+            if count is not None and value and count < len(value):
+                raise c._fail("count", f"is less than the {len(value)} languages listed")
+            facts[name] = {"value": value, "count": count or len(value)}
+        elif name == "images_per_prompt":
+            value = c.int("value")
+        else:  # image_tokens, audio: what the card says, in words
+            value = c.str("value", max_length=300)
+        facts.setdefault(name, {"value": value})
+        facts[name] |= {
+            "source": c.url("source", required=True),
+            "note": c.str("note", required=False, max_length=600),
+        }
+    return facts
+
+
 def parse_model(data: Any, where: str) -> ModelRecord:
     f = _Fields(data, where)
     hf_id = f.str("hf_id", max_length=200)
@@ -323,6 +361,7 @@ def parse_model(data: Any, where: str) -> ModelRecord:
         "ollama_tag": run.str("ollama_tag", required=False, max_length=120),
         "mlx_repo": run.str("mlx_repo", required=False, max_length=200),
         "transformers_id": run.str("transformers_id", required=False, max_length=200),
+        "capabilities": _parse_capabilities(f.table("capabilities"), f"{where}: capabilities"),
     }
     fields |= _parse_context_extension(f, context_length, config, sources)
     if fields["params_official"] is not None and not fields["params_official_source"]:

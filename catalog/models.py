@@ -162,6 +162,9 @@ class Model(models.Model):
     )
     config = models.JSONField(help_text="config.json fields")
     sources = models.JSONField(default=dict, help_text="fact -> URL or citation")
+    capabilities = models.JSONField(
+        default=dict, blank=True, help_text="fact -> {value, source, note} (catalog data)"
+    )
     gguf_repo = models.CharField(max_length=200, blank=True)
     gguf_file = models.CharField(max_length=200, blank=True, help_text="{quant} is replaced")
     ollama_tag = models.CharField(max_length=120, blank=True)
