@@ -268,7 +268,14 @@ def _parse_score(data: Any, where: str) -> dict[str, Any]:
 
 
 THINKING = ("none", "always", "switchable")
-CAPABILITIES = ("tool_calling", "thinking", "languages", "images_per_prompt", "image_tokens", "audio")
+CAPABILITIES = (
+    "tool_calling",
+    "thinking",
+    "languages",
+    "images_per_prompt",
+    "image_tokens",
+    "audio",
+)
 
 
 def _parse_capabilities(data: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:

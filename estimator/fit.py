@@ -95,7 +95,8 @@ def fit(
     grade = "B" if tps >= GRADE_B else "C" if tps >= GRADE_C else "D" if tps >= OFFLOAD_D else "E"
     ram = units.gib(plan.host_bytes)
     if plan.expert_layers_on_cpu and gpu_layers == n:
-        where = f"the experts of {plan.expert_layers_on_cpu} layers in RAM (needs {ram} of RAM)"
+        n = plan.expert_layers_on_cpu
+        where = f"the experts of {n} layer{'s' * (n != 1)} in RAM (needs {ram} of RAM)"
     else:
         where = f"{gpu_layers} of {n} layers on the GPU, the rest in RAM (needs {ram} of RAM)"
     return Fit("offload", headroom, gpu_layers, n, tps, grade, f"{speed} with {where}", plan)

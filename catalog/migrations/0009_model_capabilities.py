@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0008_model_native_context'),
+        ("catalog", "0008_model_native_context"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='model',
-            name='capabilities',
-            field=models.JSONField(blank=True, default=dict, help_text='fact -> {value, source, note} (catalog data)'),
+            model_name="model",
+            name="capabilities",
+            field=models.JSONField(
+                blank=True, default=dict, help_text="fact -> {value, source, note} (catalog data)"
+            ),
         ),
     ]

@@ -221,16 +221,15 @@ def assert_faq_matches_panels(html: str) -> None:
     assert f"{total.group(1)} in all" in jsonld.group(1)
     quants = html[html.index('id="quant-h"') : html.index('id="serve-h"')]
     devices = html[html.index('id="dev-h"') : html.index('id="similar-h"')]
-    if best := re.search(r"fits with headroom is (\w+) \(([\d.]+) bits per weight, (.+?) at", faq):
-        quant, bpw, memory_at = best.groups()
-        cells = (
-            rf">{quant}</a></th><td class=\"num\">{bpw}</td><td[^>]*>[^<]*</td>"
-            rf"<td class=\"num\">{re.escape(memory_at)}</td><td><span class=\"grade g[A-D]\">"
-        )
-        row = re.search(cells, quants)
-        assert row, f"{quant} at {memory_at} is not the quant table's row"
-    else:
-        assert "None fits with headroom" in faq
+    # The FAQ's quant is the one the quants panel marks, and never F32 or 16-bit (Q8_0 is in
+    # every ladder and measures the same quality: estimator.quality).
+    advice = re.search(r"Recommended: (\w+), ", faq)
+    assert advice, "the FAQ names no quant"
+    quant = advice.group(1)
+    assert quant not in ("F32", "F16", "BF16")
+    assert f'<p class="advice">Recommended: {quant}, ' in quants
+    assert quants.count(">recommended</small>") == 1
+    assert re.search(rf">{quant}</a> <small class=\"tag ok\"[^>]*>recommended</small>", quants)
     gpu = re.search(r"runs it well is the (.+?) \(grade (\w), (.+?)\); the fastest is", faq)
     if gpu:
         name, grade, speed = gpu.groups()
@@ -242,12 +241,17 @@ def assert_faq_matches_panels(html: str) -> None:
         assert row, f"{name} grade {grade} {speed} is not in the devices panel"
     else:
         assert "no consumer GPU in our catalog runs it" in faq
-    phone = re.search(r"give it (.+?): that is the smallest total, (\w+) at", faq)
+    phone = re.search(r"give it (.+?): that is the smallest total worth running, (\w+) at", faq)
     assert phone
-    memory_of = dict(
-        re.findall(r">(\w+)</a></th>(?:<td[^>]*>[^<]*</td>){2}<td class=\"num\">(.+?)</td>", quants)
+    rows = re.findall(
+        r">(\w+)</a>(?: <small[^>]*>recommended</small>)?</th><td class=\"num\">([\d.]+)</td>"
+        r"<td[^>]*>[^<]*</td><td class=\"num\">(.+?)</td>",
+        quants,
     )
+    memory_of = {quant: memory for quant, _, memory in rows}
     assert memory_of[phone.group(2)] == phone.group(1)
+    above = [(quant, memory) for quant, bpw, memory in rows if float(bpw) >= 3]
+    assert phone.group(2) in dict(above)  # never a quant below the quality cliff
 
 
 def hx(trigger: str | None = None, target: str | None = None) -> dict[str, str]:

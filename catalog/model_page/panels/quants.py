@@ -7,15 +7,14 @@ the context-slider fragment, docs/model-page.md)."""
 
 from __future__ import annotations
 
-import tomllib
 from functools import lru_cache
 from html import escape
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.utils.safestring import SafeString, mark_safe
 
 from catalog.model_page.panels import DEVICE, EVERY_CHANGE, HOST, Panel
+from estimator import quality
 from estimator.fit import fit
 from estimator.memory import with_file_type
 from estimator.units import gib
@@ -23,11 +22,10 @@ from estimator.units import gib
 if TYPE_CHECKING:
     from catalog.model_page.page import Page
 
-QUALITY = tomllib.loads((Path(__file__).parents[2] / "data" / "quant_quality.toml").read_text())
-
 
 def build(page: Page) -> dict[str, Any]:
     rows = []
+    advice = page.advice
     rest = page.query.partition("&")[2]  # the query after "quant=...", which comes first
     for quant in page.quant_names:
         est = with_file_type(page.config, page.est, quant)
@@ -45,6 +43,7 @@ def build(page: Page) -> dict[str, Any]:
                 "fit": f.status if f.status != "no" else "does not fit",
                 "quality": _quality(quant),
                 "current": quant == page.state.quant,
+                "recommended": quant == advice.quant,
                 "query": f"quant={quant}&{rest}",
             }
         )
@@ -54,22 +53,23 @@ def build(page: Page) -> dict[str, Any]:
         "rows_html": mark_safe("".join(_row(r) for r in rows)),
         # Next-token-prediction layers: in the file, loaded only for MTP speculative decoding.
         "mtp_file": gib(sum(t.bytes for t in skipped)) if skipped else "",
-        "quality_model": QUALITY["model"],
-        "quality_source": QUALITY["source"],
+        "advice": advice,
+        "quality_model": quality.MEASURED_ON,
+        "quality_source": quality.SOURCE,
     }
 
 
 @lru_cache(maxsize=64)
 def _quality(quant: str) -> dict[str, str] | None:
-    row = QUALITY["types"].get(quant)
-    if row is None:
+    q = quality.QUALITY.get(quant)
+    if q is None:
         return None
-    ppl = 100 * (row["ppl"] / QUALITY["ppl_f16"] - 1)
-    imatrix = "" if row["imatrix"] == "none" else f", imatrix {row['imatrix']}"
+    ppl = 100 * q.ppl_increase
+    imatrix = "" if q.imatrix == "none" else f", imatrix {q.imatrix}"
     return {
-        "kld": f"{row['kld']:.4f}",
+        "kld": f"{q.kld:.4f}",
         "ppl": f"+{ppl:.1f}%" if ppl >= 0.05 else "±0%",
-        "title": f"measured on {QUALITY['model']} by llama.cpp{imatrix}",
+        "title": f"measured on {quality.MEASURED_ON} by llama.cpp{imatrix}",
     }
 
 
@@ -82,9 +82,11 @@ def _row(r: dict[str, Any]) -> SafeString:
         if quality
         else '<small class="muted">not measured</small>'
     )
+    badge = ' <small class="tag ok" title="the quant to use on this device">recommended</small>'
+    badge = badge if r["recommended"] else ""
     return mark_safe(
         f'<tr{current}><th scope="row"><a href="?{query}" hx-get="?{query}" hx-target="#live" '
-        f'hx-swap="outerHTML" hx-push-url="true">{r["quant"]}</a></th>'
+        f'hx-swap="outerHTML" hx-push-url="true">{r["quant"]}</a>{badge}</th>'
         f'<td class="num">{r["bpw_text"]}</td><td class="num">{r["file"]}</td>'
         f'<td class="num">{r["total"]}</td>'
         f'<td><span class="grade g{r["grade"]}">{r["grade"]}</span> {r["fit"]}</td>'
