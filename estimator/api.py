@@ -22,6 +22,7 @@ from config.api import ErrorOut, api
 from estimator import limits
 from estimator.config import ConfigError
 from estimator.estimate import estimate
+from estimator.finetune import ALL_LINEAR, TARGET_NAMES, Recipe, finetune_report
 from estimator.kv import KvError
 from estimator.machine import (
     DEFAULT_RAM_BYTES,
@@ -32,6 +33,7 @@ from estimator.machine import (
 )
 from estimator.machine_options import MachineOptionError, machine_from_options
 from estimator.memory import MemoryOptions
+from estimator.recommend import recommended
 from estimator.report import DeviceReport, MemoryReport, VllmReport
 from estimator.throughput import BACKENDS, Device
 from estimator.units import GIB
@@ -45,6 +47,8 @@ Backend = Literal[limits.GPU_BACKENDS]  # type: ignore[valid-type]
 RAM_PRESET_KEYS = tuple(RAM_PRESETS)
 RamPreset = Literal[RAM_PRESET_KEYS]  # type: ignore[valid-type]
 Mmproj = Literal[limits.MMPROJ]  # type: ignore[valid-type]
+Finetune = Literal[limits.FINETUNE]  # type: ignore[valid-type]
+FtOptimizer = Literal[limits.FT_OPTIMIZERS]  # type: ignore[valid-type]
 
 
 def _range(r: limits.Range) -> Any:
@@ -122,6 +126,36 @@ class EstimateOptions(Schema):
         "none (default), f16 or q8_0",
     )
 
+    # Fine-tuning memory per GPU (estimator/finetune.py), over gpu_count GPUs with FSDP.
+    finetune: Finetune | None = Field(
+        None,
+        description="lora (BF16 base), qlora (NF4 base) or full (BF16 weights and gradients, "
+        "FP32 master weights and AdamW moments): adds `finetune`, bytes per GPU for PyTorch "
+        "with Hugging Face + PEFT defaults",
+    )
+    lora_rank: int = _range(limits.LORA_RANK)
+    lora_targets: str = Field(
+        ALL_LINEAR, min_length=1, max_length=60, pattern=r"^[a-z,-]+$",
+        description=f"matrices LoRA adapts: {ALL_LINEAR} or a comma list of "
+        f"{', '.join(TARGET_NAMES)}",
+    )  # fmt: skip
+    seq_len: int = _range(limits.SEQ_LEN)
+    micro_batch: int = _range(limits.MICRO_BATCH)
+    grad_checkpointing: bool = Field(True, description="recompute activations in the backward")
+    optimizer: FtOptimizer = Field(
+        "adamw", description="adamw (FP32 moments) or adamw8bit (bitsandbytes)"
+    )
+
+    def recipe(self) -> Recipe | None:
+        if self.finetune is None:
+            return None
+        return Recipe(
+            method=self.finetune, lora_rank=self.lora_rank, targets=self.lora_targets,
+            seq_len=self.seq_len, micro_batch=self.micro_batch,
+            grad_checkpointing=self.grad_checkpointing, optimizer=self.optimizer,
+            n_gpus=max(self.gpu_count, 1),
+        )  # fmt: skip
+
     def memory_options(self) -> MemoryOptions:
         return MemoryOptions(
             file_type=self.quant,
@@ -180,10 +214,48 @@ def _described(kind: Any) -> Any:
     return kind
 
 
+class FinetuneOut(Schema):
+    weights_bytes: int = Field(description="the model's weights (NF4 + BF16 for qlora)")
+    adapter_bytes: int = Field(description="LoRA's matrices (0 for full)")
+    gradient_bytes: int
+    optimizer_bytes: int = Field(description="AdamW's moments and FP32 master weights")
+    activation_bytes: int = Field(description="saved for the backward pass, and the loss")
+    total_bytes: int = Field(description="per GPU at the peak of a step")
+    trainable_params: int
+    n_gpus: int
+    method: str
+    lora_rank: int | None
+    seq_len: int
+    micro_batch: int
+    grad_checkpointing: bool
+    optimizer: str
+    sharding: str | None = Field(description="fsdp over several GPUs")
+    fit_status: str | None = Field(None, description="with a gpu: fits, tight, no or unknown")
+    usable_bytes: int | None = Field(None, description="per GPU, less the CUDA context")
+    fit_reason: str | None = None
+
+
 EstimateOut = create_model(  # type: ignore[call-overload]
     "EstimateOut",
     __base__=_schema("MemoryOut", MemoryReport),
     model=(str | None, Field(None, description="catalog model slug (GET only)")),
+    recommended_quant=(
+        str | None,
+        Field(
+            None,
+            description="with a device: the quant to use there at this context and these users "
+            "(never F32; Q8_0 rather than F16/BF16, which measure the same; below 3 bits only "
+            "when nothing above runs): /methodology/#quant",
+        ),
+    ),
+    recommendation=(
+        str | None,
+        Field(None, description="with a device: the recommendation's trade-off in words"),
+    ),
+    finetune=(
+        FinetuneOut | None,
+        Field(None, description="with `finetune`: memory per GPU to fine-tune the model"),
+    ),
     **{  # present with a device (gpu), and vLLM's with runtime=vllm
         name: (info.annotation, info)
         for part in (DeviceReport, VllmReport)
@@ -239,7 +311,13 @@ def _estimate(config: dict[str, Any], options: EstimateOptions, source: str) -> 
         raise HttpError(400, f"config: {exc}") from None
     except KvError as exc:
         raise HttpError(400, f"kv: {exc}") from None
-    return result.as_dict()
+    out = result.as_dict() | recommended(config, opts, device, machine)
+    if (recipe := options.recipe()) is not None:
+        try:
+            out["finetune"] = finetune_report(config, recipe, device)
+        except ValueError as exc:
+            raise HttpError(400, f"lora_targets: {exc}") from None
+    return out
 
 
 @router.get(

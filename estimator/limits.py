@@ -75,6 +75,12 @@ KV = KV_TYPES
 RUNTIMES = ("llama.cpp", "vllm")
 # llama.cpp's GPU backends (the device's vendor decides which apply: throughput.BACKENDS).
 GPU_BACKENDS = ("CUDA", "ROCm", "Vulkan", "Metal", "SYCL")
+# Fine-tuning (estimator/finetune.py).
+FINETUNE = ("lora", "qlora", "full")
+LORA_RANK = Range(1, 1024, 16, "LoRA rank")
+SEQ_LEN = Range(16, 1_048_576, 2048, "tokens per training sequence")
+MICRO_BATCH = Range(1, 1024, 1, "sequences per GPU per step (micro-batch)")
+FT_OPTIMIZERS = ("adamw", "adamw8bit")  # AdamW with FP32 moments / bitsandbytes 8-bit
 # What the model page offers of the same options: a serving plan for up to 256 users on up to
 # 8 GPUs (a server's worth); the API and the command take the full ranges above.
 PAGE_USERS = Range(1, 256, 1, "users")

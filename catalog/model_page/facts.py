@@ -9,7 +9,7 @@ from typing import Any
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
-from catalog import parts
+from catalog import capabilities, parts
 from catalog.models import Model
 from catalog.snapshot import Brief, Snapshot
 from estimator.memory import MemoryOptions, estimate_memory, inventory
@@ -30,7 +30,7 @@ def facts(snap: Snapshot, brief: Brief) -> tuple[SafeString, SafeString]:
                 .prefetch_related("input_modalities", "output_modalities", "encoders__modality")
                 .get(pk=brief.pk)
             )
-        return _render(model[0], part)
+        return _render(model[0], part, snap)
 
     return (
         parts.cached(parts.key("model-facts", snap.revision, brief.slug, "facts"),
@@ -40,11 +40,12 @@ def facts(snap: Snapshot, brief: Brief) -> tuple[SafeString, SafeString]:
     )  # fmt: skip
 
 
-def _render(model: Model, part: str) -> str:
+def _render(model: Model, part: str, snap: Snapshot) -> str:
     return render_to_string(
         f"{TEMPLATE}#{part}",
         {
             "model": model,
+            "capabilities": capability_rows(model, snap) if part == "facts" else [],
             "published": published_gguf(model),
             **breakdown(model),
             "nested_configs": [
@@ -53,6 +54,43 @@ def _render(model: Model, part: str) -> str:
             "siblings": model.family.models.exclude(pk=model.pk).select_related("provider")[:12],
         },
     )
+
+
+def capability_rows(model: Model, snap: Snapshot) -> list[tuple[str, str, str]]:
+    """(what, the sourced fact or "unknown", its source) for the capabilities table."""
+    rows = []
+    tools = capabilities.fact(model, "tool_calling")
+    rows.append((
+        "Function calling (tools)",
+        "unknown" if tools is None else ("yes" if tools["value"] else "no")
+        + (f" — {tools['note']}" if tools.get("note") else ""),
+        str(tools["source"]) if tools else "",
+    ))  # fmt: skip
+    thinking = capabilities.fact(model, "thinking")
+    rows.append((
+        "Thinking (reasoning) mode",
+        "unknown" if thinking is None else {"always": "always on", "switchable": "switchable",
+                                             "none": "none"}[str(thinking["value"])]
+        + (f" — {thinking['note']}" if thinking.get("note") else ""),
+        str(thinking["source"]) if thinking else "",
+    ))  # fmt: skip
+    languages = capabilities.languages_text(model)
+    source = capabilities.fact(model, "languages")
+    rows.append(("Languages", languages or "unknown", str(source["source"]) if source else ""))
+    for name, label in (("images_per_prompt", "Images per prompt"),
+                        ("image_tokens", "Tokens per image"), ("audio", "Audio")):  # fmt: skip
+        f = capabilities.fact(model, name)
+        if f is not None:
+            rows.append((label, str(f["value"]), str(f["source"])))
+    for domain, label in (("coding", "Coding, for its size"), ("maths", "Maths, for its size")):
+        st = capabilities.standing(snap, model, domain)
+        rows.append((
+            label,
+            "unknown (too few comparable published scores)" if st is None
+            else f"{st.verdict}: {st.text.rsplit('; source', 1)[0]})",
+            st.entry.source if st else "",
+        ))  # fmt: skip
+    return rows
 
 
 def breakdown(model: Model) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from catalog.model_page import panels
 from catalog.model_page.state import KV_TYPES, USER_STOPS, PageState, context_stops, quant_choices
 from catalog.models import Hardware, Model
 from catalog.snapshot import Brief, Snapshot, class_of, device_groups, engine
-from estimator import limits
+from estimator import limits, recommend
 from estimator.devices import from_hardware
 from estimator.estimate import estimate
 from estimator.fit import Fit, fit
@@ -125,6 +125,13 @@ class Page:
         return self.state.machine(self.device, self.state.gpu_count)
 
     @cached_property
+    def advice(self) -> recommend.Advice:
+        """The quant to use on the chosen GPUs in the user's machine, for one user at `ctx`, and
+        what it trades (estimator.recommend.advise): what the quants panel and the FAQ say."""
+        s = self.state
+        return recommend.advise(self.config, s.ctx, self.device, self.machine, s.options())
+
+    @cached_property
     def plan_fit(self) -> Fit:
         """Grade, reason and speed of one user at `ctx` on the user's machine, at its -ub and
         with the placement it forces (by default the devices panel's figure for this device)."""
@@ -181,6 +188,7 @@ class Page:
         return device_groups(self.snap)
 
     ub_stops = UBATCH_STOPS
+    finetune_methods = (("lora", "LoRA"), ("qlora", "QLoRA (4-bit)"), ("full", "Full"))
     ram_types = (*((k, label) for k, (label, _) in RAM_PRESETS.items()), (CUSTOM, "Custom (GB/s)"))
 
     @cached_property

@@ -14,6 +14,7 @@ from catalog.forms import LenientForm
 from catalog.machine_state import MachineState, read_machine
 from catalog.snapshot import DEFAULT_GPU, Brief
 from estimator import limits
+from estimator.finetune import Recipe
 from estimator.machine import Machine
 from estimator.memory import MemoryOptions
 from estimator.quant import FILE_TYPES
@@ -40,6 +41,13 @@ TARGET_TPS = limits.FloatRange(0.5, 500.0, DEFAULT_TPS, "tokens/s every user mus
 TARGET_TTFT = limits.FloatRange(0.1, 600.0, DEFAULT_TTFT, "seconds to the first token")
 PROMPT_TOKENS = limits.Range(1, 262_144, 1024, "tokens in a new user's prompt")
 KWH_PRICE = limits.FloatRange(0.0, 5.0, DEFAULT_KWH_PRICE, "electricity, $ per kWh")
+# Fine-tuning (estimator.finetune): the method whose cheapest rental the page finds, and the run.
+FINETUNE_DEFAULTS: dict[str, Any] = {
+    "ft": "lora", "ft_rank": limits.LORA_RANK.default, "ft_seq": limits.SEQ_LEN.default,
+    "ft_batch": limits.MICRO_BATCH.default, "ft_gc": "on", "ft_opt": "adamw",
+}  # fmt: skip
+FT_SEQ = limits.Range(128, 131_072, limits.SEQ_LEN.default, "tokens per training sequence")
+FT_BATCH = limits.Range(1, 64, limits.MICRO_BATCH.default, "sequences per GPU per step")
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,13 @@ class PageState:
     fits: bool = False  # devices panel: only devices where it fits
     sort: str = "memory"  # devices panel: by memory or by speed
     pub: str = ""  # published measurements: the first rows, or "all"
+    # Fine-tuning: method, LoRA rank, sequence length, micro-batch, checkpointing, optimizer.
+    ft: str = "lora"
+    ft_rank: int = limits.LORA_RANK.default
+    ft_seq: int = limits.SEQ_LEN.default
+    ft_batch: int = limits.MICRO_BATCH.default
+    ft_gc: str = "on"
+    ft_opt: str = "adamw"
     # Images/audio: llama.cpp loads the model's encoder (mmproj, F16 as published) beside it.
     # On by default for a model that has one; `encoder` says whether it has.
     media: bool = False
@@ -73,6 +88,9 @@ class PageState:
         "ttft_s": TARGET_TTFT,
         "prompt_tokens": PROMPT_TOKENS,
         "kwh_price": KWH_PRICE,
+        "ft_rank": limits.LORA_RANK,
+        "ft_seq": FT_SEQ,
+        "ft_batch": FT_BATCH,
     }
 
     def options(self, **changes: Any) -> MemoryOptions:
@@ -110,6 +128,7 @@ class PageState:
             "backend": self.backend,
             **self.computer.query_items(),
             **self.target_items(),
+            **self.finetune_items(),
             "media": "off" if self.encoder and not self.media else "",
             "fits": "1" if self.fits else "",
             "sort": "" if self.sort == "memory" else self.sort,
@@ -117,6 +136,18 @@ class PageState:
         }
         values.update(changes)
         return "&".join(f"{k}={v}" for k, v in values.items() if v != "")
+
+    def finetune_items(self) -> dict[str, Any]:
+        """The fine-tuning settings where they differ from the defaults."""
+        return {k: v for k, d in FINETUNE_DEFAULTS.items() if (v := getattr(self, k)) != d}
+
+    def recipe(self, method: str | None = None) -> Recipe:
+        """The fine-tuning run these settings describe, over the chosen GPUs."""
+        return Recipe(
+            method=method or self.ft, lora_rank=self.ft_rank, seq_len=self.ft_seq,
+            micro_batch=self.ft_batch, grad_checkpointing=self.ft_gc == "on",
+            optimizer=self.ft_opt, n_gpus=self.gpu_count,
+        )  # fmt: skip
 
     def target_items(self) -> dict[str, Any]:
         """The serving target and electricity price where they differ from the defaults."""
@@ -175,6 +206,27 @@ class StateForm(LenientForm):
     sort = forms.ChoiceField(label="Sort", choices=[(s, s) for s in SORTS], initial="memory")
     pub = forms.ChoiceField(
         label="Published measurements", choices=[("", "the first"), ("all", "all")], initial=""
+    )
+    ft = forms.ChoiceField(
+        label="Fine-tuning method", choices=[(m, m) for m in limits.FINETUNE], initial="lora"
+    )
+    ft_rank = forms.IntegerField(
+        label="LoRA rank", min_value=limits.LORA_RANK.low, max_value=limits.LORA_RANK.high,
+        initial=limits.LORA_RANK.default,
+    )  # fmt: skip
+    ft_seq = forms.IntegerField(
+        label="Sequence length", min_value=FT_SEQ.low, max_value=FT_SEQ.high,
+        initial=FT_SEQ.default,
+    )  # fmt: skip
+    ft_batch = forms.IntegerField(
+        label="Micro-batch", min_value=FT_BATCH.low, max_value=FT_BATCH.high,
+        initial=FT_BATCH.default,
+    )  # fmt: skip
+    ft_gc = forms.ChoiceField(
+        label="Gradient checkpointing", choices=[("on", "on"), ("off", "off")], initial="on"
+    )
+    ft_opt = forms.ChoiceField(
+        label="Optimizer", choices=[(o, o) for o in limits.FT_OPTIMIZERS], initial="adamw"
     )
 
     def state(self) -> PageState:

@@ -194,7 +194,8 @@ def test_the_openapi_document_describes_every_field_of_the_estimate(client: Clie
 
     schema = client.get("/api/v1/openapi.json").json()["components"]["schemas"]
     out = schema["EstimateOut"]
-    assert set(out["properties"]) == {*FIELDS, "model"}
+    extra = {"model", "recommended_quant", "recommendation", "finetune"}
+    assert set(out["properties"]) == {*FIELDS, *extra}
     assert all(p.get("description") for p in out["properties"].values())
     assert out["required"] == [f for f in FIELDS if f in MemoryReport.__dataclass_fields__]
 

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils.safestring import mark_safe
 
+from catalog import capabilities
 from catalog.model_page.panels import DEVICE, EVERY_CHANGE, MACHINE, Panel
+from estimator import quality
 from estimator.units import gib, params, tokens, tps
 
 if TYPE_CHECKING:
@@ -39,17 +41,7 @@ def answers(page: Page) -> list[tuple[str, str]]:
         f"{gib(est.compute_buffer_bytes + est.output_buffer_bytes)} of buffers (llama.cpp).",
     )]  # fmt: skip
     items.append(on_your_machine(page))
-    fitting = [q for q in quants if q["status"] == "fits"]
-    question = f"Which quantization should I use on {page.device_label}?"
-    if fitting:
-        best = max(fitting, key=lambda q: q["bpw"])
-        items.append((
-            question,
-            f"The highest-precision file that fits with headroom is {best['quant']} "
-            f"({best['bpw_text']} bits per weight, {best['total']} at this context).",
-        ))  # fmt: skip
-    else:
-        items.append((question, f"None fits with headroom at a {tokens(state.ctx)} context."))
+    items.append((f"Which quantization should I use on {page.device_label}?", page.advice.text))
     consumer = [r for r in rows.get("Consumer GPUs", []) if r["grade"] in "ABC"]
     if consumer:
         smallest = min(consumer, key=lambda r: (r["memory_bytes"], -(r["tps_value"] or 0)))
@@ -83,14 +75,9 @@ def answers(page: Page) -> list[tuple[str, str]]:
             else f"Not with {ram}: it needs {gib(est.total_bytes)}."
         )
         items.append((f"Can I run {model.name} on a CPU?", answer))
-    smallest_file = min(quants, key=lambda q: q["total_bytes"])
-    items.append((
-        f"Does {model.name} run on a phone?",
-        f"Only if the phone can give it {smallest_file['total']}: that is the smallest total, "
-        f"{smallest_file['quant']} at a {tokens(state.ctx)} context. We do not list phones, "
-        "so we do not grade them.",
-    ))  # fmt: skip
+    items.append((f"Does {model.name} run on a phone?", phone(quants, state.ctx)))
     items.append((f"What is the context length of {model.name}?", context_length(page)))
+    items += capability_answers(page)
     if not model.in_catalog:
         licence = "We do not know: it is not in our catalog. Read its licence before any use."
     else:
@@ -104,6 +91,84 @@ def answers(page: Page) -> list[tuple[str, str]]:
         + (f", {params(model.params_active)} active per token" if model.is_moe else "") + ".",
     ))  # fmt: skip
     return items
+
+
+def capability_answers(page: Page) -> list[tuple[str, str]]:
+    """Function calling, thinking, languages, coding, maths and a similar model: from sourced
+    facts and published scores only (catalog.capabilities), else "unknown"."""
+    model, name = page.model, page.model.name
+    if model.pk is None:  # estimated from a config: no facts of its own
+        return []
+    unknown = "Unknown: none of our sources states it."
+    items = []
+    tools = capabilities.fact(model, "tool_calling")
+    items.append((
+        f"Does {name} support function calling (tool use)?",
+        unknown if tools is None else
+        ("Yes" if tools["value"] else "No") + f", per {tools['source']}"
+        + (f" ({tools['note']})." if tools.get("note") else "."),
+    ))  # fmt: skip
+    thinking = capabilities.fact(model, "thinking")
+    items.append((
+        f"Does {name} have a thinking (reasoning) mode?",
+        unknown if thinking is None else
+        f"{capabilities.THINKING[str(thinking['value'])]}, per {thinking['source']}.",
+    ))  # fmt: skip
+    languages = capabilities.languages_text(model)
+    source = (capabilities.fact(model, "languages") or {}).get("source")
+    items.append((
+        f"Which languages does {name} support?",
+        unknown if languages is None else f"{languages}, per {source}.",
+    ))  # fmt: skip
+    for domain, question in (("coding", "good for coding"), ("maths", "good at maths")):
+        s = capabilities.standing(page.snap, model, domain)
+        items.append((
+            f"Is {name} {question}?",
+            "Unknown: no published score of it and of two or more models of similar size in "
+            "the same benchmark and setting."
+            if s is None else
+            f"For its size, {s.verdict}: {s.text}.",
+        ))  # fmt: skip
+    items += versus_answer(page)
+    return items
+
+
+def versus_answer(page: Page) -> list[tuple[str, str]]:
+    """The similar model (the similar panel's) sharing the most comparable scores with it."""
+    model = page.model
+    others = [r["model"] for r in page.data("similar")["rows"] if not r["current"]]
+    best = max(
+        ((o, capabilities.versus(page.snap, model, o.pk)) for o in others if o.pk),
+        key=lambda pair: len(pair[1]), default=None,
+    )  # fmt: skip
+    if best is None or not best[1]:
+        return []
+    other, pairs = best
+    shown = "; ".join(
+        f"{a.benchmark}{f' ({a.setting})' if a.setting else ''} {a.value:g} vs {b.value:g}"
+        for a, b in pairs[:5]
+    )
+    ahead = sum(a.value > b.value for a, b in pairs)
+    return [(
+        f"How does {model.name} compare with {other.name}?",
+        f"On the {len(pairs)} benchmark{'s' * (len(pairs) != 1)} both publish in the same "
+        f"setting, {model.name} scores higher on {ahead}: {shown} (higher is better; sources "
+        "on the models' pages).",
+    )]  # fmt: skip
+
+
+def phone(quants: Sequence[Mapping[str, Any]], ctx: int) -> str:
+    """The smallest total at a quant above the quality cliff (estimator.quality): a smaller
+    file is not worth running."""
+    sane = [q for q in quants if q["bpw"] >= quality.CLIFF_BPW]
+    smallest = min(sane or quants, key=lambda q: q["total_bytes"])
+    return (
+        f"Only if the phone can give it {smallest['total']}: that is the smallest total worth "
+        f"running, {smallest['quant']} at a {tokens(ctx)} context"
+        + (f" ({smallest['quality']['ppl']} perplexity)" if smallest["quality"] else "")
+        + f". Below {quality.CLIFF_BPW:g} bits per weight quality falls off a cliff. We do not "
+        "list phones, so we do not grade them."
+    )
 
 
 def context_length(page: Page) -> str:

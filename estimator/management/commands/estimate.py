@@ -12,6 +12,7 @@ from estimator import limits
 from estimator.config import ConfigError
 from estimator.devices import from_figures, from_hardware
 from estimator.estimate import estimate
+from estimator.finetune import ALL_LINEAR, TARGET_NAMES, Recipe, finetune_report
 from estimator.kv import KvError
 from estimator.machine import (
     DEFAULT_RAM_BYTES,
@@ -22,6 +23,7 @@ from estimator.machine import (
 )
 from estimator.machine_options import MachineOptionError, machine_from_options
 from estimator.memory import MemoryOptions
+from estimator.recommend import recommended
 from estimator.report import serving_report
 from estimator.serving import Target, point, serve
 from estimator.throughput import BACKENDS, Device
@@ -102,6 +104,7 @@ class Command(BaseCommand):
         self._int(parser, "--gpu-count", limits.GPU_COUNT)
         self._machine_arguments(parser)
         self._serving_arguments(parser)
+        self._finetune_arguments(parser)
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     @staticmethod
@@ -190,6 +193,82 @@ class Command(BaseCommand):
         )  # fmt: skip
 
     @staticmethod
+    def _finetune_arguments(parser: CommandParser) -> None:
+        """Fine-tuning memory per GPU (estimator/finetune.py): adds `finetune` to the JSON."""
+        ft = parser.add_argument_group(
+            "fine-tuning (PyTorch on NVIDIA/AMD GPUs, Hugging Face + PEFT defaults; over "
+            "--gpu-count GPUs with FSDP)"
+        )
+        ft.add_argument(
+            "--finetune", choices=limits.FINETUNE,
+            help="LoRA (BF16 base), QLoRA (NF4 base) or full fine-tuning (BF16 weights and "
+            "gradients, FP32 master weights and AdamW moments): adds `finetune`, bytes per GPU",
+        )  # fmt: skip
+        for name, r in (("--lora-rank", limits.LORA_RANK), ("--seq-len", limits.SEQ_LEN),
+                        ("--micro-batch", limits.MICRO_BATCH)):  # fmt: skip
+            ft.add_argument(
+                name, type=int, metavar="N",
+                help=f"{r.help} ({r.low}-{r.high:,}, default {r.default})",
+            )  # fmt: skip
+        ft.add_argument(
+            "--lora-targets", metavar="LIST",
+            help=f"matrices LoRA adapts: {ALL_LINEAR} (default) or a comma list of "
+            f"{', '.join(TARGET_NAMES)}",
+        )  # fmt: skip
+        ft.add_argument(
+            "--grad-checkpointing", choices=("on", "off"),
+            help="recompute each block's activations in the backward pass (default on)",
+        )  # fmt: skip
+        ft.add_argument(
+            "--optimizer", choices=limits.FT_OPTIMIZERS,
+            help="AdamW with FP32 moments (default) or bitsandbytes' 8-bit AdamW",
+        )  # fmt: skip
+
+    @staticmethod
+    def _finetune_rows(ft: dict[str, Any]) -> list[tuple[str, str]]:
+        per = f" per GPU, {ft['n_gpus']} GPUs ({ft['sharding']})" if ft["n_gpus"] > 1 else ""
+        rows = [(f"fine-tune ({ft['method']})", f"{ft['total_bytes'] / MIB:,.2f} MiB{per}")]
+        rows += [
+            (f"  {part}", f"{ft[f'{part}_bytes'] / MIB:,.2f} MiB")
+            for part in ("weights", "adapter", "gradient", "optimizer", "activation")
+        ]
+        if "fit_status" in ft:
+            rows.append(("  fit", f"{ft['fit_status']} - {ft['fit_reason']}"))
+        return rows
+
+    def _finetune(
+        self, config: dict[str, Any], device: Device | None, o: dict[str, Any]
+    ) -> dict[str, Any]:
+        """{"finetune": ...} with --finetune; its other flags alone are an error."""
+        names = ("lora_rank", "seq_len", "micro_batch", "lora_targets", "grad_checkpointing",
+                 "optimizer")  # fmt: skip
+        if o["finetune"] is None:
+            given = [flag(n) for n in names if o[n] is not None]
+            if given:
+                verb = "need" if len(given) > 1 else "needs"
+                raise CommandError(f"{', '.join(given)} {verb} --finetune")
+            return {}
+        bounds = {"lora_rank": limits.LORA_RANK, "seq_len": limits.SEQ_LEN,
+                  "micro_batch": limits.MICRO_BATCH}  # fmt: skip
+        for name, r in bounds.items():
+            if o[name] is not None and not r.low <= o[name] <= r.high:
+                raise CommandError(f"{flag(name)} must be between {r.low} and {r.high}")
+        recipe = Recipe(
+            method=o["finetune"],
+            lora_rank=o["lora_rank"] or limits.LORA_RANK.default,
+            targets=o["lora_targets"] or ALL_LINEAR,
+            seq_len=o["seq_len"] or limits.SEQ_LEN.default,
+            micro_batch=o["micro_batch"] or limits.MICRO_BATCH.default,
+            grad_checkpointing=o["grad_checkpointing"] != "off",
+            optimizer=o["optimizer"] or "adamw",
+            n_gpus=max(o["gpu_count"], 1),
+        )
+        try:
+            return {"finetune": finetune_report(config, recipe, device)}
+        except ValueError as exc:
+            raise CommandError(f"--lora-targets: {exc}") from None
+
+    @staticmethod
     def _int(parser: CommandParser, flag: str, r: limits.Range, text: str = "") -> None:
         parser.add_argument(
             flag, type=int, default=r.default,
@@ -230,6 +309,8 @@ class Command(BaseCommand):
         except (ConfigError, KvError, ValueError) as exc:
             raise CommandError(str(exc)) from None
         report.update(self._serving(config, opts, device, machine, report, o))
+        report.update(recommended(config, opts, device, machine))
+        report.update(self._finetune(config, device, o))
         if o["json"]:
             self.stdout.write(json.dumps(report, indent=2))
             return
@@ -270,10 +351,14 @@ class Command(BaseCommand):
                     f"{r['ttft_s'] if r['ttft_s'] is not None else 'unknown'} s",
                 ),
             ]
+        if "recommended_quant" in r:
+            rows.append(("recommended quant", r["recommendation"]))
         if r.get("max_users_at_target"):
             rows += self._serving_rows(r["max_users_at_target"])
         if r.get("plan"):
             rows += self._plan_rows(r["plan"])
+        if "finetune" in r:
+            rows += self._finetune_rows(r["finetune"])
         if "vllm_kv_tokens" in r:
             rows += [
                 ("vLLM KV tokens", f"{r['vllm_kv_tokens']:,}"),
