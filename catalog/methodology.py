@@ -11,7 +11,8 @@ from typing import Any
 from django.template.loader import render_to_string
 
 from benchmarks import calibration, plausibility
-from estimator import estimate, fit, machine, plan, throughput
+from estimator import estimate, finetune, fit, machine, plan, quality, recommend, throughput
+from estimator import finetune_validation as ft_validation
 from estimator import offload_validation as offload
 from estimator.units import MIB
 from estimator.validation import (
@@ -128,6 +129,8 @@ def figures() -> dict[str, Any]:
     ]
     return {
         "offload": _offload(),
+        "quality": _quality(),
+        "finetune": _finetune(),
         "engine": {k: v for k, v in data.items() if k != "cases"},
         "memory": memory,
         "files": files,
@@ -168,6 +171,79 @@ def figures() -> dict[str, Any]:
             "min_submitters": calibration.MIN_SUBMITTERS,
             "clamp": calibration.CLAMP,
         },
+    }
+
+
+def _quality() -> dict[str, Any]:
+    """The recommendation's rules (estimator.quality, estimator.recommend) and their data."""
+    return {
+        "ladder": ", ".join(recommend.QUANT_LADDER),
+        "same_kld": f"{quality.SAME_QUALITY_KLD:.4f}",
+        "f16_kld": f"{quality.QUALITY['F16'].kld:.4f}",
+        "q8_kld": f"{quality.QUALITY['Q8_0'].kld:.4f}",
+        "cliff": f"{quality.CLIFF_BPW:g}",
+        "usable": f"{recommend.USABLE_TPS:g}",
+        "model": quality.MEASURED_ON,
+        "source": quality.SOURCE,
+        "below": [
+            (q.quant, q.ppl_text, f"{q.kld:.3f}")
+            for q in quality.QUALITY.values()
+            if q.quant in ("Q3_K_M", "IQ3_XXS", "Q2_K", "IQ2_M", "IQ2_XXS", "IQ1_S")
+        ],
+    }
+
+
+def _finetune() -> dict[str, Any]:
+    """Fine-tuning memory against published measurements (estimator.finetune_validation)."""
+    rows = []
+    for c in ft_validation.comparisons():
+        r, rec = c.row, c.recipe
+        rows.append(
+            {
+                "model": r["model"],
+                "framework": r["framework"],
+                "method": r["method"],
+                "settings": ", ".join(
+                    x
+                    for x in (
+                        f"r{rec.lora_rank} {rec.targets}" if rec.method != "full" else "",
+                        f"{rec.seq_len} x {rec.micro_batch}",
+                        "checkpointing" if rec.grad_checkpointing else "",
+                        f"{rec.n_gpus} GPUs {rec.sharding}" if rec.n_gpus > 1 else "",
+                        "CPU offload" if rec.cpu_offload else "",
+                        f"{rec.precision}, {rec.optimizer}",
+                    )
+                    if x
+                ),
+                "what": r["what"],
+                "measured": f"{float(r['measured']):g} {r['unit']}",
+                "ours": f"{c.estimate_bytes / ft_validation.UNITS[r['unit']]:.2f} {r['unit']}",
+                "ratio": f"{c.ratio:.2f}",
+                "url": r["url"],
+            }
+        )
+    skipped = Counter(
+        ft_validation.not_modelled(r) or ("the source's own estimate" if r["what"] == "estimate"
+                                          else "settings not stated, or a model we lack")
+        for r in ft_validation.rows()
+        if ft_validation.recipe_of(r) is None
+    )  # fmt: skip
+    return {
+        "summary": [
+            {
+                "framework": s.framework,
+                "rows": s.rows,
+                "ratio": f"{s.median_ratio:.2f}",
+                "median": _percent(s.median_error),
+                "within": f"{100 * s.within_15:.0f} %",
+            }
+            for s in ft_validation.summary()
+        ],
+        "rows": rows,
+        "total": len(ft_validation.rows()),
+        "skipped": sorted(skipped.items(), key=lambda kv: -kv[1]),
+        "stacks": [(s.name, s.loss_bytes) for s in finetune.STACKS.values()],
+        "nf4_bits": f"{finetune.NF4_BITS:.3f}",
     }
 
 

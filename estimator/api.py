@@ -135,7 +135,7 @@ class EstimateOptions(Schema):
     )
     lora_rank: int = _range(limits.LORA_RANK)
     lora_targets: str = Field(
-        ALL_LINEAR, min_length=1, max_length=60, pattern=r"^[a-z,-]+$",
+        ALL_LINEAR, min_length=1, max_length=60, pattern=r"^[a-z_, -]+$",
         description=f"matrices LoRA adapts: {ALL_LINEAR} or a comma list of "
         f"{', '.join(TARGET_NAMES)}",
     )  # fmt: skip
