@@ -322,10 +322,8 @@ def finetune_fit(memory: FinetuneMemory, device: Device) -> FinetuneFit:
         )  # fmt: skip
     spare = f"{gib(usable - need)}{per} to spare"
     if need > TIGHT * usable:
-        return FinetuneFit(
-            "tight", usable, f"fits tightly ({spare}): the allocator's reserve may not"
-        )
-    return FinetuneFit("fits", usable, f"fits with {spare}")
+        return FinetuneFit("tight", usable, f"{spare}: the allocator's reserve may not fit")
+    return FinetuneFit("fits", usable, spare)
 
 
 def finetune_report(

@@ -13,6 +13,7 @@ from django.test import Client
 from catalog.models import Model, Revision
 from cloudprices.models import Offer
 from estimator.finetune import Recipe, finetune_memory
+from estimator.units import gib
 from tests.catalog.test_model_page_machine import hx, section, text
 from tests.cloudprices.test_serve import store
 
@@ -33,14 +34,13 @@ def test_three_methods_with_their_memory_and_fit_on_the_chosen_gpu(client: Clien
     for method, label in (("lora", "LoRA (BF16 base)"), ("qlora", "QLoRA (4-bit NF4 base)"),
                           ("full", "Full fine-tuning")):  # fmt: skip
         total = finetune_memory(config, Recipe(method=method, seq_len=4096)).total_bytes
-        assert f"{label} {total / (1 << 30):.1f} GiB" in words or (
-            f"{label} {total / (1 << 30):.0f} GiB" in words
-        ), (label, words)
+        assert f">{label}</a><br>" in shown
+        assert f'<td class="num"><strong>{gib(total)}</strong></td>' in shown, label
     assert re.search(
         r'<tr class="current" aria-current="true"><th scope="row"><a [^>]*>QLoRA', shown
     )
-    assert "fits with 10.0 GiB to spare" in words  # QLoRA on 23.5 usable GiB
-    assert "needs 127 GiB, 104 GiB more than the 23.5 GiB usable" in words  # full
+    assert "fits 10.0 GiB to spare" in words  # QLoRA on 23.5 usable GiB
+    assert "no needs 127 GiB, 104 GiB more than the 23.5 GiB usable" in words  # full
 
 
 def test_the_cheapest_offer_that_fits_the_chosen_method(client: Client) -> None:
@@ -81,6 +81,7 @@ def test_a_fine_tuning_control_brings_back_that_panel_alone(client: Client) -> N
     assert 'id="panel-serving"' not in body and 'id="panel-quants"' not in body
     config = Model.objects.get(slug="llama-3-1-8b-instruct").estimator_config
     two = finetune_memory(config, replace(Recipe(method="full"), n_gpus=2)).total_bytes
-    words = text(panel(client, "gpu=h100-sxm&gpu_count=2&ft=full"))
-    assert f"Full fine-tuning {two / (1 << 30):.1f} GiB" in words
+    shown = panel(client, "gpu=h100-sxm&gpu_count=2&ft=full")
+    words = text(shown)
+    assert "Full fine-tuning weights" in words and f"<strong>{gib(two)}</strong>" in shown
     assert "per GPU (2 GPUs, FSDP)" in words

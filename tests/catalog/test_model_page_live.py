@@ -298,10 +298,15 @@ def test_the_users_slider_brings_back_only_the_serving_plan_rentals_and_commands
             "fa",
             ["memory", "plan", "quants", "serving", "rentals", "devices", "similar", "faq", "run"],
         ),
-        ("gpu", ["plan", "quants", "serving", "rentals", "similar", "faq", "run"]),
-        ("gpu_count", ["plan", "quants", "serving", "rentals", "similar", "faq", "run"]),
+        ("gpu", ["plan", "quants", "serving", "rentals", "finetune", "similar", "faq", "run"]),
+        (
+            "gpu_count",
+            ["plan", "quants", "serving", "rentals", "finetune", "similar", "faq", "run"],
+        ),
         ("runtime", ["serving", "rentals", "run"]),
         ("users", ["serving", "rentals", "run"]),
+        ("ft", ["finetune"]),
+        ("ft_seq", ["finetune"]),
     ],
 )
 def test_every_control_changes_its_panels_and_only_those(

@@ -143,7 +143,7 @@ def test_fit_on_a_gpu() -> None:
     qlora = finetune_memory(LLAMA_31_8B, Recipe(method="qlora"))
     fit = finetune_fit(qlora, rtx_4090)
     assert fit.status == "fits" and fit.usable_bytes == 24 * GIB - CUDA_CONTEXT
-    assert fit.reason == "fits with 13.8 GiB to spare"
+    assert fit.reason == "13.8 GiB to spare"
     full = finetune_fit(finetune_memory(LLAMA_31_8B, Recipe(method="full")), rtx_4090)
     assert full.status == "no" and full.reason == (
         "needs 123 GiB, 100.0 GiB more than the 23.5 GiB usable"

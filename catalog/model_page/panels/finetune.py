@@ -93,14 +93,13 @@ def _row(r: dict[str, Any]) -> str:
     chosen = ' class="current" aria-current="true"' if r["chosen"] else ""
     parts = " · ".join(f"{name} {value}" for name, value in r["parts"].items())
     grade = {"fits": "A", "tight": "C", "no": "F"}.get(r["status"], "")
-    fit = (
-        f'<span class="grade g{grade}">{r["status"]}</span> ' if grade else f"{r['status']}: "
-    ) + escape(r["reason"])
+    status = f'<span class="grade g{grade}">{r["status"]}</span>' if grade else r["status"]
     return (
         f'<tr{chosen}><th scope="row"><a href="?{r["query"]}" hx-get="?{r["query"]}" '
-        f'hx-target="#live" hx-swap="outerHTML" hx-push-url="true">{r["label"]}</a></th>'
-        f'<td class="num"><strong>{r["total"]}</strong></td><td><small>{parts}</small></td>'
-        f"<td>{fit}</td></tr>"
+        f'hx-target="#live" hx-swap="outerHTML" hx-push-url="true">{r["label"]}</a>'
+        f'<br><small class="muted">{parts}</small></th>'
+        f'<td class="num"><strong>{r["total"]}</strong></td>'
+        f"<td>{status} {escape(r['reason'])}</td></tr>"
     )
 
 
