@@ -125,15 +125,25 @@ def standing(snap: Snapshot, model: Model, domain: str) -> Standing | None:
     return best
 
 
+def by_model(snap: Snapshot) -> dict[int, dict[tuple[str, str, str, str], Entry]]:
+    """Each model's scores by what makes them comparable, once per catalog revision."""
+
+    def index() -> dict[int, dict[tuple[str, str, str, str], Entry]]:
+        out: dict[int, dict[tuple[str, str, str, str], Entry]] = defaultdict(dict)
+        for key, group in entries(snap).items():
+            for e in group:
+                out[e.pk].setdefault(key, e)
+        return dict(out)
+
+    return snap.remember("capabilities-by-model", index)
+
+
 def versus(snap: Snapshot, model: Model, other_pk: int) -> list[tuple[Entry, Entry]]:
     """Scores both models publish in the same benchmark, setting and unit."""
-    pairs = []
-    for group in entries(snap).values():
-        mine = next((e for e in group if e.pk == model.pk), None)
-        theirs = next((e for e in group if e.pk == other_pk), None)
-        if mine and theirs:
-            pairs.append((mine, theirs))
-    return sorted(pairs, key=lambda p: p[0].benchmark.lower())
+    index = by_model(snap)
+    mine, theirs = index.get(model.pk, {}), index.get(other_pk, {})
+    pairs = [(mine[k], theirs[k]) for k in mine.keys() & theirs.keys()]
+    return sorted(pairs, key=lambda p: (p[0].benchmark.lower(), p[0].setting))
 
 
 THINKING = {

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from estimator.inventory import Inventory, Tensor
-from estimator.memory import inventory
+from estimator.memory import config_key, inventory
 from estimator.throughput import Device
 from estimator.units import gib
 
@@ -106,6 +106,9 @@ class Recipe:
     stack: str = "hf"
 
 
+MEMO_SIZE = 1024
+
+
 @dataclass(frozen=True)
 class FinetuneMemory:
     """Bytes per GPU at the peak of a training step."""
@@ -136,6 +139,9 @@ class FinetuneMemory:
             "trainable_params": self.trainable_params,
             "n_gpus": self.n_gpus,
         }
+
+
+_MEMO: dict[tuple[str, Recipe], FinetuneMemory] = {}
 
 
 def _root(t: Tensor) -> str:
@@ -241,7 +247,18 @@ def _saved_per_token(
 
 def finetune_memory(config: Mapping[str, Any], recipe: Recipe) -> FinetuneMemory:
     """Bytes per GPU to fine-tune the model of `config` as `recipe` says; ValueError naming a
-    setting that is not one of the choices."""
+    setting that is not one of the choices. Kept per config and recipe (a page asks for three
+    methods and every GPU count of the rentals)."""
+    key = (config_key(config), recipe)
+    found = _MEMO.get(key)
+    if found is None:
+        if len(_MEMO) >= MEMO_SIZE:
+            _MEMO.clear()
+        found = _MEMO[key] = _finetune_memory(config, recipe)
+    return found
+
+
+def _finetune_memory(config: Mapping[str, Any], recipe: Recipe) -> FinetuneMemory:
     for name, choices in (
         ("method", METHODS), ("optimizer", OPTIMIZERS), ("precision", PRECISIONS),
         ("sharding", SHARDINGS), ("stack", tuple(STACKS)),

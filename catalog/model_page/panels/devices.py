@@ -1,7 +1,6 @@
 """Every catalog device at the current settings for one user, in the user's machine (its RAM
 and the GPU memory already in use; an Apple chip is its own RAM): grade and reason, decode
-speed, the largest context that fits whole and the quant we recommend there
-(estimator.recommend, as the quants panel and the hardware pages), grouped by kind of device.
+speed and the largest context that fits whole, grouped by kind of device.
 
 The rows are written here rather than in the template: this panel is in every slider
 response, and its ~70 rows through the template engine cost ~0.6 ms more than this (measured
@@ -19,7 +18,6 @@ from catalog.model_page.panels import EVERY_CHANGE, HOST, Panel
 from catalog.snapshot import SEGMENT_GROUPS
 from estimator.estimate import max_context
 from estimator.fit import fit
-from estimator.recommend import best_run
 from estimator.units import tokens, tps
 
 if TYPE_CHECKING:
@@ -40,11 +38,9 @@ def build(page: Page) -> dict[str, Any]:
         for hw in snap.devices:
             if hw.segment not in segments:
                 continue
-            device, machine = snap.single[hw.slug], machines[hw.slug]
-            f = fit(page.inv, est, device, machine=machine)
+            f = fit(page.inv, est, snap.single[hw.slug], machine=machines[hw.slug])
             if s.fits and f.status not in ("fits", "tight"):
                 continue
-            best = best_run(page.config, s.ctx, device, machine, opts)
             rows.append(
                 {
                     "name": hw.name,
@@ -56,7 +52,6 @@ def build(page: Page) -> dict[str, Any]:
                     "tps": tps(f.decode_tokens_per_s),
                     "max_context": tokens(most[hw.slug]) if most[hw.slug] else "—",
                     "memory_bytes": hw.memory_bytes,
-                    "best": best.quant if best.runs else "",
                 }
             )
         if s.sort == "speed":
@@ -79,8 +74,7 @@ def _row(r: dict[str, Any]) -> str:
         f'<tr><th scope="row">{r["link"]}</th>'
         f'<td><span class="grade g{r["grade"]}">{r["grade"]}</span> '
         f"<small>{escape(r['reason'])}</small></td>"
-        f'<td class="num">{speed}</td><td class="num">{r["max_context"]}</td>'
-        f'<td>{r["best"] or "—"}</td></tr>'
+        f'<td class="num">{speed}</td><td class="num">{r["max_context"]}</td></tr>'
     )
 
 

@@ -77,7 +77,9 @@ def answers(page: Page) -> list[tuple[str, str]]:
         items.append((f"Can I run {model.name} on a CPU?", answer))
     items.append((f"Does {model.name} run on a phone?", phone(quants, state.ctx)))
     items.append((f"What is the context length of {model.name}?", context_length(page)))
-    items += capability_answers(page)
+    if page.model.pk is not None:  # the same whatever the state: once per catalog revision
+        items += page.snap.remember(("faq-capabilities", page.model.pk),
+                                    lambda: capability_answers(page))  # fmt: skip
     if not model.in_catalog:
         licence = "We do not know: it is not in our catalog. Read its licence before any use."
     else:
@@ -97,8 +99,6 @@ def capability_answers(page: Page) -> list[tuple[str, str]]:
     """Function calling, thinking, languages, coding, maths and a similar model: from sourced
     facts and published scores only (catalog.capabilities), else "unknown"."""
     model, name = page.model, page.model.name
-    if model.pk is None:  # estimated from a config: no facts of its own
-        return []
     unknown = "Unknown: none of our sources states it."
     items = []
     tools = capabilities.fact(model, "tool_calling")
@@ -134,7 +134,8 @@ def capability_answers(page: Page) -> list[tuple[str, str]]:
 
 
 def versus_answer(page: Page) -> list[tuple[str, str]]:
-    """The similar model (the similar panel's) sharing the most comparable scores with it."""
+    """The similar model (of the similar panel's, which are the same in every state) sharing
+    the most comparable scores with it."""
     model = page.model
     others = [r["model"] for r in page.data("similar")["rows"] if not r["current"]]
     best = max(
