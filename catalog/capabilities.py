@@ -90,13 +90,13 @@ def entries(snap: Snapshot) -> dict[tuple[str, str, str, str], list[Entry]]:
     """Every published score by what makes it comparable, read once per catalog revision."""
 
     def read() -> dict[tuple[str, str, str, str], list[Entry]]:
-        sizes = dict(Model.objects.values_list("pk", "params_total"))
-        names = dict(Model.objects.values_list("pk", "name"))
+        models = {pk: (name, size) for pk, name, size in
+                  Model.objects.values_list("pk", "name", "params_total")}  # fmt: skip
         out: dict[tuple[str, str, str, str], list[Entry]] = defaultdict(list)
         for pk, bench, setting, value, unit, source in Score.objects.values_list(
             "model", "benchmark", "setting", "value", "unit", "source"
         ):
-            e = Entry(pk, names[pk], sizes[pk], bench, setting, value, unit, source)
+            e = Entry(pk, *models[pk], bench, setting, value, unit, source)
             out[e.key].append(e)
         return dict(out)
 

@@ -41,7 +41,7 @@ reserve above what is allocated (5-30 % in the published runs), and transient bu
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from estimator.inventory import Inventory, Tensor
@@ -129,16 +129,7 @@ class FinetuneMemory:
         )  # fmt: skip
 
     def as_dict(self) -> dict[str, int]:
-        return {
-            "weights_bytes": self.weights_bytes,
-            "adapter_bytes": self.adapter_bytes,
-            "gradient_bytes": self.gradient_bytes,
-            "optimizer_bytes": self.optimizer_bytes,
-            "activation_bytes": self.activation_bytes,
-            "total_bytes": self.total_bytes,
-            "trainable_params": self.trainable_params,
-            "n_gpus": self.n_gpus,
-        }
+        return {**asdict(self), "total_bytes": self.total_bytes}
 
 
 _MEMO: dict[tuple[str, Recipe], FinetuneMemory] = {}
@@ -275,10 +266,11 @@ def _finetune_memory(config: Mapping[str, Any], recipe: Recipe) -> FinetuneMemor
         weights, adapter, gradients = value * total, 0, value * total
         optimizer = moments * total + (4 * total if recipe.precision == "mixed" else 0)
     else:
+        roots = target_roots(recipe.targets)
         trainable = sum(
             _lora_params(t, recipe.lora_rank)
             for t in inv.tensors
-            if _is_matrix(t) and ((r := target_roots(recipe.targets)) is None or _root(t) in r)
+            if _is_matrix(t) and (roots is None or _root(t) in roots)
         )
         weights = value * total
         if recipe.method == "qlora":

@@ -21,7 +21,6 @@ MEASURED_ON: str = _DATA["model"]
 SOURCE: str = _DATA["source"]
 PPL_F16: float = _DATA["ppl_f16"]
 CLIFF_BPW = 3.0  # below this many bits per weight, a warning with the measured loss
-NEVER = frozenset({"F32"})  # most memory, half the speed of F16, nothing gained
 
 
 @dataclass(frozen=True)

@@ -52,10 +52,70 @@ class Run:
     def runs(self) -> bool:
         return self.fit.status != "no"
 
-    @property
-    def whole(self) -> bool:
-        """Everything in the device's memory (GPU, unified memory, or RAM on a CPU alone)."""
-        return self.fit.status in ("fits", "tight")
+
+class _Ladder:
+    """A model's quants on one machine, each estimated and fitted once, when first asked:
+    what the choice and the words about it share."""
+
+    def __init__(
+        self, config: Mapping[str, Any], opts: MemoryOptions, device: Device, machine: Machine
+    ) -> None:
+        self.config, self.device, self.machine = config, device, machine
+        self.inv = inventory(config)
+        self.quants = ladder(config)
+        first = estimate_memory(config, replace(opts, file_type=self.quants[0]))
+        self.ests: dict[str, MemoryEstimate] = {self.quants[0]: first}
+        self.runs: dict[str, Run] = {}
+
+    def est(self, quant: str) -> MemoryEstimate:
+        if quant not in self.ests:  # as needed: most models stop at the first quant
+            self.ests[quant] = with_file_type(self.config, self.ests[self.quants[0]], quant)
+        return self.ests[quant]
+
+    def run(self, quant: str) -> Run:
+        if quant not in self.runs:
+            est = self.est(quant)
+            self.runs[quant] = Run(quant, est, fit(self.inv, est, self.device,
+                                                   machine=self.machine))  # fmt: skip
+        return self.runs[quant]
+
+    def best(self) -> Run:
+        """See best_run."""
+        quants, est, run = self.quants, self.est, self.run
+        room = usable_bytes(self.device, self.machine)
+        tight = None
+        for at, quant in enumerate(quants):
+            if est(quant).total_bytes <= room:  # whole: fit() plans nothing
+                whole = run(quant)
+                if whole.fit.status == "fits":
+                    if est(quant).weights.bits_per_weight >= quality.CLIFF_BPW:
+                        return whole
+                    return self._above_the_cliff(quants[:at]) or whole
+                tight = tight or whole
+        if tight:
+            return tight
+        fastest = None
+        for quant in quants:
+            placed = run(quant)
+            tps = placed.fit.decode_tokens_per_s
+            if not placed.runs or tps is None:
+                continue
+            if tps >= USABLE_TPS:
+                return placed
+            if fastest is None or tps > (fastest.fit.decode_tokens_per_s or 0):
+                fastest = placed
+        return fastest or run(min(quants, key=lambda q: est(q).total_bytes))
+
+    def _above_the_cliff(self, better: tuple[str, ...]) -> Run | None:
+        """Below the cliff whole, the first quant above it, with part in system RAM, is the
+        better answer when it runs at a usable speed (an MoE with a few experts out): the
+        smallest step that leaves the cliff."""
+        above = [q for q in better if self.est(q).weights.bits_per_weight >= quality.CLIFF_BPW]
+        if not above:
+            return None
+        placed = self.run(above[-1])
+        usable = placed.runs and (placed.fit.decode_tokens_per_s or 0) >= USABLE_TPS
+        return placed if usable else None
 
 
 def best_run(
@@ -66,60 +126,14 @@ def best_run(
     opts: MemoryOptions | None = None,
 ) -> Run:
     """The recommended quant (estimator/quality.py says why the ladder is what it is): the most
-    precise that fits whole (with headroom, else tightly); else the most precise that runs at a
-    usable speed with llama.cpp's placement (experts or layers in system RAM); else the fastest
-    that runs; else the smallest, which does not run (its fit says what is missing). Placements
-    are planned only when nothing fits whole. `opts`: llama.cpp's options other than the quant
-    (default: one user at `ctx`)."""
-    inv = inventory(config)
-    quants = ladder(config)
-    opts = replace(opts or MemoryOptions(n_ctx=ctx), file_type=quants[0], n_ctx=ctx)
-    first = estimate_memory(config, opts)
-    ests: dict[str, MemoryEstimate] = {quants[0]: first}
-
-    def est(quant: str) -> MemoryEstimate:
-        if quant not in ests:  # as needed: most models stop at the first quant
-            ests[quant] = with_file_type(config, first, quant)
-        return ests[quant]
-
-    def run(quant: str) -> Run:
-        return Run(quant, est(quant), fit(inv, est(quant), device, machine=machine))
-
-    room = usable_bytes(device, machine)
-    tight = None
-    for at, quant in enumerate(quants):
-        if est(quant).total_bytes <= room:  # whole: fit() plans nothing
-            whole = run(quant)
-            if whole.fit.status == "fits":
-                if est(quant).weights.bits_per_weight >= quality.CLIFF_BPW:
-                    return whole
-                # Below the cliff whole, the first quant above it, with part in system RAM, is
-                # the better answer when it runs at a usable speed (an MoE with a few experts
-                # out): the smallest step that leaves the cliff.
-                for better in reversed(quants[:at]):
-                    if est(better).weights.bits_per_weight < quality.CLIFF_BPW:
-                        continue
-                    placed = run(better)
-                    if placed.runs and (placed.fit.decode_tokens_per_s or 0) >= USABLE_TPS:
-                        return placed
-                    break
-                return whole
-            tight = tight or whole
-    if tight:
-        return tight
-    fastest = None
-    for quant in quants:
-        placed = run(quant)
-        tps = placed.fit.decode_tokens_per_s
-        if not placed.runs or tps is None:
-            continue
-        if tps >= USABLE_TPS:
-            return placed
-        if fastest is None or tps > (fastest.fit.decode_tokens_per_s or 0):
-            fastest = placed
-    if fastest:
-        return fastest
-    return run(min(quants, key=lambda q: est(q).total_bytes))
+    precise that fits whole (with headroom, else tightly; below 3 bits, the first quant above
+    them when it runs at a usable speed with part in system RAM); else the most precise that
+    runs at a usable speed with llama.cpp's placement (experts or layers in system RAM); else
+    the fastest that runs; else the smallest, which does not run (its fit says what is
+    missing). Placements are planned only when nothing fits whole. `opts`: llama.cpp's options
+    other than the quant (default: one user at `ctx`)."""
+    opts = replace(opts or MemoryOptions(), n_ctx=ctx)
+    return _Ladder(config, opts, device, machine).best()
 
 
 @dataclass(frozen=True)
@@ -127,7 +141,7 @@ class Advice:
     """The recommended quant on one machine and what it trades, in words from the data."""
 
     run: Run
-    summary: str  # "Q5_K_M: +0.9 % perplexity (KLD 0.0108), 18 % faster than Q8_0."
+    summary: str  # "Recommended: Q6_K, +0.3 % perplexity (KLD 0.0055), 25 % faster than Q8_0."
     gives_up: str  # the next more precise quant and why it is not the one ("" at the top)
     cliff: str  # the warning below 3 bits per weight ("" above)
 
@@ -149,15 +163,10 @@ def advise(
 ) -> Advice:
     """`best_run` with its trade-off: its measured quality loss (estimator.quality), its speed
     against the ladder's top, and why the quant above it is not the one."""
-    run = best_run(config, ctx, device, machine, opts)
-    quants = ladder(config)
-    at = quants.index(run.quant)
-    top = quants[0]
-    inv = inventory(config)
-
-    def fit_of(quant: str) -> Fit:
-        return fit(inv, with_file_type(config, run.est, quant), device, machine=machine)
-
+    lad = _Ladder(config, replace(opts or MemoryOptions(), n_ctx=ctx), device, machine)
+    run = lad.best()
+    at = lad.quants.index(run.quant)
+    top = lad.quants[0]
     if run.quant == NATIVE_MXFP4:
         told = "the weights as released (MXFP4): nothing lost to quantization"
     elif q := quality.of(run.quant):
@@ -166,23 +175,28 @@ def advise(
         told = "quality not measured"
     speed = ""
     mine = run.fit.decode_tokens_per_s
-    if run.quant != top and mine:
-        f = fit_of(top)
-        if f.status in ("fits", "tight") and f.decode_tokens_per_s:
-            speed = f", {_faster(mine / f.decode_tokens_per_s)} {top}"
-    elif run.quant == "Q8_0" and mine:
-        f16 = with_file_type(config, run.est, "F16")
+
+    def whole_speed(quant: str) -> float | None:
+        """Its decode speed when it too fits whole."""
+        f = lad.run(quant).fit
+        return f.decode_tokens_per_s if f.status in ("fits", "tight") else None
+
+    if run.quant != top and mine and (theirs := whole_speed(top)):
+        speed = f", {_faster(mine / theirs)} {top}"
+    elif run.quant == "Q8_0" and quality.same_quality("Q8_0", "F16"):
         speed = (
             f": as good as F16 (KLD within the measurement's floor), at "
-            f"{100 * run.est.file_bytes / f16.file_bytes:.0f} % of its file size and faster"
+            f"{100 * run.est.file_bytes / lad.est('F16').file_bytes:.0f} % of its file size"
         )
+        if mine and (f16 := whole_speed("F16")):
+            speed += f" and {_faster(mine / f16)} it"
     summary = f"Recommended: {run.quant}, {told}{speed}. Here: {run.fit.reason}."
     gives_up = ""
     if at > 0:
-        better = quants[at - 1]
+        better = lad.quants[at - 1]
         q = quality.of(better)
         loss = f" ({q.ppl_text})" if q else ""
-        f = fit_of(better)
+        f = lad.run(better).fit
         why = f.reason if f.status != "no" else f"does not run here: {f.reason}"
         gives_up = f"The next more precise, {better}{loss}: {why}."
     return Advice(run, summary, gives_up, quality.cliff(run.quant, run.est.weights.bits_per_weight))

@@ -17,6 +17,7 @@ from benchmarks import published
 from catalog import parts
 from catalog.machine_state import CUSTOM, RAM_STOPS, UBATCH_STOPS
 from catalog.model_page import panels
+from catalog.model_page.panels import finetune as finetune_panel
 from catalog.model_page.state import KV_TYPES, USER_STOPS, PageState, context_stops, quant_choices
 from catalog.models import Hardware, Model
 from catalog.snapshot import Brief, Snapshot, class_of, device_groups, engine
@@ -188,7 +189,7 @@ class Page:
         return device_groups(self.snap)
 
     ub_stops = UBATCH_STOPS
-    finetune_methods = (("lora", "LoRA"), ("qlora", "QLoRA (4-bit)"), ("full", "Full"))
+    finetune_methods = tuple(finetune_panel.LABELS.items())
     ram_types = (*((k, label) for k, (label, _) in RAM_PRESETS.items()), (CUSTOM, "Custom (GB/s)"))
 
     @cached_property

@@ -4,7 +4,7 @@ values are clamped and noted, never refused), and the URL of any other state."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from typing import Any, ClassVar
 
@@ -41,11 +41,7 @@ TARGET_TPS = limits.FloatRange(0.5, 500.0, DEFAULT_TPS, "tokens/s every user mus
 TARGET_TTFT = limits.FloatRange(0.1, 600.0, DEFAULT_TTFT, "seconds to the first token")
 PROMPT_TOKENS = limits.Range(1, 262_144, 1024, "tokens in a new user's prompt")
 KWH_PRICE = limits.FloatRange(0.0, 5.0, DEFAULT_KWH_PRICE, "electricity, $ per kWh")
-# Fine-tuning (estimator.finetune): the method whose cheapest rental the page finds, and the run.
-FINETUNE_DEFAULTS: dict[str, Any] = {
-    "ft": "lora", "ft_rank": limits.LORA_RANK.default, "ft_seq": limits.SEQ_LEN.default,
-    "ft_batch": limits.MICRO_BATCH.default, "ft_gc": "on", "ft_opt": "adamw",
-}  # fmt: skip
+# Fine-tuning (estimator.finetune): the page's bounds where they are narrower than the API's.
 FT_SEQ = limits.Range(128, 131_072, limits.SEQ_LEN.default, "tokens per training sequence")
 FT_BATCH = limits.Range(1, 64, limits.MICRO_BATCH.default, "sequences per GPU per step")
 
@@ -139,7 +135,11 @@ class PageState:
 
     def finetune_items(self) -> dict[str, Any]:
         """The fine-tuning settings where they differ from the defaults."""
-        return {k: v for k, d in FINETUNE_DEFAULTS.items() if (v := getattr(self, k)) != d}
+        return {
+            f.name: value
+            for f in fields(self)
+            if f.name.startswith("ft") and (value := getattr(self, f.name)) != f.default
+        }
 
     def recipe(self, method: str | None = None) -> Recipe:
         """The fine-tuning run these settings describe, over the chosen GPUs."""
@@ -164,70 +164,45 @@ class PageState:
         return out
 
 
+def _bounded(label: str, r: limits.Range | limits.FloatRange) -> forms.Field:
+    """A number field with the range's bounds and default."""
+    kind = forms.IntegerField if isinstance(r, limits.Range) else forms.FloatField
+    return kind(label=label, min_value=r.low, max_value=r.high, initial=r.default)
+
+
+def _choice(label: str, values: Sequence[str], initial: str) -> forms.ChoiceField:
+    return forms.ChoiceField(label=label, choices=[(v, v) for v in values], initial=initial)
+
+
 class StateForm(LenientForm):
     """The query string of a model page; bounds from the estimator's limits (estimator.limits)."""
 
     quant = forms.ChoiceField(label="Quant", initial="Q4_K_M")
     ctx = forms.IntegerField(label="Context")  # bounds from the model (__init__)
-    kv = forms.ChoiceField(label="KV cache type", choices=[(k, k) for k in KV_TYPES], initial="f16")
+    kv = _choice("KV cache type", KV_TYPES, "f16")
     fa = forms.CharField(label="Flash attention", initial="on")
-    users = forms.IntegerField(
-        label="Users", min_value=limits.PAGE_USERS.low, max_value=limits.PAGE_USERS.high,
-        initial=limits.PAGE_USERS.default,
-    )  # fmt: skip
+    users = _bounded("Users", limits.PAGE_USERS)
     gpu = forms.ChoiceField(label="GPU", initial=DEFAULT_GPU)
-    gpu_count = forms.IntegerField(
-        label="GPU count", min_value=limits.PAGE_GPU_COUNT.low,
-        max_value=limits.PAGE_GPU_COUNT.high, initial=limits.PAGE_GPU_COUNT.default,
-    )  # fmt: skip
-    runtime = forms.ChoiceField(
-        label="Runtime", choices=[(r, r) for r in RUNTIMES], initial="llama.cpp"
-    )
+    gpu_count = _bounded("GPU count", limits.PAGE_GPU_COUNT)
+    runtime = _choice("Runtime", RUNTIMES, "llama.cpp")
     backend = forms.ChoiceField(
         label="Backend", choices=[("", "default"), *((b, b) for b in GPU_BACKENDS)], initial=""
     )
-    per_user_tps = forms.FloatField(
-        label="Speed per user (tokens/s)", min_value=TARGET_TPS.low, max_value=TARGET_TPS.high,
-        initial=TARGET_TPS.default,
-    )  # fmt: skip
-    ttft_s = forms.FloatField(
-        label="Time to first token (s)", min_value=TARGET_TTFT.low,
-        max_value=TARGET_TTFT.high, initial=TARGET_TTFT.default,
-    )  # fmt: skip
-    prompt_tokens = forms.IntegerField(
-        label="Prompt (tokens)", min_value=PROMPT_TOKENS.low, max_value=PROMPT_TOKENS.high,
-        initial=PROMPT_TOKENS.default,
-    )  # fmt: skip
-    kwh_price = forms.FloatField(
-        label="Electricity price ($/kWh)", min_value=KWH_PRICE.low, max_value=KWH_PRICE.high,
-        initial=KWH_PRICE.default,
-    )  # fmt: skip
+    per_user_tps = _bounded("Speed per user (tokens/s)", TARGET_TPS)
+    ttft_s = _bounded("Time to first token (s)", TARGET_TTFT)
+    prompt_tokens = _bounded("Prompt (tokens)", PROMPT_TOKENS)
+    kwh_price = _bounded("Electricity price ($/kWh)", KWH_PRICE)
     fits = forms.CharField(label="Only devices where it fits", initial="")
-    sort = forms.ChoiceField(label="Sort", choices=[(s, s) for s in SORTS], initial="memory")
+    sort = _choice("Sort", SORTS, "memory")
     pub = forms.ChoiceField(
         label="Published measurements", choices=[("", "the first"), ("all", "all")], initial=""
     )
-    ft = forms.ChoiceField(
-        label="Fine-tuning method", choices=[(m, m) for m in limits.FINETUNE], initial="lora"
-    )
-    ft_rank = forms.IntegerField(
-        label="LoRA rank", min_value=limits.LORA_RANK.low, max_value=limits.LORA_RANK.high,
-        initial=limits.LORA_RANK.default,
-    )  # fmt: skip
-    ft_seq = forms.IntegerField(
-        label="Sequence length", min_value=FT_SEQ.low, max_value=FT_SEQ.high,
-        initial=FT_SEQ.default,
-    )  # fmt: skip
-    ft_batch = forms.IntegerField(
-        label="Micro-batch", min_value=FT_BATCH.low, max_value=FT_BATCH.high,
-        initial=FT_BATCH.default,
-    )  # fmt: skip
-    ft_gc = forms.ChoiceField(
-        label="Gradient checkpointing", choices=[("on", "on"), ("off", "off")], initial="on"
-    )
-    ft_opt = forms.ChoiceField(
-        label="Optimizer", choices=[(o, o) for o in limits.FT_OPTIMIZERS], initial="adamw"
-    )
+    ft = _choice("Fine-tuning method", limits.FINETUNE, "lora")
+    ft_rank = _bounded("LoRA rank", limits.LORA_RANK)
+    ft_seq = _bounded("Sequence length", FT_SEQ)
+    ft_batch = _bounded("Micro-batch", FT_BATCH)
+    ft_gc = _choice("Gradient checkpointing", ("on", "off"), "on")
+    ft_opt = _choice("Optimizer", limits.FT_OPTIMIZERS, "adamw")
 
     def state(self) -> PageState:
         values = self.read()

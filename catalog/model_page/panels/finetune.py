@@ -6,7 +6,6 @@ that fits the chosen method."""
 from __future__ import annotations
 
 from dataclasses import replace
-from decimal import Decimal
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -82,7 +81,7 @@ def cheapest_rental(page: Page) -> dict[str, Any] | None:
         "gpus": g.gpu_count,
         "link": snap.links[hw.slug],
         "where": g.offer.where,
-        "price": f"${Decimal(price):.2f}",
+        "price": f"${price:.2f}",
         "reason": f.reason,
         "tag": tag,
         "age": age,
