@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from catalog import capabilities
 from catalog.capabilities import Entry, standing
 from catalog.datafiles import CatalogError, parse_model
 from catalog.models import Model, Revision
@@ -177,4 +176,3 @@ def test_coding_strength_is_stated_with_the_score_and_its_source(client: Client)
     ), answer
     value = re.search(r": ([\d.]+)%", answer)
     assert value and model.scores.filter(value=float(value.group(1))).exists()
-    assert capabilities.DOMAINS["coding"] and "humaneval" in capabilities.CODING
